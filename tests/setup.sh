@@ -51,7 +51,7 @@ chmod +x "$tools/bin/terraform-1.15"
 tf103="$(find "$site" -path '*terraform*' -type f -name terraform -perm -u+x 2>/dev/null | head -n1)"
 [ -n "$tf103" ] && ln -sf "$tf103" "$tools/bin/terraform-1.0"
 
-null_bin="$(find "$site" -type f -name 'terraform-provider-null*' 2>/dev/null | head -n1)"
+null_bin="$(find "$venv" -type f -name 'terraform-provider-null_v*' 2>/dev/null | head -n1)"
 [ -n "$null_bin" ] && chmod +x "$null_bin" && ln -sf "$null_bin" "$tools/bin/terraform-provider-null"
 
 # A Terraform already on PATH is used as is (and as 1.11 when it is one); otherwise 1.15.
