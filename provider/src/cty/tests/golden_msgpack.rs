@@ -322,6 +322,17 @@ fn objects_write_every_attribute_in_order() {
         &Type::object::<[(&str, Type); 0], &str>([]),
         "80",
     );
+    // A map with attributes left out (Terraform never sends one; other
+    // clients may) reads them as null; an undeclared one is refused.
+    assert_eq!(
+        msgpack::decode(&unhex("81 a1 63 05"), &ty),
+        Ok(Value::object([
+            ("a", Value::Null),
+            ("b", Value::Null),
+            ("c", Value::from(5))
+        ]))
+    );
+    assert!(msgpack::decode(&unhex("81 a1 64 05"), &ty).is_err());
 }
 
 /// Terraform's own fixture for a planned `terraform_data` object: an unknown
