@@ -545,6 +545,11 @@ mod tests {
         let la = Value::list(vec![Value::from("x"), Value::from("y")]);
         let lb = Value::list(vec![Value::from("y"), Value::from("x")]);
         assert!(!la.equivalent(&lb));
+        // Same null, different carried type: not the same value.
+        assert!(
+            !Value::dynamic(Type::String, Value::Null)
+                .equivalent(&Value::dynamic(Type::Number, Value::Null))
+        );
         assert!(!a.equivalent(&Value::set(vec![Value::from("x"), Value::from("x")])));
     }
 }
