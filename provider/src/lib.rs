@@ -1,1 +1,25 @@
+//! The Galley Terraform provider: a tfplugin5 server and the resources it serves.
+//!
+//! # Layout
+//! - `server`: the plugin protocol: handshake, AutoMTLS, the tfplugin5 service, go-plugin's
+//!   side services. Knows nothing about what a resource does.
+//! - `cty`: Terraform's value model and its msgpack and JSON encodings.
+//! - `schema`, `diagnostics`, `resource`: the contract every resource implements, in typed
+//!   values, without gRPC.
+//! - `provider`, `provider_config`: the resource registry, the provider block and Configure.
+//! - `resources`: one file per resource type.
+//! - `esb`: the engine behind `esb_resources` (resources.yml, DynamoDB and S3 clients, the
+//!   idempotent reconcile).
+//! - `logging`: JSON log lines on stderr in go-plugin's format.
+
 pub mod cty;
+pub mod diagnostics;
+pub mod docs;
+// pub mod esb;
+pub mod logging;
+pub mod provider;
+pub mod provider_config;
+pub mod resource;
+pub mod resources;
+pub mod schema;
+pub mod server;

@@ -1,0 +1,11 @@
+//! Every resource type the provider serves, registered once here.
+
+use std::sync::Arc;
+
+use crate::resource::Resource;
+
+// pub mod esb_resources;
+
+pub fn all() -> Vec<Arc<dyn Resource>> {
+    vec![]
+}
