@@ -1,1 +1,1 @@
-//! Placeholder: filled in by the work on this crate.
+pub mod esb;
