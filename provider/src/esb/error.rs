@@ -113,9 +113,9 @@ pub enum EsbError {
     },
 
     #[error(
-        "failed to wait for table {table} at {endpoint}: it is still {status} after {}s; \
+        "failed to wait for table {table} at {endpoint}: it is still {status} after {:.1}s; \
          raise the wait timeout or check the server",
-        waited.as_secs()
+        waited.as_secs_f64()
     )]
     WaitTimeout {
         endpoint: String,

@@ -95,6 +95,14 @@ impl S3 {
         {
             Ok(_) => Ok(true),
             Err(err) if matches!(err.code(), Some("NotFound" | "NoSuchBucket")) => Ok(false),
+            Err(err) if err.code() == Some("Forbidden") => {
+                // A HEAD answer has no body, so the reason (a wrong secret, an unknown key) is
+                // missing; a one-key listing of the same bucket gets the server to say it.
+                match self.list_page(bucket, 1, None).await {
+                    Err(detailed) if detailed.is_auth() => Err(detailed),
+                    _ => Err(err),
+                }
+            }
             Err(err) => Err(err),
         }
     }
@@ -181,6 +189,25 @@ impl S3 {
         )
         .await
         .map(drop)
+    }
+
+    /// PutObject. The engine never writes objects; this exists for tests and tools that need a
+    /// non-empty bucket.
+    pub async fn put_object(&self, bucket: &str, key: &str, body: &[u8]) -> Result<(), EsbError> {
+        let action = format!("upload {key} to bucket {bucket}");
+        let path = format!(
+            "/{}/{}",
+            encode(bucket),
+            key.split('/').map(encode).collect::<Vec<_>>().join("/")
+        );
+        let call = Call {
+            action: &action,
+            method: Method::PUT,
+            path_and_query: path,
+            headers: vec![("content-type", "application/octet-stream".to_owned())],
+            body: body.to_vec(),
+        };
+        self.transport.send(&call).await.map(drop)
     }
 
     /// ListObjectsV2, one page of at most `max_keys` keys after `token`.

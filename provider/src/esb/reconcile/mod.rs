@@ -207,14 +207,13 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// True when apply would change nothing on the servers.
+    /// True when apply would change nothing on the servers. Adoption is not a change: an
+    /// adopted table stays adopted on every apply.
     pub fn is_empty(&self) -> bool {
         self.create_tables.is_empty()
-            && self.adopt_tables.is_empty()
             && self.update_tables.is_empty()
             && self.delete_tables.is_empty()
             && self.create_buckets.is_empty()
-            && self.adopt_buckets.is_empty()
             && self.update_buckets.is_empty()
             && self.delete_buckets.is_empty()
     }
@@ -299,6 +298,13 @@ pub enum Action {
     DeletedBucket(String),
 }
 
+impl Action {
+    /// False for adoption, which is reported on every apply but changes nothing.
+    pub fn is_change(&self) -> bool {
+        !matches!(self, Action::AdoptedTable(_) | Action::AdoptedBucket(_))
+    }
+}
+
 impl fmt::Display for Action {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -349,6 +355,8 @@ impl Run {
         self.actions.push(action);
     }
 
+    // Failures are rare and callers destructure them; boxing would only add noise.
+    #[allow(clippy::result_large_err)]
     fn finish(self, result: Result<(), EsbError>) -> Result<ApplyOutcome, ApplyFailure> {
         match result {
             Ok(()) => Ok(ApplyOutcome {
@@ -426,7 +434,9 @@ async fn apply_tables(
                 created.insert(table.name.as_str());
                 run.did(Action::CreatedTable(table.name.clone()));
             }
-            // Created by someone else since it was observed: adopt it.
+            // Created by someone else since it was observed: adopt it. (Also what a retried
+            // CreateTable whose first answer was lost looks like; adopting is the safe reading,
+            // because an adopted table is never deleted.)
             Created::AlreadyExisted => run.did(Action::AdoptedTable(table.name.clone())),
         }
     }

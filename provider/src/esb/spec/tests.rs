@@ -180,7 +180,7 @@ fn duplicate_yaml_keys_are_syntax_errors() {
 #[test]
 fn shapes_both_neither_empty_and_unknown_top_keys() {
     has(
-        &problems(&format!("DynamoDB: []\nresources: {{}}\n")),
+        &problems("DynamoDB: []\nresources: {}\n"),
         None,
         None,
         "both shapes",
