@@ -6,7 +6,7 @@
 //! # Layout
 //! - [`spec`]: the file's two shapes, typed and validated (no I/O).
 //! - [`connection`]: endpoints, region, keys, timeouts; defaults from the environment.
-//! - [`transport`] (private): SigV4 signing, timeouts and retries shared by both clients.
+//! - `transport` (private): SigV4 signing, timeouts and retries shared by both clients.
 //! - [`dynamodb`]: the DynamoDB JSON 1.0 calls the engine needs.
 //! - [`s3`]: the S3 REST (path-style) calls the engine needs.
 //! - [`reconcile`]: observe, plan, check, apply and destroy.

@@ -362,6 +362,26 @@ impl EsbSpec {
         }
     }
 
+    /// Reads and parses a file; the path as given is the source named in messages. A file that
+    /// cannot be read is one problem saying why.
+    pub fn from_file(path: &std::path::Path) -> Result<EsbSpec, SpecError> {
+        let source = path.display().to_string();
+        match std::fs::read_to_string(path) {
+            Ok(text) => EsbSpec::parse(&source, &text),
+            Err(err) => Err(SpecError {
+                source: source.clone(),
+                problems: vec![SpecProblem {
+                    source,
+                    item: None,
+                    field: None,
+                    message: format!("cannot be read: {err}"),
+                    line: None,
+                    column: None,
+                }],
+            }),
+        }
+    }
+
     pub fn table(&self, name: &str) -> Option<&TableSpec> {
         self.tables.iter().find(|t| t.name == name)
     }

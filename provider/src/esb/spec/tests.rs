@@ -682,3 +682,24 @@ fn numeric_names_are_text() {
     .unwrap();
     assert_eq!(spec.tables[0].name, "12345");
 }
+
+#[test]
+fn files_are_read_and_named_in_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("resources.yml");
+    std::fs::write(&path, "S3:\n  - BucketName: Bad\n").unwrap();
+    let err = EsbSpec::from_file(&path).unwrap_err();
+    assert_eq!(err.source, path.display().to_string());
+    assert!(
+        err.to_string()
+            .contains("resources.yml: S3[0] (Bad): BucketName"),
+        "{err}"
+    );
+
+    let missing = dir.path().join("nope.yml");
+    let err = EsbSpec::from_file(&missing).unwrap_err();
+    assert!(
+        err.to_string().contains("nope.yml: cannot be read"),
+        "{err}"
+    );
+}
