@@ -15,7 +15,7 @@
 pub mod cty;
 pub mod diagnostics;
 pub mod docs;
-// pub mod esb;
+pub mod esb;
 pub mod logging;
 pub mod provider;
 pub mod provider_config;
