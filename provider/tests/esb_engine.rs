@@ -4,17 +4,17 @@
 
 use std::time::{Duration, Instant};
 
-use galley_tests::servers::{Dynalite, Moto, Seaweed};
-use terraform_provider_galley::esb::dynamodb::DynamoDb;
-use terraform_provider_galley::esb::reconcile::LiveBucket;
-use terraform_provider_galley::esb::s3::S3;
-use terraform_provider_galley::esb::spec::{
+use galley_provider::esb::dynamodb::DynamoDb;
+use galley_provider::esb::reconcile::LiveBucket;
+use galley_provider::esb::s3::S3;
+use galley_provider::esb::spec::{
     Billing, LifecycleRule, ProjectionType, StreamViewType, Throughput,
 };
-use terraform_provider_galley::esb::{
+use galley_provider::esb::{
     Action, Connection, EsbError, EsbSpec, Owned, Timeouts, apply, check_changes, destroy, observe,
     plan,
 };
+use galley_tests::servers::{Dynalite, Moto, Seaweed};
 
 fn connection(dynamodb: Option<String>, s3: Option<String>, key: &str, secret: &str) -> Connection {
     Connection {

@@ -1,7 +1,12 @@
 //! Test support shared by the workspace's integration tests.
 //!
 //! # Layout
+//! - [`tools`]: where `tests/setup.sh` installed the tools, and a boto3 probe for independent
+//!   checks of DynamoDB/S3 servers.
 //! - [`servers`]: local DynamoDB and S3 servers (moto, dynalite, SeaweedFS) started on free
 //!   loopback ports and stopped when their guards are dropped.
+//! - [`terraform`]: a Terraform working directory wired to the provider under test.
 
 pub mod servers;
+pub mod terraform;
+pub mod tools;

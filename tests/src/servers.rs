@@ -69,13 +69,7 @@ impl std::error::Error for StartError {}
 
 /// The directory holding the test tools.
 pub fn tools_bin() -> PathBuf {
-    match std::env::var_os("GALLEY_TOOLS_BIN") {
-        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-        _ => Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("..")
-            .join(".tools")
-            .join("bin"),
-    }
+    crate::tools::bin_dir()
 }
 
 /// The path of a tool, or [`StartError::Missing`].

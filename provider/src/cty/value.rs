@@ -245,6 +245,24 @@ impl Value {
         }
     }
 
+    /// Sets an object attribute; does nothing on a value that is not a known object (a null or
+    /// unknown object has no attributes to set).
+    pub fn set_attr(&mut self, name: &str, value: Value) {
+        if let Value::Object(attrs) = self {
+            attrs.insert(name.to_string(), value);
+        }
+    }
+
+    /// An object of type `ty` whose attributes are all null; `Null` for a non-object type.
+    pub fn null_object(ty: &Type) -> Value {
+        match ty {
+            Type::Object { attrs, .. } => {
+                Value::Object(attrs.keys().map(|k| (k.clone(), Value::Null)).collect())
+            }
+            _ => Value::Null,
+        }
+    }
+
     /// The string, if this is a known string.
     pub fn as_str(&self) -> Option<&str> {
         match self.unwrap_dynamic() {
@@ -485,6 +503,18 @@ mod tests {
             ("any", Type::DynamicPseudoType),
             ("note", Type::String),
         ])
+    }
+
+    #[test]
+    fn set_attr_and_null_object_fill_objects_only() {
+        let mut v = Value::null_object(&sample_type());
+        assert_eq!(v.get_attr("note"), Some(&Value::Null));
+        v.set_attr("note", Value::string("hi"));
+        assert_eq!(v.get_attr("note").and_then(Value::as_str), Some("hi"));
+        let mut null = Value::Null;
+        null.set_attr("note", Value::string("x"));
+        assert_eq!(null, Value::Null);
+        assert_eq!(Value::null_object(&Type::String), Value::Null);
     }
 
     #[test]

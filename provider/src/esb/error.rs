@@ -149,6 +149,23 @@ impl EsbError {
         }
     }
 
+    /// The service the error is about, when it is about one: the resource points its
+    /// diagnostic at that service's endpoint attribute.
+    pub fn service(&self) -> Option<Service> {
+        match self {
+            EsbError::Auth { service, .. }
+            | EsbError::Service { service, .. }
+            | EsbError::Unreachable { service, .. }
+            | EsbError::Decode { service, .. }
+            | EsbError::MissingEndpoint { service, .. }
+            | EsbError::InvalidEndpoint { service, .. }
+            | EsbError::Signing { service, .. } => Some(*service),
+            EsbError::WaitTimeout { .. } => Some(Service::DynamoDb),
+            EsbError::BucketNotEmpty { .. } | EsbError::BucketTaken { .. } => Some(Service::S3),
+            EsbError::NeedsReplacement(_) => None,
+        }
+    }
+
     /// True for errors caused by the credentials.
     pub fn is_auth(&self) -> bool {
         matches!(self, EsbError::Auth { .. })

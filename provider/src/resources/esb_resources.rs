@@ -13,9 +13,7 @@ use sha2::{Digest, Sha256};
 use crate::cty::{Type, Value};
 use crate::diagnostics::{Diagnostic, Diagnostics, PathStep};
 use crate::esb::{self, Connection, EsbSpec, Owned};
-use crate::resource::{
-    Applied, ApplyRequest, Ctx, PlanRequest, Planned, ReadOutcome, Resource,
-};
+use crate::resource::{Applied, ApplyRequest, Ctx, PlanRequest, Planned, ReadOutcome, Resource};
 use crate::schema::{Attribute, Block, Presence, Schema};
 
 pub struct EsbResources;
@@ -40,48 +38,106 @@ fn schema() -> Schema {
                 re-creating a table."
                 .into(),
             attributes: vec![
-                Attribute::new("id", s.clone(), Presence::Computed,
+                Attribute::new(
+                    "id",
+                    s.clone(),
+                    Presence::Computed,
                     "Identifier: the resources file (or `inline`) and the endpoints, in the \
-                     import id format."),
-                Attribute::new("resources_file", s.clone(), Presence::Optional,
+                     import id format.",
+                ),
+                Attribute::new(
+                    "resources_file",
+                    s.clone(),
+                    Presence::Optional,
                     "Path of the `resources.yml` to provision (relative paths are relative to \
                      the directory Terraform runs in; `\"${path.module}/resources.yml\"` is \
                      safest). Exactly one of `resources_file` and `resources_yaml` must be set. \
                      Both file shapes are accepted: top-level `DynamoDB:` / `S3:` lists, and \
-                     `resources: {dynamodb, s3, layers}`; `layers` are not provisioned."),
-                Attribute::new("resources_yaml", s.clone(), Presence::Optional,
-                    "The resources file's content, inline, instead of `resources_file`."),
-                Attribute::new("dynamodb_endpoint", s.clone(), Presence::OptionalComputed,
+                     `resources: {dynamodb, s3, layers}`; `layers` are not provisioned.",
+                ),
+                Attribute::new(
+                    "resources_yaml",
+                    s.clone(),
+                    Presence::Optional,
+                    "The resources file's content, inline, instead of `resources_file`.",
+                ),
+                Attribute::new(
+                    "dynamodb_endpoint",
+                    s.clone(),
+                    Presence::OptionalComputed,
                     "URL of the DynamoDB-compatible server, for example \
                      `http://127.0.0.1:8000`. Default: `DYNAMODB_ENDPOINT`. Required when the \
-                     file declares tables. Changing it replaces the resource."),
-                Attribute::new("s3_endpoint", s.clone(), Presence::OptionalComputed,
+                     file declares tables. Changing it replaces the resource.",
+                ),
+                Attribute::new(
+                    "s3_endpoint",
+                    s.clone(),
+                    Presence::OptionalComputed,
                     "URL of the S3-compatible server (path-style addressing), for example \
                      `http://127.0.0.1:9000`. Default: `S3_ENDPOINT`. Required when the file \
-                     declares buckets. Changing it replaces the resource."),
-                Attribute::new("region", s.clone(), Presence::OptionalComputed,
-                    "Signing region. Default: `AWS_DEFAULT_REGION`, else `us-east-1`."),
-                Attribute::new("access_key", s.clone(), Presence::Optional,
-                    "Access key for both servers. Default: `AWS_ACCESS_KEY_ID`.").sensitive(),
-                Attribute::new("secret_key", s.clone(), Presence::Optional,
-                    "Secret key for both servers. Default: `AWS_SECRET_ACCESS_KEY`.").sensitive(),
-                Attribute::new("force_destroy", Type::Bool, Presence::OptionalComputed,
+                     declares buckets. Changing it replaces the resource.",
+                ),
+                Attribute::new(
+                    "region",
+                    s.clone(),
+                    Presence::OptionalComputed,
+                    "Signing region. Default: `AWS_DEFAULT_REGION`, else `us-east-1`.",
+                ),
+                Attribute::new(
+                    "access_key",
+                    s.clone(),
+                    Presence::Optional,
+                    "Access key for both servers. Default: `AWS_ACCESS_KEY_ID`.",
+                )
+                .sensitive(),
+                Attribute::new(
+                    "secret_key",
+                    s.clone(),
+                    Presence::Optional,
+                    "Secret key for both servers. Default: `AWS_SECRET_ACCESS_KEY`.",
+                )
+                .sensitive(),
+                Attribute::new(
+                    "force_destroy",
+                    Type::Bool,
+                    Presence::OptionalComputed,
                     "Delete buckets this resource created even when they still hold objects \
                      (the objects are deleted). Default `false`: deleting a non-empty bucket \
-                     fails with an error."),
-                Attribute::new("source_sha256", s.clone(), Presence::Computed,
+                     fails with an error.",
+                ),
+                Attribute::new(
+                    "source_sha256",
+                    s.clone(),
+                    Presence::Computed,
                     "SHA-256 of the resources file's content; a change to the file shows in \
-                     the plan."),
-                Attribute::new("table_names", names(), Presence::Computed,
-                    "Tables the file declares, in file order. In state: those that exist."),
-                Attribute::new("bucket_names", names(), Presence::Computed,
-                    "Buckets the file declares, in file order. In state: those that exist."),
-                Attribute::new("created_table_names", names(), Presence::Computed,
+                     the plan.",
+                ),
+                Attribute::new(
+                    "table_names",
+                    names(),
+                    Presence::Computed,
+                    "Tables the file declares, in file order. In state: those that exist.",
+                ),
+                Attribute::new(
+                    "bucket_names",
+                    names(),
+                    Presence::Computed,
+                    "Buckets the file declares, in file order. In state: those that exist.",
+                ),
+                Attribute::new(
+                    "created_table_names",
+                    names(),
+                    Presence::Computed,
                     "Tables this resource created and will delete when they leave the file or \
-                     on destroy (adopted tables are not listed)."),
-                Attribute::new("created_bucket_names", names(), Presence::Computed,
+                     on destroy (adopted tables are not listed).",
+                ),
+                Attribute::new(
+                    "created_bucket_names",
+                    names(),
+                    Presence::Computed,
                     "Buckets this resource created and will delete when they leave the file or \
-                     on destroy (adopted buckets are not listed)."),
+                     on destroy (adopted buckets are not listed).",
+                ),
             ],
             blocks: vec![],
             deprecated: false,
@@ -114,7 +170,7 @@ fn str_of(v: &Value, name: &str) -> Option<String> {
 }
 
 fn names_of(v: &Value, name: &str) -> Option<Vec<String>> {
-    let items = v.get_attr(name)?.list_items()?;
+    let items = v.get_attr(name)?.as_elements()?;
     items
         .iter()
         .map(|i| i.as_str().map(str::to_owned))
@@ -148,7 +204,12 @@ impl Model {
     fn owned(&self) -> Owned {
         Owned {
             tables: self.created_table_names.iter().flatten().cloned().collect(),
-            buckets: self.created_bucket_names.iter().flatten().cloned().collect(),
+            buckets: self
+                .created_bucket_names
+                .iter()
+                .flatten()
+                .cloned()
+                .collect(),
         }
     }
 
@@ -244,8 +305,11 @@ fn parse_spec(source: &Source) -> Result<(EsbSpec, Diagnostics), Diagnostics> {
                 .warnings
                 .iter()
                 .map(|w| {
-                    Diagnostic::warning("Entry in the resources file is not provisioned", w.to_string())
-                        .at(source.attribute)
+                    Diagnostic::warning(
+                        "Entry in the resources file is not provisioned",
+                        w.to_string(),
+                    )
+                    .at(source.attribute)
                 })
                 .collect();
             Ok((spec, warnings))
@@ -298,7 +362,8 @@ fn require_endpoints(spec: &EsbSpec, conn: &Connection) -> Diagnostics {
 
 fn engine_error(summary: &str, e: &esb::EsbError) -> Diagnostic {
     let attribute = match e.service() {
-        Some(service) if e.is_auth() => "secret_key",
+        Some(_) if e.is_auth() => "secret_key",
+        Some(_) if matches!(e, esb::EsbError::BucketNotEmpty { .. }) => "force_destroy",
         Some(service) => service.endpoint_attribute(),
         None => "resources_file",
     };
@@ -316,8 +381,12 @@ impl Resource for EsbResources {
     }
 
     fn validate(&self, config: &Value) -> Diagnostics {
-        let file_set = config.get_attr("resources_file").is_some_and(|v| !v.is_null());
-        let yaml_set = config.get_attr("resources_yaml").is_some_and(|v| !v.is_null());
+        let file_set = config
+            .get_attr("resources_file")
+            .is_some_and(|v| !v.is_null());
+        let yaml_set = config
+            .get_attr("resources_yaml")
+            .is_some_and(|v| !v.is_null());
         if file_set == yaml_set {
             return exactly_one().into();
         }
@@ -345,10 +414,20 @@ impl Resource for EsbResources {
         // Terraform's proposal already carries the prior value when the config leaves it unset.
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         let mut planned = proposed.clone();
-        if req.config.get_attr("dynamodb_endpoint").is_some_and(Value::is_null) && prior.is_none() {
+        if req
+            .config
+            .get_attr("dynamodb_endpoint")
+            .is_some_and(Value::is_null)
+            && prior.is_none()
+        {
             planned.dynamodb_endpoint = env("DYNAMODB_ENDPOINT");
         }
-        if req.config.get_attr("s3_endpoint").is_some_and(Value::is_null) && prior.is_none() {
+        if req
+            .config
+            .get_attr("s3_endpoint")
+            .is_some_and(Value::is_null)
+            && prior.is_none()
+        {
             planned.s3_endpoint = env("S3_ENDPOINT");
         }
         if planned.region.is_none() && !is_unknown(req.config, "region") {
@@ -363,20 +442,33 @@ impl Resource for EsbResources {
         let source = read_source(&planned, req.config).map_err(Diagnostics::from)?;
         let mut state = req.proposed_new_state.clone();
         let mut set = |name: &str, v: Value| state.set_attr(name, v);
-        set("dynamodb_endpoint", endpoint_value(req.config, "dynamodb_endpoint", &planned.dynamodb_endpoint));
-        set("s3_endpoint", endpoint_value(req.config, "s3_endpoint", &planned.s3_endpoint));
+        set(
+            "dynamodb_endpoint",
+            endpoint_value(req.config, "dynamodb_endpoint", &planned.dynamodb_endpoint),
+        );
+        set(
+            "s3_endpoint",
+            endpoint_value(req.config, "s3_endpoint", &planned.s3_endpoint),
+        );
         if !is_unknown(req.config, "region") {
             set("region", string_or_null(&planned.region));
         }
         if !is_unknown(req.config, "force_destroy") {
-            set("force_destroy", Value::Bool(planned.force_destroy.unwrap_or(false)));
+            set(
+                "force_destroy",
+                Value::Bool(planned.force_destroy.unwrap_or(false)),
+            );
         }
         let endpoints_known =
             !is_unknown(req.config, "dynamodb_endpoint") && !is_unknown(req.config, "s3_endpoint");
         set(
             "id",
             match (&prior, endpoints_known) {
-                (Some(p), _) if p.id.is_some() && p.dynamodb_endpoint == planned.dynamodb_endpoint && p.s3_endpoint == planned.s3_endpoint => {
+                (Some(p), _)
+                    if p.id.is_some()
+                        && p.dynamodb_endpoint == planned.dynamodb_endpoint
+                        && p.s3_endpoint == planned.s3_endpoint =>
+                {
                     string_or_null(&p.id)
                 }
                 (_, true) if !is_unknown(req.config, "resources_file") => {
@@ -387,7 +479,13 @@ impl Resource for EsbResources {
         );
 
         let Some(source) = source else {
-            for name in ["source_sha256", "table_names", "bucket_names", "created_table_names", "created_bucket_names"] {
+            for name in [
+                "source_sha256",
+                "table_names",
+                "bucket_names",
+                "created_table_names",
+                "created_bucket_names",
+            ] {
                 set(name, Value::unknown());
             }
             return Ok(Planned {
@@ -423,8 +521,14 @@ impl Resource for EsbResources {
                     && p.table_names.as_ref() == Some(&table_names)
                     && p.bucket_names.as_ref() == Some(&bucket_names) =>
             {
-                set("created_table_names", names_value(p.created_table_names.as_deref().unwrap_or_default()));
-                set("created_bucket_names", names_value(p.created_bucket_names.as_deref().unwrap_or_default()));
+                set(
+                    "created_table_names",
+                    names_value(p.created_table_names.as_deref().unwrap_or_default()),
+                );
+                set(
+                    "created_bucket_names",
+                    names_value(p.created_bucket_names.as_deref().unwrap_or_default()),
+                );
             }
             _ => {
                 set("created_table_names", Value::unknown());
@@ -476,7 +580,15 @@ impl Resource for EsbResources {
 
         let source = match read_source(&planned, req.config) {
             Ok(Some(s)) => s,
-            Ok(None) => return fail(Diagnostic::error("Resources file still unknown at apply", "This is a provider bug; please report it.").into()),
+            Ok(None) => {
+                return fail(
+                    Diagnostic::error(
+                        "Resources file still unknown at apply",
+                        "This is a provider bug; please report it.",
+                    )
+                    .into(),
+                );
+            }
             Err(d) => return fail(d.into()),
         };
         let (spec, _) = match parse_spec(&source) {
@@ -506,13 +618,14 @@ impl Resource for EsbResources {
         let owned_before = prior.as_ref().map(Model::owned).unwrap_or_default();
         let force_destroy = planned.force_destroy.unwrap_or(false);
 
-        let (owned, diagnostics) = match esb::apply(&conn, &spec, &owned_before, force_destroy).await {
-            Ok(outcome) => (outcome.owned, Diagnostics::new()),
-            Err(failure) => (
-                failure.owned,
-                engine_error("Failed to provision the ESB resources", &failure.error).into(),
-            ),
-        };
+        let (owned, diagnostics) =
+            match esb::apply(&conn, &spec, &owned_before, force_destroy).await {
+                Ok(outcome) => (outcome.owned, Diagnostics::new()),
+                Err(failure) => (
+                    failure.owned,
+                    engine_error("Failed to provision the ESB resources", &failure.error).into(),
+                ),
+            };
 
         let mut state = req.planned_state.clone();
         let id = planned.id.clone().unwrap_or_else(|| planned.import_id());
@@ -521,7 +634,10 @@ impl Resource for EsbResources {
         state.set_attr("created_bucket_names", names_value(&sorted(&owned.buckets)));
         if diagnostics.has_errors() {
             // Partial state: what exists is recorded so nothing this resource created is lost.
-            state.set_attr("source_sha256", string_or_null(&prior.as_ref().and_then(|p| p.source_sha256.clone())));
+            state.set_attr(
+                "source_sha256",
+                string_or_null(&prior.as_ref().and_then(|p| p.source_sha256.clone())),
+            );
         }
         Applied {
             new_state: state,
@@ -530,23 +646,53 @@ impl Resource for EsbResources {
         }
     }
 
-    async fn read(&self, _ctx: &Ctx, state: &Value, _private: &[u8]) -> Result<ReadOutcome, Diagnostics> {
+    async fn read(
+        &self,
+        _ctx: &Ctx,
+        state: &Value,
+        _private: &[u8],
+    ) -> Result<ReadOutcome, Diagnostics> {
         let m = Model::from_value(state);
         let conn = m.connection();
         let tables = m.table_names.clone().unwrap_or_default();
         let buckets = m.bucket_names.clone().unwrap_or_default();
-        let existing = esb::reconcile::existing(&conn, &tables, &buckets)
-            .await
-            .map_err(|e| Diagnostics::from(engine_error("Failed to refresh the ESB resources", &e)))?;
+        let existing = existing(&conn, &tables, &buckets).await.map_err(|e| {
+            Diagnostics::from(engine_error("Failed to refresh the ESB resources", &e))
+        })?;
         let keep = |names: &[String], live: &BTreeSet<String>| -> Vec<String> {
-            names.iter().filter(|n| live.contains(*n)).cloned().collect()
+            names
+                .iter()
+                .filter(|n| live.contains(*n))
+                .cloned()
+                .collect()
         };
         let mut new_state = state.clone();
         new_state.set_attr("table_names", names_value(&keep(&tables, &existing.tables)));
-        new_state.set_attr("bucket_names", names_value(&keep(&buckets, &existing.buckets)));
+        new_state.set_attr(
+            "bucket_names",
+            names_value(&keep(&buckets, &existing.buckets)),
+        );
         let owned = m.owned();
-        new_state.set_attr("created_table_names", names_value(&sorted(&owned.tables.intersection(&existing.tables).cloned().collect())));
-        new_state.set_attr("created_bucket_names", names_value(&sorted(&owned.buckets.intersection(&existing.buckets).cloned().collect())));
+        new_state.set_attr(
+            "created_table_names",
+            names_value(&sorted(
+                &owned
+                    .tables
+                    .intersection(&existing.tables)
+                    .cloned()
+                    .collect(),
+            )),
+        );
+        new_state.set_attr(
+            "created_bucket_names",
+            names_value(&sorted(
+                &owned
+                    .buckets
+                    .intersection(&existing.buckets)
+                    .cloned()
+                    .collect(),
+            )),
+        );
         Ok(ReadOutcome::Present {
             state: new_state,
             private: Vec::new(),
@@ -575,7 +721,9 @@ impl Resource for EsbResources {
         };
         for part in parts {
             match part.split_once('=') {
-                Some(("dynamodb", url)) if !url.is_empty() => m.dynamodb_endpoint = Some(url.into()),
+                Some(("dynamodb", url)) if !url.is_empty() => {
+                    m.dynamodb_endpoint = Some(url.into())
+                }
                 Some(("s3", url)) if !url.is_empty() => m.s3_endpoint = Some(url.into()),
                 _ => return Err(usage(&format!("{part:?} is not dynamodb=URL or s3=URL"))),
             }
@@ -584,19 +732,30 @@ impl Resource for EsbResources {
         m.dynamodb_endpoint = conn.dynamodb_endpoint.clone();
         m.s3_endpoint = conn.s3_endpoint.clone();
         m.region = Some(conn.region.clone());
-        let text = std::fs::read_to_string(file)
-            .map_err(|e| usage(&format!("The resources file {file:?} could not be read: {e}")))?;
-        let source = Source { attribute: "resources_file", name: file.into(), text };
+        let text = std::fs::read_to_string(file).map_err(|e| {
+            usage(&format!(
+                "The resources file {file:?} could not be read: {e}"
+            ))
+        })?;
+        let source = Source {
+            attribute: "resources_file",
+            name: file.into(),
+            text,
+        };
         let (spec, _) = parse_spec(&source)?;
         let tables: Vec<String> = spec.tables.iter().map(|t| t.name.clone()).collect();
         let buckets: Vec<String> = spec.buckets.iter().map(|b| b.name.clone()).collect();
-        let existing = esb::reconcile::existing(&conn, &tables, &buckets)
+        let existing = existing(&conn, &tables, &buckets)
             .await
             .map_err(|e| Diagnostics::from(engine_error("Failed to read the ESB resources", &e)))?;
         // Importing hands what exists to Terraform: it is managed (and deleted on destroy)
         // from now on, unlike what apply adopts on its own.
         let present = |names: &[String], live: &BTreeSet<String>| -> Vec<String> {
-            names.iter().filter(|n| live.contains(*n)).cloned().collect()
+            names
+                .iter()
+                .filter(|n| live.contains(*n))
+                .cloned()
+                .collect()
         };
         let live_tables = present(&tables, &existing.tables);
         let live_buckets = present(&buckets, &existing.buckets);
@@ -619,6 +778,27 @@ impl Resource for EsbResources {
         state.set_attr("created_bucket_names", names_value(&created_buckets));
         Ok(state)
     }
+}
+
+/// Which of `tables` and `buckets` exist now (refresh and import need names only).
+async fn existing(
+    conn: &Connection,
+    tables: &[String],
+    buckets: &[String],
+) -> Result<Owned, esb::EsbError> {
+    let names = Owned {
+        tables: tables.iter().cloned().collect(),
+        buckets: buckets.iter().cloned().collect(),
+    };
+    let no_spec = EsbSpec {
+        source: String::new(),
+        shape: esb::spec::Shape::Resources,
+        tables: Vec::new(),
+        buckets: Vec::new(),
+        warnings: Vec::new(),
+    };
+    let observed = esb::observe(conn, &no_spec, &names).await?;
+    Ok(observed.still_owned(&names))
 }
 
 fn endpoint_value(config: &Value, name: &str, planned: &Option<String>) -> Value {
@@ -648,7 +828,7 @@ async fn destroy(prior_state: &Value) -> Applied {
     let conn = m.connection();
     let owned = m.owned();
     match esb::destroy(&conn, &owned, m.force_destroy.unwrap_or(false)).await {
-        Ok(()) => Applied {
+        Ok(_) => Applied {
             new_state: Value::Null,
             private: Vec::new(),
             diagnostics: Diagnostics::new(),
@@ -656,12 +836,19 @@ async fn destroy(prior_state: &Value) -> Applied {
         Err(failure) => {
             // Keep what is left in state so a retry (or force_destroy) can finish the job.
             let mut state = prior_state.clone();
-            state.set_attr("created_table_names", names_value(&sorted(&failure.owned.tables)));
-            state.set_attr("created_bucket_names", names_value(&sorted(&failure.owned.buckets)));
+            state.set_attr(
+                "created_table_names",
+                names_value(&sorted(&failure.owned.tables)),
+            );
+            state.set_attr(
+                "created_bucket_names",
+                names_value(&sorted(&failure.owned.buckets)),
+            );
             Applied {
                 new_state: state,
                 private: Vec::new(),
-                diagnostics: engine_error("Failed to delete the ESB resources", &failure.error).into(),
+                diagnostics: engine_error("Failed to delete the ESB resources", &failure.error)
+                    .into(),
             }
         }
     }

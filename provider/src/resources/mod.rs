@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use crate::resource::Resource;
 
-// pub mod esb_resources;
+pub mod esb_resources;
 
 pub fn all() -> Vec<Arc<dyn Resource>> {
-    vec![]
+    vec![Arc::new(esb_resources::EsbResources)]
 }

@@ -1,0 +1,8 @@
+//! Acceptance tests: the provider binary driven by real Terraform builds, against real
+//! DynamoDB- and S3-compatible servers started on free loopback ports.
+//!
+//! One test binary; helpers in `util`, fixtures in `tests/fixtures/` of the workspace.
+
+mod esb;
+mod plugin;
+mod util;
