@@ -10,5 +10,13 @@
 //!   signed, the signing string, RSA key loading (PKCS#1, PKCS#8, encrypted PEM), the client
 //!   [`signing::Signer`] fed by a [`signing::KeyProvider`], and the verifying helpers an engine
 //!   uses to answer `401 NotAuthenticated` precisely.
+//! - [`auth`]: the key providers (API key and config file, security token file, resource
+//!   principal 2.2, instance principal) and [`auth::from_settings`], which picks one.
+//! - [`endpoints`]: region codes, realms and domains, service base URLs and overrides.
+//! - [`client`]: the transport every call goes through: signing, JSON, `opc-request-id`,
+//!   [`client::OciError`], the retry policy with `opc-retry-token`, timeouts and cancellation.
 
+pub mod auth;
+pub mod client;
+pub mod endpoints;
 pub mod signing;
