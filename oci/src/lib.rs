@@ -15,8 +15,15 @@
 //! - [`endpoints`]: region codes, realms and domains, service base URLs and overrides.
 //! - [`client`]: the transport every call goes through: signing, JSON, `opc-request-id`,
 //!   [`client::OciError`], the retry policy with `opc-retry-token`, timeouts and cancellation.
+//! - [`resource_manager`], [`instance_agent`], [`object_storage`]: typed calls and models, one
+//!   module per service, field names as in the official SDKs; [`model`] holds what they share
+//!   (string enums tolerant of new values, [`model::Reply`]).
 
 pub mod auth;
 pub mod client;
 pub mod endpoints;
+pub mod instance_agent;
+pub mod model;
+pub mod object_storage;
+pub mod resource_manager;
 pub mod signing;
