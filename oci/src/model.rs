@@ -169,6 +169,7 @@ mod tests {
             r#"["RED","PURPLE"]"#
         );
         assert_eq!(Color::Green.to_string(), "GREEN");
+        assert_eq!(Color::KNOWN, [Color::Red, Color::Green]);
     }
 
     #[test]

@@ -111,13 +111,13 @@ pub fn from_profile(profile: &Profile, env: Env<'_>) -> Result<StaticKeyProvider
     ))
 }
 
+/// A provider with the region and tenancy its source named, if any.
+pub(crate) type Found = (Arc<dyn KeyProvider>, Option<String>, Option<String>);
+
 /// `ApiKey` auth for [`super::from_settings`]: explicit values when complete, else the profile
 /// with explicit values on top. A profile with `security_token_file` and no `user` signs with
 /// its session token, as the SDKs do.
-pub(crate) fn from_settings(
-    settings: &AuthSettings,
-    env: Env<'_>,
-) -> Result<(Arc<dyn KeyProvider>, Option<String>, Option<String>), AuthError> {
+pub(crate) fn from_settings(settings: &AuthSettings, env: Env<'_>) -> Result<Found, AuthError> {
     let set = |v: &Option<String>| {
         v.as_deref()
             .map(str::trim)

@@ -90,7 +90,7 @@ impl SecurityTokenFileProvider {
             if token.is_expired(now) {
                 let expired_at = token
                     .expires_at()
-                    .map(|t| httpdate::fmt_http_date(t))
+                    .map(httpdate::fmt_http_date)
                     .unwrap_or_default();
                 return Err(ProviderError::new(
                     PROVIDER,

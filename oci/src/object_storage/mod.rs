@@ -89,7 +89,15 @@ pub struct CreateBucketDetails {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kms_key_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub is_bucket_key_enabled: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub versioning: Option<Versioning>,
+    /// `Disabled` or `InfrequentAccess`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auto_tiering: Option<String>,
+    /// `NAMESPACE` or `REGION`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bucket_scope: Option<String>,
 }
 
 impl CreateBucketDetails {
@@ -131,15 +139,25 @@ pub struct Bucket {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kms_key_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub is_bucket_key_enabled: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub object_lifecycle_policy_etag: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub approximate_count: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub approximate_size: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replication_enabled: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub is_read_only: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub versioning: Option<Versioning>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auto_tiering: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bucket_scope: Option<String>,
 }
 
 /// CreatePreauthenticatedRequest body.
