@@ -168,8 +168,8 @@ impl fmt::Debug for Client {
     }
 }
 
-/// A request body.
-#[derive(Clone, Debug, Default)]
+/// A request body. `Debug` shows only its size: bodies carry stack variables and scripts.
+#[derive(Clone, Default)]
 pub enum Body {
     #[default]
     Empty,
@@ -177,6 +177,16 @@ pub enum Body {
     Json(Bytes),
     /// Bytes outside the signature: Object Storage PutObject.
     Unsigned(Bytes),
+}
+
+impl fmt::Debug for Body {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Body::Empty => f.write_str("Empty"),
+            Body::Json(b) => write!(f, "Json({} bytes)", b.len()),
+            Body::Unsigned(b) => write!(f, "Unsigned({} bytes)", b.len()),
+        }
+    }
 }
 
 /// One logical call: what to send and how to treat retries.

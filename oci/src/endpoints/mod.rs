@@ -242,6 +242,21 @@ impl Endpoints {
         Ok(())
     }
 
+    /// Overrides from `(service name, root)` pairs, as the provider's `endpoints` block holds
+    /// them; an empty root is skipped.
+    pub fn from_pairs<'a>(
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Self, EndpointError> {
+        let mut endpoints = Self::new();
+        for (name, root) in pairs {
+            if root.trim().is_empty() {
+                continue;
+            }
+            endpoints.set(name.parse()?, root)?;
+        }
+        Ok(endpoints)
+    }
+
     /// Builder form of [`Endpoints::set`].
     pub fn with(mut self, service: Service, root: &str) -> Result<Self, EndpointError> {
         self.set(service, root)?;

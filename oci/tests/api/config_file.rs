@@ -333,6 +333,12 @@ async fn security_token_profile_signs_with_st_and_rereads_the_file() {
 }
 
 #[test]
+fn the_process_environment_is_an_env() {
+    let env: auth::Env<'_> = &auth::process_env;
+    assert_eq!(env("GALLEY_OCI_TEST_SURELY_UNSET_VARIABLE"), None);
+}
+
+#[test]
 fn auth_method_names_parse_loosely() {
     for (text, method) in [
         ("ApiKey", AuthMethod::ApiKey),

@@ -128,3 +128,26 @@ fn overrides_replace_the_host_and_keep_the_version_path() {
     assert!("compute".parse::<Service>().unwrap() == Service::InstanceAgent);
     assert!("dns".parse::<Service>().is_err());
 }
+
+#[test]
+fn overrides_from_the_provider_block_pairs() {
+    let endpoints = Endpoints::from_pairs([
+        ("resource_manager", "http://127.0.0.1:1"),
+        ("instance_agent", ""),
+        ("objectstorage", "http://127.0.0.1:2"),
+    ])
+    .unwrap();
+    assert_eq!(
+        endpoints.override_for(Service::ResourceManager),
+        Some("http://127.0.0.1:1")
+    );
+    assert_eq!(endpoints.override_for(Service::InstanceAgent), None);
+    assert_eq!(
+        endpoints.override_for(Service::ObjectStorage),
+        Some("http://127.0.0.1:2")
+    );
+    assert!(matches!(
+        Endpoints::from_pairs([("dns", "http://x")]),
+        Err(EndpointError::UnknownService(_))
+    ));
+}
