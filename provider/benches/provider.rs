@@ -124,7 +124,7 @@ terraform {
 resource "esb_resources" "r" {
   count          = 100
   provider       = galley
-  resources_yaml = "DynamoDB: [{TableName: t${count.index}, KeySchema: [{AttributeName: id, KeyType: HASH}], AttributeDefinitions: [{AttributeName: id, AttributeType: S}]}]"
+  resources_yaml = "DynamoDB: [{TableName: table-${count.index}, KeySchema: [{AttributeName: id, KeyType: HASH}], AttributeDefinitions: [{AttributeName: id, AttributeType: S}]}]"
 }
 "#,
     );

@@ -27,6 +27,7 @@ fn connection(dynamodb: Option<String>, s3: Option<String>, key: &str, secret: &
             table_wait: Duration::from_secs(60),
             ..Timeouts::default()
         },
+        stop: Default::default(),
     }
 }
 

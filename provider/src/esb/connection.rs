@@ -18,6 +18,9 @@ pub struct Connection {
     pub access_key: String,
     pub secret_key: String,
     pub timeouts: Timeouts,
+    /// Cancelled when Terraform calls Stop (Ctrl-C): waits end at once, and apply reports what
+    /// it created up to then.
+    pub stop: tokio_util::sync::CancellationToken,
 }
 
 /// Limits on every remote call and on waits.
@@ -80,6 +83,7 @@ impl Connection {
                 .or_else(|| from_env("AWS_SECRET_ACCESS_KEY"))
                 .unwrap_or_default(),
             timeouts: Timeouts::default(),
+            stop: tokio_util::sync::CancellationToken::new(),
         }
     }
 

@@ -27,6 +27,7 @@ const MAX_POLL: Duration = Duration::from_secs(2);
 pub struct DynamoDb {
     transport: Transport,
     table_wait: Duration,
+    stop: tokio_util::sync::CancellationToken,
 }
 
 /// Whether a create call made something new.
@@ -119,6 +120,7 @@ impl DynamoDb {
         Ok(DynamoDb {
             transport: Transport::new(conn, Service::DynamoDb)?,
             table_wait: conn.timeouts.table_wait,
+            stop: conn.stop.clone(),
         })
     }
 
@@ -205,6 +207,16 @@ impl DynamoDb {
         }
     }
 
+    /// Sleeps between polls, unless Terraform asks the provider to stop.
+    async fn pause(&self, interval: Duration, table: &str, what: &str) -> Result<(), EsbError> {
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => Ok(()),
+            _ = self.stop.cancelled() => Err(EsbError::Stopped {
+                action: format!("wait for table {table} to {what}"),
+            }),
+        }
+    }
+
     /// Polls until the table and all its global indexes are ACTIVE.
     pub async fn wait_active(&self, name: &str) -> Result<LiveTable, EsbError> {
         let start = Instant::now();
@@ -228,7 +240,7 @@ impl DynamoDb {
                 status,
                 "waiting for the table to become ACTIVE"
             );
-            tokio::time::sleep(interval).await;
+            self.pause(interval, name, "become ACTIVE").await?;
             interval = (interval * 3 / 2).min(MAX_POLL);
         }
     }
@@ -249,7 +261,7 @@ impl DynamoDb {
                     waited: start.elapsed(),
                 });
             }
-            tokio::time::sleep(interval).await;
+            self.pause(interval, name, "be deleted").await?;
             interval = (interval * 3 / 2).min(MAX_POLL);
         }
     }

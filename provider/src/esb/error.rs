@@ -136,6 +136,12 @@ pub enum EsbError {
     )]
     BucketTaken { endpoint: String, bucket: String },
 
+    #[error(
+        "failed to {action}: stopped because Terraform was interrupted; what was created so far \
+         is kept in state, and the next apply continues from there"
+    )]
+    Stopped { action: String },
+
     #[error("failed to apply the resources file: {}", ChangeProblem::describe_all(.0))]
     NeedsReplacement(Vec<ChangeProblem>),
 }
@@ -162,7 +168,7 @@ impl EsbError {
             | EsbError::Signing { service, .. } => Some(*service),
             EsbError::WaitTimeout { .. } => Some(Service::DynamoDb),
             EsbError::BucketNotEmpty { .. } | EsbError::BucketTaken { .. } => Some(Service::S3),
-            EsbError::NeedsReplacement(_) => None,
+            EsbError::NeedsReplacement(_) | EsbError::Stopped { .. } => None,
         }
     }
 

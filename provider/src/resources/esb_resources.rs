@@ -566,9 +566,9 @@ impl Resource for EsbResources {
         })
     }
 
-    async fn apply(&self, _ctx: &Ctx, req: ApplyRequest<'_>) -> Applied {
+    async fn apply(&self, ctx: &Ctx, req: ApplyRequest<'_>) -> Applied {
         if req.planned_state.is_null() {
-            return destroy(req.prior_state).await;
+            return destroy(ctx, req.prior_state).await;
         }
         let planned = Model::from_value(req.planned_state);
         let prior = (!req.prior_state.is_null()).then(|| Model::from_value(req.prior_state));
@@ -610,7 +610,8 @@ impl Resource for EsbResources {
                 .into(),
             );
         }
-        let conn = planned.connection();
+        let mut conn = planned.connection();
+        conn.stop = ctx.stop.clone();
         let missing = require_endpoints(&spec, &conn);
         if missing.has_errors() {
             return fail(missing);
@@ -823,9 +824,10 @@ fn requires_replace(prior: &Option<Model>, planned: &Model) -> Vec<Vec<PathStep>
     paths
 }
 
-async fn destroy(prior_state: &Value) -> Applied {
+async fn destroy(ctx: &Ctx, prior_state: &Value) -> Applied {
     let m = Model::from_value(prior_state);
-    let conn = m.connection();
+    let mut conn = m.connection();
+    conn.stop = ctx.stop.clone();
     let owned = m.owned();
     match esb::destroy(&conn, &owned, m.force_destroy.unwrap_or(false)).await {
         Ok(_) => Applied {

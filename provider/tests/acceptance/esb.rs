@@ -2,6 +2,7 @@
 //! signatures on SeaweedFS, bad input, import, and the oldest supported Terraform.
 
 use galley_tests::servers::{Dynalite, Moto, Seaweed};
+
 use galley_tests::terraform::{Install, TfVersion, Workdir};
 use galley_tests::tools::aws_probe;
 
@@ -304,4 +305,65 @@ fn seaweedfs_checks_signatures() {
     assert!(buckets.get("artifacts").is_some(), "{buckets}");
     wd.assert_empty_plan();
     wd.destroy();
+}
+
+/// Ctrl-C during a long wait: Terraform calls Stop, the provider ends the wait at once, and the
+/// table it already created is in state (nothing orphaned).
+#[test]
+fn interrupt_during_wait_stops_and_keeps_what_was_created() {
+    // Tables stay CREATING for a minute: apply would otherwise wait that long.
+    let dynalite = Dynalite::start_with_delay(std::time::Duration::from_secs(60));
+    let ep = dynalite.endpoint();
+    // A real Go binary, so SIGINT reaches Terraform's own handler.
+    let mut wd = Workdir::new(TfVersion::V1_0, provider_bin(), Install::PluginDir);
+    wd.env("AWS_ACCESS_KEY_ID", "esb")
+        .env("AWS_SECRET_ACCESS_KEY", "esbsecret");
+    wd.write("resources.yml", &fixture("esb/one-table.yml"));
+    wd.write("main.tf", &esb_config(&ep, "http://127.0.0.1:9", ""));
+    wd.init();
+    let mut apply = wd.command(&["apply", "-auto-approve", "-no-color"]);
+    apply
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    // Ctrl-C in a terminal signals the whole foreground process group: Terraform, its child
+    // processes and the provider (which must survive it). Reproduce that with a group of its
+    // own, and undo the SIGINT-ignored state a background shell job would pass on.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut apply, || {
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            libc::setpgid(0, 0);
+            Ok(())
+        });
+    }
+    let child = apply.spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while table_names(&ep).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the table was never created"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let interrupted = std::time::Instant::now();
+    unsafe { libc::kill(-(child.id() as i32), libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    let took = interrupted.elapsed();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !out.status.success(),
+        "apply must report the interruption:\n{text}"
+    );
+    assert!(
+        took < std::time::Duration::from_secs(20),
+        "Stop took {took:?}:\n{text}"
+    );
+    assert!(text.contains("interrupted"), "{text}");
+    let values = wd
+        .resource_values("esb_resources.app")
+        .expect("the resource is in state");
+    assert_eq!(names(&values["created_table_names"]), vec!["events"]);
 }
