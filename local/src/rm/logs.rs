@@ -80,21 +80,28 @@ impl LogWriter {
         }
     }
 
-    /// The last error lines (or the last lines when there were no errors), for
-    /// `failureDetails.message`.
+    /// Forgets the remembered lines: a failure is explained by the failing command only.
+    pub fn begin_step(&self) {
+        let mut tail = self.tail.lock().unwrap_or_else(|e| e.into_inner());
+        tail.errors.clear();
+        tail.all.clear();
+    }
+
+    /// The last error lines of the current step (or its last lines when it wrote no errors),
+    /// starting at the first `Error:` line when there is one, so warnings printed before the
+    /// error (such as an unreadable CLI configuration) do not bury it.
     pub fn failure_summary(&self) -> String {
         let tail = self.tail.lock().unwrap_or_else(|e| e.into_inner());
-        let lines = if tail.errors.iter().any(|l| !l.trim().is_empty()) {
-            &tail.errors
+        let lines: Vec<&str> = if tail.errors.iter().any(|l| !l.trim().is_empty()) {
+            tail.errors.iter().map(String::as_str).collect()
         } else {
-            &tail.all
+            tail.all.iter().map(String::as_str).collect()
         };
-        let text = lines
+        let start = lines
             .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>()
-            .join("\n");
-        text.trim().to_owned()
+            .position(|l| l.trim_start_matches(['│', '╷', ' ']).starts_with("Error:"))
+            .unwrap_or(0);
+        lines[start..].join("\n").trim().to_owned()
     }
 }
 
@@ -129,11 +136,24 @@ mod tests {
         log.line(Level::Info, "Initializing...\n");
         log.line(Level::Error, "Error: boom");
         log.line(Level::Info, "done");
+        log.line(Level::Error, "Warning: unrelated");
+        log.line(Level::Error, "Error: the real problem");
+        log.line(Level::Error, "  on main.tf line 1");
         let entries = read_all(&path);
-        assert_eq!(entries.len(), 3);
+        assert_eq!(entries.len(), 6);
         assert_eq!(entries[0].message, "Initializing...");
         assert_eq!(entries[1].level, "ERROR");
         assert_eq!(entries[0].kind, "TERRAFORM_CONSOLE");
-        assert_eq!(log.failure_summary(), "Error: boom");
+        assert_eq!(
+            log.failure_summary(),
+            "Error: boom\nWarning: unrelated\nError: the real problem\n  on main.tf line 1"
+        );
+        log.begin_step();
+        log.line(Level::Error, "Warning: unrelated");
+        log.line(Level::Error, "Error: only this");
+        assert_eq!(log.failure_summary(), "Error: only this");
+        log.begin_step();
+        log.line(Level::Info, "no errors at all");
+        assert_eq!(log.failure_summary(), "no errors at all");
     }
 }

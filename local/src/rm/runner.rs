@@ -9,7 +9,7 @@
 //! A stack variable of the same name wins.
 
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
@@ -500,9 +500,4 @@ async fn pump(stream: impl AsyncRead + Unpin, log: Arc<LogWriter>, level: Level)
             Ok(_) => log.line(level, &String::from_utf8_lossy(&buf)),
         }
     }
-}
-
-/// The absolute path of a job's saved plan.
-pub fn plan_path(job_dir: &Path) -> PathBuf {
-    job_dir.join("plan.tfplan")
 }
