@@ -54,12 +54,15 @@ struct Inner {
 impl AppState {
     /// Opens (or creates) the data directory. Jobs and commands that were running when the
     /// engine last stopped are marked FAILED. Must be called inside a Tokio runtime.
-    pub fn open(config: Config, trust: TrustStore) -> Result<Self, OpenError> {
-        let root = config.data_dir.clone();
-        std::fs::create_dir_all(&root).map_err(|source| OpenError::DataDir {
-            path: root.clone(),
+    pub fn open(mut config: Config, trust: TrustStore) -> Result<Self, OpenError> {
+        let dir_error = |source| OpenError::DataDir {
+            path: config.data_dir.clone(),
             source,
-        })?;
+        };
+        std::fs::create_dir_all(&config.data_dir).map_err(dir_error)?;
+        // Jobs run terraform in their own directories: every path handed to them is absolute.
+        let root = std::fs::canonicalize(&config.data_dir).map_err(dir_error)?;
+        config.data_dir = root.clone();
         let rm = Rm::open(&root)?;
         let agent = Agent::open(&root)?;
         let os = ObjectStorage::open(&root, &config.namespace)?;

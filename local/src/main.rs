@@ -99,14 +99,26 @@ async fn run(args: Args) -> anyhow::Result<()> {
         bail!("no trusted keys: pass --trust-profile PROFILE or --trust-key KEYID=PEMFILE");
     }
 
+    // Children run in other directories: a relative path must not change meaning there.
+    let terraform = if args.terraform.components().count() > 1 {
+        std::path::absolute(&args.terraform)?
+    } else {
+        args.terraform
+    };
     let config = Config {
         data_dir: args.data_dir,
         namespace: args.namespace,
         region: args.region,
-        terraform: args.terraform,
-        terraform_cli_config: args.terraform_cli_config,
+        terraform,
+        terraform_cli_config: args
+            .terraform_cli_config
+            .map(std::path::absolute)
+            .transpose()?,
         enable_run_command: args.enable_run_command,
-        run_command_path_prefix: args.run_command_path_prefix,
+        run_command_path_prefix: args
+            .run_command_path_prefix
+            .map(std::path::absolute)
+            .transpose()?,
         cancel_grace: Duration::from_secs(args.cancel_grace_secs),
         ..Config::new(PathBuf::new())
     };

@@ -44,4 +44,38 @@ pub fn signal_group(pid: u32, signal: libc::c_int) {
     }
 }
 
+/// Kills every process whose working directory is inside `dir`: what a crashed engine's jobs
+/// or commands left behind (terraform itself dies with the engine, but a provisioner's or a
+/// script's own children do not). Matching on the working directory, not on a remembered
+/// process group, means a reused pid can never make the engine kill a stranger.
+/// Returns how many processes were signalled.
+pub fn kill_strays(dir: &std::path::Path) -> usize {
+    let Ok(dir) = std::fs::canonicalize(dir) else {
+        return 0;
+    };
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    let mut killed = 0;
+    for entry in entries.filter_map(Result::ok) {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<libc::pid_t>().ok())
+        else {
+            continue;
+        };
+        let inside =
+            std::fs::read_link(entry.path().join("cwd")).is_ok_and(|cwd| cwd.starts_with(&dir));
+        if inside && pid != std::process::id() as libc::pid_t {
+            // SAFETY: kill has no memory-safety preconditions.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }
+            killed += 1;
+        }
+    }
+    killed
+}
+
 pub use libc::{SIGINT, SIGKILL, SIGTERM};

@@ -214,6 +214,18 @@ fn a_crashed_engine_restarts_with_its_data_and_fails_the_interrupted_job() {
     );
     engine.crash();
     let engine = f.start();
+    // What the crashed job left running (terraform's provisioner) was killed at start-up.
+    let work = std::fs::canonicalize(f.path("data")).unwrap();
+    let strays: Vec<String> = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| std::fs::read_link(e.path().join("cwd")).is_ok_and(|c| c.starts_with(&work)))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        strays.is_empty(),
+        "processes left in the data directory: {strays:?}"
+    );
     f.pytest(
         &engine,
         "test_restart.py",

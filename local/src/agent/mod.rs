@@ -58,6 +58,10 @@ impl Agent {
             }
         }
         for id in interrupted {
+            let killed = crate::process::kill_strays(&agent.dir(&id).join("sandbox"));
+            if killed > 0 {
+                tracing::warn!(command = %id, killed, "killed processes the interrupted command left behind");
+            }
             agent.update(&id, |c| {
                 let e = &mut c.execution;
                 e.lifecycle_state = ExecState::Failed;

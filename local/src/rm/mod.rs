@@ -98,6 +98,13 @@ impl Rm {
             if let Ok(log) = log {
                 log.line(logs::Level::Error, INTERRUPTED_MESSAGE);
             }
+            if let Some(job) = rm.job(&id) {
+                let work = rm.stack_dir(&job.api.stack_id).join("work").join(&id);
+                let killed = crate::process::kill_strays(&work);
+                if killed > 0 {
+                    tracing::warn!(job = %id, killed, "killed processes the interrupted job left behind");
+                }
+            }
             tracing::warn!(job = %id, "marked a job interrupted by a restart");
         }
         Ok(rm)

@@ -372,3 +372,47 @@ async fn import_tf_state_replaces_the_stack_state() {
         .json();
     assert_eq!(got["serial"], 7);
 }
+
+#[tokio::test]
+async fn jobs_get_the_cli_config_and_honour_the_working_directory() {
+    let cli = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(cli.path(), "# no settings\n").unwrap();
+    let cli_path = cli.path().to_owned();
+    let e = Engine::with(move |c| c.terraform_cli_config = Some(cli_path));
+
+    // The whole fixtures tree as one zip: the working directory picks the configuration.
+    let zip = crate::util::zip_b64(&crate::util::fixture("tf"));
+    let create = |wd: &str| {
+        json!({
+            "compartmentId": COMPARTMENT,
+            "configSource": {"configSourceType": "ZIP_UPLOAD", "zipFileBase64Encoded": zip, "workingDirectory": wd},
+        })
+    };
+    let stack = e.post("/20180917/stacks", create("env")).await.json();
+    assert_eq!(stack["configSource"]["workingDirectory"], "env");
+    let job = e
+        .create_job(
+            stack["id"].as_str().unwrap(),
+            json!({"operation": "APPLY", "executionPlanStrategy": "AUTO_APPROVED"}),
+        )
+        .await;
+    let job = e.wait_job_finished(job["id"].as_str().unwrap()).await;
+    assert_eq!(job["lifecycleState"], "SUCCEEDED", "{job}");
+    assert_eq!(job["workingDirectory"], "env");
+    let log = e.logs_text(job["id"].as_str().unwrap()).await;
+    assert!(
+        log.contains(&format!("cli-config={}", cli.path().display())),
+        "{log}"
+    );
+
+    let stack = e.post("/20180917/stacks", create("missing")).await.json();
+    let job = e
+        .create_job(stack["id"].as_str().unwrap(), json!({"operation": "PLAN"}))
+        .await;
+    let job = e.wait_job_finished(job["id"].as_str().unwrap()).await;
+    assert_eq!(job["lifecycleState"], "FAILED");
+    assert_eq!(job["failureDetails"]["code"], "INVALID_WORKING_DIRECTORY");
+
+    let r = e.post("/20180917/stacks", create("../escape")).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+}
