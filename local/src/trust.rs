@@ -70,8 +70,9 @@ impl TrustStore {
 
     /// `--trust-key KEYID=PEMFILE`.
     pub fn trust_spec(&mut self, spec: &str) -> Result<(), TrustError> {
+        // Key ids never contain `=`; file names may.
         let (key_id, file) = spec
-            .rsplit_once('=')
+            .split_once('=')
             .filter(|(k, f)| !k.is_empty() && !f.is_empty())
             .ok_or_else(|| TrustError::BadSpec(spec.to_owned()))?;
         self.trust_pem_file(KeyId::from_raw(key_id), Path::new(file), None)
@@ -117,10 +118,18 @@ impl TrustStore {
                     key,
                 })
         };
-        let key_id = KeyId::api_key(&get("tenancy")?, &get("user")?, &get("fingerprint")?);
+        let fingerprint = get("fingerprint")?;
+        let key_id = KeyId::api_key(&get("tenancy")?, &get("user")?, &fingerprint);
         let key_file = expand_home(&get("key_file")?);
         let passphrase = values.get("pass_phrase").map(|p| p.as_bytes().to_vec());
         self.trust_pem_file(key_id.clone(), &key_file, passphrase.as_deref())?;
+        // Clients sign with the configured fingerprint, right or wrong; a mismatch is worth a
+        // warning because OCI itself would reject that profile.
+        if let Some(actual) = self.get(&key_id).and_then(|k| k.fingerprint().ok())
+            && actual != fingerprint
+        {
+            tracing::warn!(profile, configured = %fingerprint, actual = %actual, "the profile's fingerprint does not match its key");
+        }
         Ok(key_id)
     }
 }
