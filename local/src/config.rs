@@ -1,0 +1,51 @@
+//! Engine settings, independent of how they were given (command line in `main`, struct
+//! literals in tests).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Namespace answered by `GET /n` when none is configured.
+pub const DEFAULT_NAMESPACE: &str = "galleylocal";
+
+/// Region injected into Resource Manager jobs when none is configured.
+pub const DEFAULT_REGION: &str = "us-ashburn-1";
+
+/// Everything the engine needs besides the trusted keys.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Root of all persistent data (stacks, jobs, logs, state, commands, objects).
+    pub data_dir: PathBuf,
+    /// The single Object Storage namespace served.
+    pub namespace: String,
+    /// Injected into jobs as `TF_VAR_region`.
+    pub region: String,
+    /// The terraform binary Resource Manager jobs run.
+    pub terraform: PathBuf,
+    /// Passed to jobs as `TF_CLI_CONFIG_FILE` (for example a `dev_overrides` file).
+    pub terraform_cli_config: Option<PathBuf>,
+    /// Opt-in: without it, agent commands are accepted but their execution ends FAILED.
+    pub enable_run_command: bool,
+    /// Prepended to `PATH` for agent command scripts (tests put stand-in tools there).
+    pub run_command_path_prefix: Option<PathBuf>,
+    /// How long a cancelled terraform gets after SIGINT before it is killed.
+    pub cancel_grace: Duration,
+    /// Largest request body accepted (object uploads included).
+    pub max_body_bytes: usize,
+}
+
+impl Config {
+    /// Defaults for everything but the data directory.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            namespace: DEFAULT_NAMESPACE.to_owned(),
+            region: DEFAULT_REGION.to_owned(),
+            terraform: PathBuf::from("terraform"),
+            terraform_cli_config: None,
+            enable_run_command: false,
+            run_command_path_prefix: None,
+            cancel_grace: Duration::from_secs(10),
+            max_body_bytes: 512 * 1024 * 1024,
+        }
+    }
+}
