@@ -122,8 +122,10 @@ pub fn is_identifier(s: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
+/// Object keys stay bare only when plainly an identifier without `-` (which a reader could take
+/// for subtraction).
 fn object_key(k: &str) -> String {
-    if is_identifier(k) {
+    if is_identifier(k) && !k.contains('-') {
         k.to_string()
     } else {
         quote(k)
