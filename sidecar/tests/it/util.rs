@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use galley_sidecar::model::Architecture;
 
@@ -114,28 +114,30 @@ impl Drop for HttpSidecar {
     }
 }
 
-/// Runs a command with a deadline; returns (success, stdout, stderr).
+/// Runs a command with a deadline; returns (success, stdout, stderr). Output is drained while it
+/// runs, so a chatty child never blocks on a full pipe.
 pub fn run_with_timeout(cmd: &mut Command, limit: Duration) -> (bool, String, String) {
-    let mut child = cmd
+    let child = cmd
+        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn");
-    let start = Instant::now();
-    loop {
-        if let Ok(Some(_)) = child.try_wait() {
-            break;
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(Ok(out)) => (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        ),
+        _ => {
+            // Only the child this helper started.
+            let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+            (false, String::new(), format!("timed out after {limit:?}"))
         }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
     }
-    let out = child.wait_with_output().expect("wait");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
