@@ -421,13 +421,10 @@ pub fn export(arch: &Architecture) -> Result<Stack, ExportError> {
         Item::Block(
             Block::new("terraform", &[])
                 .attr("required_version", Expr::str(">= 1.0.0"))
-                .attr(
-                    "required_providers",
-                    Expr::Object(vec![(
-                        "oci".into(),
-                        Expr::Object(vec![("source".into(), Expr::str("oracle/oci"))]),
-                    )]),
-                ),
+                .block(Block::new("required_providers", &[]).attr(
+                    "oci",
+                    Expr::Object(vec![("source".into(), Expr::str("oracle/oci"))]),
+                )),
         ),
         Item::Block(Block::new("provider", &["oci"]).attr("region", Expr::raw("var.region"))),
     ]);

@@ -62,12 +62,11 @@ impl TerraformRunner {
                 "Written by galley-sidecar: the session's stack as one Resource Manager stack."
                     .into(),
             ),
-            Item::Block(Block::new("terraform", &[]).attr(
-                "required_providers",
-                Expr::Object(vec![(
-                    "galley".into(),
+            Item::Block(Block::new("terraform", &[]).block(
+                Block::new("required_providers", &[]).attr(
+                    "galley",
                     Expr::Object(vec![("source".into(), Expr::str(PROVIDER_SOURCE))]),
-                )]),
+                ),
             )),
             Item::Block(
                 Block::new("variable", &["compartment_ocid"])

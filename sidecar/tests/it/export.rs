@@ -100,6 +100,27 @@ fn fmt_check(dir: &Path) {
     );
 }
 
+/// Terraform itself loads the configuration (`terraform providers` decodes every file and the
+/// `terraform` block without needing the provider) and finds exactly the oracle/oci provider.
+fn terraform_loads(dir: &Path) {
+    let out = Command::new(util::tool("terraform"))
+        .arg(format!("-chdir={}", dir.display()))
+        .arg("providers")
+        .output()
+        .expect("run terraform providers");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "terraform could not load {}:\n{stdout}\n{}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("provider[registry.terraform.io/oracle/oci]"),
+        "{stdout}"
+    );
+}
+
 /// Declarations of a parsed configuration.
 #[derive(Default)]
 struct Decls {
@@ -304,6 +325,7 @@ fn every_service_type_exports_fmt_clean_and_schema_valid_terraform() {
         let dir = tempfile::tempdir().expect("tempdir");
         write_stack(&arch, dir.path());
         fmt_check(dir.path());
+        terraform_loads(dir.path());
         let problems = schema_check(dir.path(), &schema);
         assert!(problems.is_empty(), "{}: {problems:#?}", t.service_type);
         // The stack declares exactly the resource types the catalog promises for this type.
@@ -325,6 +347,7 @@ fn the_full_architecture_exports_as_one_consistent_stack() {
     let dir = tempfile::tempdir().expect("tempdir");
     write_stack(&arch, dir.path());
     fmt_check(dir.path());
+    terraform_loads(dir.path());
     let problems = schema_check(dir.path(), &schema);
     assert!(problems.is_empty(), "{problems:#?}");
     let main = std::fs::read_to_string(dir.path().join("main.tf")).unwrap();

@@ -5,4 +5,5 @@
 mod clients;
 mod export;
 mod http;
+mod runner;
 mod util;
