@@ -36,6 +36,15 @@ pub fn app(sidecar: Sidecar, policy: Policy, shutdown: CancellationToken) -> Rou
             security::guard,
         ))
         .route("/health", get(health))
+        .fallback(not_found)
+}
+
+async fn not_found() -> axum::response::Response {
+    security::refusal(
+        axum::http::StatusCode::NOT_FOUND,
+        "not_found",
+        "nothing here: MCP is served at /mcp (POST, and GET for the event stream), health at GET /health",
+    )
 }
 
 async fn health() -> axum::Json<serde_json::Value> {

@@ -97,6 +97,27 @@ async def drive(client, fixture):
         "session_id": sid, "file_path": "notes/extra.tf", "new_content": "# reviewed\n",
     })
     check(not err and ok["file"]["bytes"] == 11, text)
+
+    if os.environ.get("DRIVE_PLAN_FAILS") == "1":
+        # The real runner with no provider build: Terraform runs and fails; its output lines
+        # arrive as progress notifications and the failure as a structured tool error.
+        progress = []
+
+        async def on_progress(value, total, message):
+            progress.append((value, message))
+
+        r = await client.call_tool("run_terraform_plan", {"session_id": sid, "variables": {"web_1_shape": "VM.Standard.E5.Flex"}}, progress_callback=on_progress)
+        text = " ".join(getattr(c, "text", "") for c in r.content)
+        check(r.is_error, f"plan without a provider fails: {text}")
+        check(r.structured_content and r.structured_content["success"] is False, f"structured failure: {r.structured_content}")
+        check(r.structured_content["plan_token"] is None, "no token for a failed plan")
+        check(any(e["summary"] for e in r.structured_content["errors"]), "errors listed")
+        check(len(progress) > 0, "progress notifications arrived")
+        check([v for v, _ in progress] == sorted(set(v for v, _ in progress)), "progress increases strictly")
+        seen["progress"] = len(progress)
+        err, _, text = await call(client, "run_terraform_apply", {"session_id": sid, "plan_token": "pt-x"})
+        check(err and "no reviewed plan" in text, f"apply after a failed plan refused: {text}")
+
     seen["ok"] = True
     return seen
 

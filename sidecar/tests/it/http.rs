@@ -85,6 +85,13 @@ async fn token_is_required_and_compared() {
     .await;
     assert_eq!(status, 200);
 
+    // Anything else gets a clear JSON refusal.
+    let other = reqwest::get(format!("{}/nope", server.base))
+        .await
+        .expect("get");
+    assert_eq!(other.status().as_u16(), 404);
+    assert!(other.text().await.unwrap_or_default().contains("/mcp"));
+
     // Health needs no token.
     let health = reqwest::get(format!("{}/health", server.base))
         .await
