@@ -73,7 +73,19 @@ impl SharedData {
                 Block::new("data", &["oci_objectstorage_namespace", "ns"])
                     .attr("compartment_id", Expr::raw("var.tenancy_ocid"))
             }
-            SharedData::CoreServices => Block::new("data", &["oci_core_services", "all"]),
+            // The "All <region> Services In Oracle Services Network" entry, not just Object
+            // Storage, so the service gateway reaches every Oracle service.
+            SharedData::CoreServices => Block::new("data", &["oci_core_services", "all"]).block(
+                Block::new("filter", &[])
+                    .attr("name", Expr::str("name"))
+                    .attr(
+                        "values",
+                        Expr::List(vec![Expr::str(
+                            "All .* Services In Oracle Services Network",
+                        )]),
+                    )
+                    .attr("regex", true),
+            ),
         }
     }
 }
