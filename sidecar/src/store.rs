@@ -302,6 +302,10 @@ impl SessionStore {
         let (file, dirs) = parts
             .split_last()
             .ok_or_else(|| refuse("it names no file"))?;
+        if is_bookkeeping(&parts.join("/")) {
+            // State files are Terraform's, and are left out of the plan-token digest.
+            return Err(refuse("Terraform state files cannot be written"));
+        }
         let mut dir = root.clone();
         for d in dirs {
             dir.push(d);
@@ -446,6 +450,8 @@ mod tests {
             "",
             "a/b/c/d/e.tf",
             "a\\..\\x.tf",
+            "terraform.tfstate",
+            "x/terraform.tfstate.backup",
         ] {
             let err = store.resolve_stack_file(&s.id, bad).expect_err(bad);
             assert!(
