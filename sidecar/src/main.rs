@@ -1,0 +1,108 @@
+//! The `galley-sidecar` binary: reads the settings, sets up logging to stderr, and serves MCP over
+//! stdio or Streamable HTTP until stdin closes or a signal arrives.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use galley_sidecar::config::{Config, Transport};
+use galley_sidecar::http;
+use galley_sidecar::rules::RuleSet;
+use galley_sidecar::runner::TerraformRunner;
+use galley_sidecar::security::Policy;
+use galley_sidecar::server::Sidecar;
+use galley_sidecar::store::SessionStore;
+use rmcp::ServiceExt;
+use tokio_util::sync::CancellationToken;
+
+fn init_logging() {
+    // stdout belongs to the protocol in stdio mode: logs go to stderr, as JSON lines.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_current_span(false)
+        .init();
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        eprintln!("{}", galley_sidecar::config::USAGE);
+        return Ok(());
+    }
+    let config = match Config::from_parts(&args, |k| std::env::var(k).ok()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    };
+    init_logging();
+
+    let store = SessionStore::open(&config.data_dir).with_context(|| {
+        format!(
+            "failed to open the data directory {}",
+            config.data_dir.display()
+        )
+    })?;
+    let rules = match &config.rules_dir {
+        Some(dir) => RuleSet::from_dir(dir)?,
+        None => RuleSet::embedded()?,
+    };
+    let runner = Arc::new(TerraformRunner::new(
+        config.terraform.clone(),
+        config.provider_dir.clone(),
+    ));
+    let sidecar = Sidecar::new(store, rules, runner, config.read_only);
+    let shutdown = CancellationToken::new();
+    {
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let ctrl_c = tokio::signal::ctrl_c();
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            tokio::select! {
+                _ = ctrl_c => {},
+                _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {},
+            }
+            shutdown.cancel();
+        });
+    }
+
+    match config.transport {
+        Transport::Stdio => {
+            tracing::info!(read_only = config.read_only, "serving MCP on stdio");
+            let running = sidecar
+                .serve(rmcp::transport::stdio())
+                .await
+                .context("failed to start the stdio transport")?;
+            let ct = running.cancellation_token();
+            tokio::select! {
+                r = running.waiting() => { r.context("stdio transport failed")?; }
+                _ = shutdown.cancelled() => { ct.cancel(); }
+            }
+        }
+        Transport::Http(addr) => {
+            let policy = Policy::new(
+                config.url_token.as_deref(),
+                config.allowed_origins.as_deref(),
+                config.allowed_hosts.as_deref(),
+            )?;
+            if !addr.ip().is_loopback() && !policy.requires_token() {
+                tracing::warn!(%addr, "listening beyond loopback without GALLEY_URL_TOKEN");
+            }
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("failed to listen on {addr}"))?;
+            let local = listener.local_addr()?;
+            let app = http::app(sidecar, policy, shutdown.clone());
+            // The "ready" line tests and supervisors wait for (with the real port when ADDR used :0).
+            tracing::info!(addr = %local, read_only = config.read_only, token_required = config.url_token.is_some(), "ready: serving MCP at /mcp");
+            http::serve(listener, app, async move { shutdown.cancelled().await }).await?;
+        }
+    }
+    Ok(())
+}

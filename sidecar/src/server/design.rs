@@ -1,0 +1,364 @@
+//! Design tools: edit a session's architecture, list the service types, validate against the
+//! rules. None of them touches the generated Terraform.
+
+use std::collections::{BTreeMap, HashSet};
+
+use rmcp::handler::server::wrapper::{Json, Parameters};
+use rmcp::{tool, tool_router};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::sessions::SessionIdArgs;
+use super::{Sidecar, fail};
+use crate::catalog::{self, ServiceType};
+use crate::model::{
+    Architecture, Component, Connection, Session, SessionStatus, SessionView, now_secs,
+};
+use crate::rules::ValidationReport;
+
+/// Most components one session may hold.
+const MAX_COMPONENTS: usize = 500;
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct SaveArchitectureArgs {
+    pub session_id: String,
+    /// Every component; replaces the session's components.
+    pub components: Vec<Component>,
+    /// Every connection; replaces the session's connections. Placement (instance in subnet,
+    /// subnet in VCN, gateway in VCN) is a connection too.
+    #[serde(default)]
+    pub connections: Vec<Connection>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct AddComponentArgs {
+    pub session_id: String,
+    /// One of the types list_available_services returns.
+    pub service_type: String,
+    pub display_name: String,
+    /// Settings; keys per type in list_available_services. Missing keys take their defaults.
+    #[serde(default)]
+    pub config: BTreeMap<String, Value>,
+    /// Id to give the component; derived from the display name when absent.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// Ids of existing components to connect the new one to (for example its subnet).
+    #[serde(default)]
+    pub connect_to: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct RemoveComponentArgs {
+    pub session_id: String,
+    pub component_id: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct ConfigureComponentArgs {
+    pub session_id: String,
+    pub component_id: String,
+    /// Keys to set; a `null` value removes the key (back to its default).
+    #[serde(default)]
+    pub config: BTreeMap<String, Value>,
+    /// New display name, if it should change.
+    #[serde(default)]
+    pub display_name: Option<String>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ComponentResult {
+    pub component: Component,
+    pub session: SessionView,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ServiceList {
+    pub services: Vec<ServiceType>,
+}
+
+fn valid_component_id(id: &str) -> bool {
+    let mut chars = id.chars();
+    id.len() <= 64
+        && chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+/// Checks what must hold for an architecture to be stored at all; rule violations are allowed
+/// (validate_architecture reports them), broken structure is not.
+pub(crate) fn check_structure(arch: &Architecture) -> Result<(), String> {
+    if arch.components.len() > MAX_COMPONENTS {
+        return Err(format!("at most {MAX_COMPONENTS} components per session"));
+    }
+    let mut ids = HashSet::new();
+    for c in &arch.components {
+        if !valid_component_id(&c.id) {
+            return Err(format!(
+                "component id {:?} is not valid: use 1-64 letters, digits, `_`, `-` or `.`, starting with a letter or digit",
+                c.id
+            ));
+        }
+        if !ids.insert(c.id.as_str()) {
+            return Err(format!(
+                "component id {:?} is used twice; ids must be unique",
+                c.id
+            ));
+        }
+        if catalog::find(&c.service_type).is_none() {
+            return Err(format!(
+                "component {:?}: {}",
+                c.id,
+                catalog::unknown_type_message(&c.service_type)
+            ));
+        }
+        if c.display_name.trim().is_empty() {
+            return Err(format!("component {:?} has an empty display_name", c.id));
+        }
+    }
+    for conn in &arch.connections {
+        for end in [&conn.source_id, &conn.target_id] {
+            if !ids.contains(end.as_str()) {
+                return Err(format!(
+                    "connection {} -> {} names component {end:?}, which is not in the architecture",
+                    conn.source_id, conn.target_id
+                ));
+            }
+        }
+        if conn.source_id == conn.target_id {
+            return Err(format!(
+                "connection {0} -> {0} connects a component to itself",
+                conn.source_id
+            ));
+        }
+    }
+    Ok(())
+}
+
+impl Sidecar {
+    /// Loads, changes and saves a session under its update lock.
+    pub(crate) async fn update_session<T>(
+        &self,
+        id: &str,
+        f: impl FnOnce(&mut Session) -> Result<T, String>,
+    ) -> Result<(T, Session), String> {
+        let lock = self.inner.store.update_lock(id);
+        let _g = lock.lock().await;
+        let mut s = self.inner.store.load(id).map_err(fail)?;
+        let out = f(&mut s)?;
+        s.updated_at = now_secs();
+        self.inner.store.save(&s).map_err(fail)?;
+        Ok((out, s))
+    }
+}
+
+#[tool_router(router = design_tools, vis = "pub(super)")]
+impl Sidecar {
+    #[tool(
+        description = "Replace a session's whole architecture with the given components and connections. Each component needs a unique id, a service_type from list_available_services and a display_name; connections link component ids (placement counts: connect an instance to its subnet, a subnet to its vcn). Rule problems are allowed here; call validate_architecture to see them.",
+        annotations(
+            title = "Save architecture",
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn save_architecture(
+        &self,
+        Parameters(args): Parameters<SaveArchitectureArgs>,
+    ) -> Result<Json<SessionView>, String> {
+        let arch = Architecture {
+            components: args.components,
+            connections: args.connections,
+        };
+        check_structure(&arch)?;
+        let (_, s) = self
+            .update_session(&args.session_id, |s| {
+                s.architecture = arch;
+                s.status = SessionStatus::Designing;
+                Ok(())
+            })
+            .await?;
+        Ok(Json(SessionView::from(&s)))
+    }
+
+    #[tool(
+        description = "Add one component to a session's architecture, optionally connected to existing components (connect_to: their ids). Returns the component and the session.",
+        annotations(
+            title = "Add component",
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
+    )]
+    async fn add_component(
+        &self,
+        Parameters(args): Parameters<AddComponentArgs>,
+    ) -> Result<Json<ComponentResult>, String> {
+        if catalog::find(&args.service_type).is_none() {
+            return Err(catalog::unknown_type_message(&args.service_type));
+        }
+        let (component, s) = self
+            .update_session(&args.session_id, |s| {
+                let arch = &mut s.architecture;
+                let id = match args.id {
+                    Some(id) => id,
+                    None => {
+                        let base = crate::export::label_for(&args.display_name).replace('_', "-");
+                        let mut id = base.clone();
+                        let mut n = 2;
+                        while arch.component(&id).is_some() {
+                            id = format!("{base}-{n}");
+                            n += 1;
+                        }
+                        id
+                    }
+                };
+                let component = Component {
+                    id: id.clone(),
+                    service_type: args.service_type,
+                    display_name: args.display_name,
+                    config: args.config,
+                };
+                let mut next = arch.clone();
+                next.components.push(component.clone());
+                for target in args.connect_to {
+                    next.connections.push(Connection {
+                        source_id: id.clone(),
+                        target_id: target,
+                        connection_type: "network".into(),
+                        description: String::new(),
+                    });
+                }
+                check_structure(&next)?;
+                *arch = next;
+                s.status = SessionStatus::Designing;
+                Ok(component)
+            })
+            .await?;
+        Ok(Json(ComponentResult {
+            component,
+            session: SessionView::from(&s),
+        }))
+    }
+
+    #[tool(
+        description = "Remove a component and every connection to or from it.",
+        annotations(
+            title = "Remove component",
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
+    )]
+    async fn remove_component(
+        &self,
+        Parameters(args): Parameters<RemoveComponentArgs>,
+    ) -> Result<Json<SessionView>, String> {
+        let (_, s) = self
+            .update_session(&args.session_id, |s| {
+                let arch = &mut s.architecture;
+                let before = arch.components.len();
+                arch.components.retain(|c| c.id != args.component_id);
+                if arch.components.len() == before {
+                    let ids: Vec<_> = arch.components.iter().map(|c| c.id.as_str()).collect();
+                    return Err(format!(
+                        "component {:?} is not in session {}; its components are: {}",
+                        args.component_id,
+                        s.id,
+                        ids.join(", ")
+                    ));
+                }
+                arch.connections.retain(|c| {
+                    c.source_id != args.component_id && c.target_id != args.component_id
+                });
+                s.status = SessionStatus::Designing;
+                Ok(())
+            })
+            .await?;
+        Ok(Json(SessionView::from(&s)))
+    }
+
+    #[tool(
+        description = "Change a component's settings (merged into its config; a null value resets a key to its default) and optionally its display_name. Returns the component and the session.",
+        annotations(
+            title = "Configure component",
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn configure_component(
+        &self,
+        Parameters(args): Parameters<ConfigureComponentArgs>,
+    ) -> Result<Json<ComponentResult>, String> {
+        let (component, s) = self
+            .update_session(&args.session_id, |s| {
+                let sid = s.id.clone();
+                let c = s
+                    .architecture
+                    .components
+                    .iter_mut()
+                    .find(|c| c.id == args.component_id)
+                    .ok_or_else(|| format!("component {:?} is not in session {sid}; call get_session to see its components", args.component_id))?;
+                for (k, v) in args.config {
+                    if v.is_null() {
+                        c.config.remove(&k);
+                    } else {
+                        c.config.insert(k, v);
+                    }
+                }
+                if let Some(name) = args.display_name {
+                    if name.trim().is_empty() {
+                        return Err("display_name must not be empty".into());
+                    }
+                    c.display_name = name;
+                }
+                let out = c.clone();
+                s.status = SessionStatus::Designing;
+                Ok(out)
+            })
+            .await?;
+        Ok(Json(ComponentResult {
+            component,
+            session: SessionView::from(&s),
+        }))
+    }
+
+    #[tool(
+        description = "List the service types components can have, with what each is, where it must be placed (which connections it needs), the Terraform resources it becomes, and its config keys with defaults.",
+        annotations(
+            title = "List available services",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn list_available_services(&self) -> Json<ServiceList> {
+        Json(ServiceList {
+            services: catalog::service_types(),
+        })
+    }
+
+    #[tool(
+        description = "Check a session's architecture against the design rules (required connections, same-VCN placement, subnet placement, naming). Returns errors (which block export) and warnings, each with the component ids and a recommendation.",
+        annotations(
+            title = "Validate architecture",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn validate_architecture(
+        &self,
+        Parameters(args): Parameters<SessionIdArgs>,
+    ) -> Result<Json<ValidationReport>, String> {
+        let s = self.inner.store.load(&args.session_id).map_err(fail)?;
+        Ok(Json(self.inner.rules.validate(&s.architecture)))
+    }
+}

@@ -1,0 +1,568 @@
+//! Infra tools: plan, apply, destroy and job status. This module owns the gating that makes them
+//! safe for a model to call: one heavy operation per session at a time, apply only of the latest
+//! reviewed plan (by its token, with the stack files unchanged since), destroy only of a reviewed
+//! destroy preview, progress notifications and cancellation. The run itself is the `Runner`'s.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use rmcp::handler::server::common::schema_for_output;
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::{CallToolResult, ContentBlock, ProgressNotificationParam};
+use rmcp::service::RequestContext;
+use rmcp::{RoleServer, tool, tool_router};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use tokio::sync::mpsc;
+
+use super::{Sidecar, fail};
+use crate::model::{PendingPlan, PlanKind, SessionStatus, now_secs};
+use crate::runner::{Diagnostic, JobStatus, PlanSummary, RunEvent, RunOutcome, RunRequest};
+
+/// Sessions with a heavy operation (a Terraform run) in progress.
+#[derive(Debug, Default, Clone)]
+pub struct HeavyOps(Arc<Mutex<HashMap<String, (&'static str, Instant)>>>);
+
+/// Held while a heavy operation runs; releases the session when dropped.
+#[derive(Debug)]
+pub struct HeavyGuard {
+    ops: HeavyOps,
+    session: String,
+}
+
+impl HeavyOps {
+    /// Claims `session` for `op`, or says what already holds it.
+    pub fn try_claim(&self, session: &str, op: &'static str) -> Result<HeavyGuard, String> {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((running, since)) = map.get(session) {
+            return Err(format!(
+                "session {session} already has a {running} running (started {}s ago); wait for it to finish or cancel it, then try again",
+                since.elapsed().as_secs()
+            ));
+        }
+        map.insert(session.to_string(), (op, Instant::now()));
+        Ok(HeavyGuard {
+            ops: self.clone(),
+            session: session.to_string(),
+        })
+    }
+}
+
+impl Drop for HeavyGuard {
+    fn drop(&mut self) {
+        let mut map = self.ops.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.remove(&self.session);
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct PlanArgs {
+    pub session_id: String,
+    /// Values for the stack's variables (see variables.tf); tenancy_ocid, region and
+    /// current_user_ocid are filled in by Resource Manager and never sent.
+    #[serde(default)]
+    pub variables: BTreeMap<String, String>,
+    /// True for a destroy preview: plans the removal of everything, and returns the plan_token
+    /// run_terraform_destroy needs.
+    #[serde(default)]
+    pub destroy: bool,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct ApplyArgs {
+    pub session_id: String,
+    /// The plan_token of the latest run_terraform_plan of this session.
+    #[serde(default)]
+    pub plan_token: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct DestroyArgs {
+    pub session_id: String,
+    /// The plan_token of the latest run_terraform_plan with destroy=true.
+    #[serde(default)]
+    pub plan_token: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct JobArgs {
+    /// A Resource Manager job id a run returned.
+    pub job_id: String,
+}
+
+/// What a plan, apply or destroy returns.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct RunResult {
+    pub session_id: String,
+    /// `plan`, `destroy_preview`, `apply` or `destroy`.
+    pub operation: String,
+    pub success: bool,
+    pub cancelled: bool,
+    pub plan_summary: Option<PlanSummary>,
+    pub job_id: Option<String>,
+    pub stack_id: Option<String>,
+    /// Terraform errors, with file and line when known.
+    pub errors: Vec<Diagnostic>,
+    pub log_tail: Vec<String>,
+    /// After a successful plan or destroy preview: pass it to run_terraform_apply or
+    /// run_terraform_destroy. It is valid until the next plan or a change to the files.
+    pub plan_token: Option<String>,
+    pub next_step: String,
+}
+
+/// A random token for a reviewed plan, bound to what was reviewed.
+fn mint_token(kind: PlanKind, files_digest: &str, plan_file_digest: Option<&str>) -> String {
+    let mut nonce = [0u8; 16];
+    let _ = getrandom::fill(&mut nonce);
+    let mut h = Sha256::new();
+    h.update(nonce);
+    h.update(format!(
+        "{kind:?}\0{files_digest}\0{}",
+        plan_file_digest.unwrap_or("")
+    ));
+    format!("pt-{}", &hex::encode(h.finalize())[..40])
+}
+
+fn file_digest(path: &std::path::Path) -> Option<String> {
+    std::fs::read(path)
+        .ok()
+        .map(|b| hex::encode(Sha256::digest(b)))
+}
+
+fn tool_result(result: &RunResult, message: String) -> CallToolResult {
+    let value = serde_json::to_value(result).unwrap_or_default();
+    let mut r = if result.success {
+        CallToolResult::structured(value)
+    } else {
+        CallToolResult::structured_error(value)
+    };
+    r.content.insert(0, ContentBlock::text(message));
+    r
+}
+
+fn error_result(message: String) -> CallToolResult {
+    CallToolResult::error(vec![ContentBlock::text(message)])
+}
+
+/// Sends run events to the client as progress notifications (when it asked for progress).
+fn forward_progress(
+    ctx: &RequestContext<RoleServer>,
+    mut rx: mpsc::UnboundedReceiver<RunEvent>,
+) -> tokio::task::JoinHandle<()> {
+    let token = ctx.meta.get_progress_token();
+    let peer = ctx.peer.clone();
+    tokio::spawn(async move {
+        let mut n = 0.0;
+        while let Some(ev) = rx.recv().await {
+            let message = match ev {
+                RunEvent::Log(l) => l,
+                RunEvent::JobState { job_id, state } => {
+                    tracing::info!(job = %job_id, %state, "job state");
+                    format!("job {job_id}: {state}")
+                }
+            };
+            let Some(token) = &token else { continue };
+            n += 1.0;
+            let _ = peer
+                .notify_progress(
+                    ProgressNotificationParam::new(token.clone(), n).with_message(message),
+                )
+                .await;
+        }
+    })
+}
+
+impl Sidecar {
+    fn run_request(
+        &self,
+        session_id: &str,
+        variables: BTreeMap<String, String>,
+        plan_file: Option<std::path::PathBuf>,
+    ) -> Result<RunRequest, String> {
+        let store = &self.inner.store;
+        Ok(RunRequest {
+            session_id: session_id.to_string(),
+            stack_dir: store.terraform_dir(session_id).map_err(fail)?,
+            work_dir: store.runner_dir(session_id).map_err(fail)?,
+            variables,
+            plan_file,
+        })
+    }
+
+    /// Runs one runner operation with progress forwarding and the request's cancellation.
+    async fn drive<F>(&self, ctx: &RequestContext<RoleServer>, op: F) -> Result<RunOutcome, String>
+    where
+        F: FnOnce(
+            mpsc::UnboundedSender<RunEvent>,
+            tokio_util::sync::CancellationToken,
+        ) -> futures::future::BoxFuture<
+            'static,
+            Result<RunOutcome, crate::runner::RunnerError>,
+        >,
+    {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let forward = forward_progress(ctx, rx);
+        let outcome = op(tx, ctx.ct.clone()).await;
+        let _ = forward.await;
+        outcome.map_err(fail)
+    }
+
+    fn runner(&self) -> Arc<dyn crate::runner::Runner> {
+        self.inner.runner.clone()
+    }
+
+    /// Checks a token against the session's pending plan and the files on disk.
+    fn check_token(
+        &self,
+        s: &crate::model::Session,
+        kind: PlanKind,
+        token: Option<&str>,
+    ) -> Result<PendingPlan, String> {
+        let session_id = s.id.as_str();
+        let (how, tool) = match kind {
+            PlanKind::Apply => ("run_terraform_plan", "apply"),
+            PlanKind::Destroy => ("run_terraform_plan with destroy=true", "destroy"),
+        };
+        let Some(token) = token.filter(|t| !t.is_empty()) else {
+            return Err(format!(
+                "plan_token is required: call {how}, review its plan_summary, then call {tool} again with the plan_token it returned"
+            ));
+        };
+        let Some(pending) = s.pending_plan.clone() else {
+            return Err(format!(
+                "session {session_id} has no reviewed plan waiting (none was made, it was already used, or the files changed since); call {how} first and pass its plan_token"
+            ));
+        };
+        if pending.kind != kind {
+            return Err(format!(
+                "the latest plan of session {session_id} is a {} plan, not a {tool} plan; call {how} and pass its plan_token",
+                match pending.kind {
+                    PlanKind::Apply => "apply",
+                    PlanKind::Destroy => "destroy",
+                }
+            ));
+        }
+        if !bool::from(pending.token.as_bytes().ct_eq(token.as_bytes())) {
+            return Err(format!(
+                "plan_token does not match the latest plan of session {session_id} (a newer plan replaced it, or it was mistyped); call {how} again and use its plan_token"
+            ));
+        }
+        let digest = self.inner.store.stack_digest(session_id).map_err(fail)?;
+        if digest != pending.files_digest {
+            return Err(format!(
+                "the stack files of session {session_id} changed after the plan was made; the reviewed plan no longer describes them. Call {how} again, review it, and use the new plan_token"
+            ));
+        }
+        let plan_file = self
+            .inner
+            .store
+            .runner_dir(session_id)
+            .map_err(fail)?
+            .join(match kind {
+                PlanKind::Apply => "plan.tfplan",
+                PlanKind::Destroy => "destroy.tfplan",
+            });
+        if pending.plan_file_digest.is_some() && file_digest(&plan_file) != pending.plan_file_digest
+        {
+            return Err(format!(
+                "the saved plan of session {session_id} changed or disappeared since it was reviewed; call {how} again"
+            ));
+        }
+        Ok(pending)
+    }
+
+    async fn plan_impl(
+        &self,
+        args: PlanArgs,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, String> {
+        let id = args.session_id.clone();
+        let session = self.inner.store.load(&id).map_err(fail)?;
+        let files = self.inner.store.stack_files(&id).map_err(fail)?;
+        if !files.iter().any(|(p, _)| p.ends_with(".tf")) {
+            return Err(format!(
+                "session {id} has no Terraform files yet; call export_iac first"
+            ));
+        }
+        if args.destroy && session.rm_stack_id.is_none() && session.status != SessionStatus::Applied
+        {
+            tracing::info!(session = %id, "destroy preview of a session that was never applied");
+        }
+        let op = if args.destroy {
+            "destroy preview"
+        } else {
+            "plan"
+        };
+        let _guard = self.inner.heavy.try_claim(&id, op)?;
+        let before = self.inner.store.stack_digest(&id).map_err(fail)?;
+        let req = self.run_request(&id, args.variables, None)?;
+        let runner = self.runner();
+        let destroy = args.destroy;
+        let outcome = self
+            .drive(&ctx, move |tx, ct| {
+                Box::pin(async move {
+                    if destroy {
+                        runner.preview_destroy(req, tx, ct).await
+                    } else {
+                        runner.plan(req, tx, ct).await
+                    }
+                })
+            })
+            .await?;
+        let after = self.inner.store.stack_digest(&id).map_err(fail)?;
+        let kind = if destroy {
+            PlanKind::Destroy
+        } else {
+            PlanKind::Apply
+        };
+        let plan_file_digest = outcome.plan_file.as_deref().and_then(file_digest);
+        let token = (outcome.success && before == after)
+            .then(|| mint_token(kind, &after, plan_file_digest.as_deref()));
+        let (_, _) = self
+            .update_session(&id, |s| {
+                s.pending_plan = token.as_ref().map(|t| PendingPlan {
+                    kind,
+                    token: t.clone(),
+                    files_digest: after.clone(),
+                    plan_file_digest: plan_file_digest.clone(),
+                    created_at: now_secs(),
+                });
+                if token.is_some() {
+                    s.status = if destroy {
+                        SessionStatus::DestroyPreviewed
+                    } else {
+                        SessionStatus::Planned
+                    };
+                }
+                if let Some(stack) = &outcome.stack_id {
+                    s.rm_stack_id = Some(stack.clone());
+                }
+                if let Some(job) = &outcome.job_id {
+                    s.last_job_id = Some(job.clone());
+                }
+                Ok(())
+            })
+            .await?;
+        let changed_during = outcome.success && before != after;
+        let operation = if destroy { "destroy_preview" } else { "plan" };
+        let next_tool = if destroy {
+            "run_terraform_destroy"
+        } else {
+            "run_terraform_apply"
+        };
+        let next_step = if changed_during {
+            "The stack files changed while the plan ran, so no token was issued; plan again."
+                .to_string()
+        } else if outcome.cancelled {
+            "The plan was cancelled; plan again when ready.".to_string()
+        } else if outcome.success {
+            format!(
+                "Show the plan_summary to the user; if they agree, call {next_tool} with this plan_token."
+            )
+        } else {
+            "Fix the errors (file and line given; update_terraform_file edits a file, or change the design and export_iac again), then plan again.".to_string()
+        };
+        let result = RunResult {
+            session_id: id,
+            operation: operation.into(),
+            success: outcome.success && !changed_during,
+            cancelled: outcome.cancelled,
+            plan_summary: outcome.summary,
+            job_id: outcome.job_id.clone(),
+            stack_id: outcome.stack_id.clone(),
+            errors: outcome.errors.clone(),
+            log_tail: outcome.log_tail.clone(),
+            plan_token: token,
+            next_step: next_step.clone(),
+        };
+        Ok(tool_result(&result, summary_line(&result, &next_step)))
+    }
+
+    async fn execute_impl(
+        &self,
+        session_id: String,
+        kind: PlanKind,
+        token: Option<String>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, String> {
+        let op = match kind {
+            PlanKind::Apply => "apply",
+            PlanKind::Destroy => "destroy",
+        };
+        let _guard = self.inner.heavy.try_claim(&session_id, op)?;
+        // Checked and consumed under the session's update lock, so no file edit can slip in
+        // between; a saved plan is good for one run.
+        self.update_session(&session_id, |s| {
+            self.check_token(s, kind, token.as_deref())?;
+            s.pending_plan = None;
+            Ok(())
+        })
+        .await?;
+        let plan_file = self
+            .inner
+            .store
+            .runner_dir(&session_id)
+            .map_err(fail)?
+            .join(match kind {
+                PlanKind::Apply => "plan.tfplan",
+                PlanKind::Destroy => "destroy.tfplan",
+            });
+        let req = self.run_request(&session_id, BTreeMap::new(), Some(plan_file))?;
+        let runner = self.runner();
+        let outcome = self
+            .drive(&ctx, move |tx, ct| {
+                Box::pin(async move {
+                    match kind {
+                        PlanKind::Apply => runner.apply(req, tx, ct).await,
+                        PlanKind::Destroy => runner.destroy(req, tx, ct).await,
+                    }
+                })
+            })
+            .await?;
+        self.update_session(&session_id, |s| {
+            if outcome.success {
+                s.status = match kind {
+                    PlanKind::Apply => SessionStatus::Applied,
+                    PlanKind::Destroy => SessionStatus::Destroyed,
+                };
+            }
+            if let Some(stack) = &outcome.stack_id {
+                s.rm_stack_id = Some(stack.clone());
+            }
+            if let Some(job) = &outcome.job_id {
+                s.last_job_id = Some(job.clone());
+            }
+            Ok(())
+        })
+        .await?;
+        let next_step = if outcome.success {
+            "Done. get_rm_job_status tells the job's state; get_session shows the session."
+                .to_string()
+        } else if outcome.cancelled {
+            "Cancelled; Terraform was interrupted and the provider asked to cancel the job. Plan again before retrying.".to_string()
+        } else {
+            "The run failed; read errors and log_tail, fix the cause, then plan again.".to_string()
+        };
+        let result = RunResult {
+            session_id,
+            operation: op.into(),
+            success: outcome.success,
+            cancelled: outcome.cancelled,
+            plan_summary: outcome.summary,
+            job_id: outcome.job_id.clone(),
+            stack_id: outcome.stack_id.clone(),
+            errors: outcome.errors.clone(),
+            log_tail: outcome.log_tail.clone(),
+            plan_token: None,
+            next_step: next_step.clone(),
+        };
+        Ok(tool_result(&result, summary_line(&result, &next_step)))
+    }
+}
+
+fn summary_line(r: &RunResult, next: &str) -> String {
+    let counts = r
+        .plan_summary
+        .map(|p| {
+            format!(
+                " ({} to add, {} to change, {} to destroy)",
+                p.add, p.change, p.destroy
+            )
+        })
+        .unwrap_or_default();
+    let state = if r.success {
+        "succeeded"
+    } else if r.cancelled {
+        "was cancelled"
+    } else {
+        "failed"
+    };
+    let errors: Vec<String> = r
+        .errors
+        .iter()
+        .map(|e| match (&e.file, e.line) {
+            (Some(f), Some(l)) => format!("{f}:{l}: {} {}", e.summary, e.detail),
+            _ => format!("{} {}", e.summary, e.detail),
+        })
+        .collect();
+    let mut s = format!(
+        "{} of session {} {state}{counts}. {next}",
+        r.operation, r.session_id
+    );
+    if !errors.is_empty() {
+        s.push_str("\nErrors:\n");
+        s.push_str(&errors.join("\n"));
+    }
+    s
+}
+
+#[tool_router(router = infra_tools, vis = "pub(super)")]
+impl Sidecar {
+    #[tool(
+        description = "Plan the session's exported Terraform through Resource Manager (via galley_session) and save the plan. Returns success, plan_summary (add/change/destroy counts), job_id, stack_id, errors with file and line, the log tail, and a plan_token. With destroy=true it previews destroying everything instead, and its plan_token is what run_terraform_destroy needs. Sends progress notifications when the request carries a progress token; cancelling the request interrupts Terraform.",
+        output_schema = schema_for_output::<RunResult>(),
+        annotations(title = "Plan Terraform", read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = true)
+    )]
+    async fn run_terraform_plan(
+        &self,
+        Parameters(args): Parameters<PlanArgs>,
+        ctx: RequestContext<RoleServer>,
+    ) -> CallToolResult {
+        self.plan_impl(args, ctx).await.unwrap_or_else(error_result)
+    }
+
+    #[tool(
+        description = "Apply exactly the latest reviewed plan of the session. Requires the plan_token run_terraform_plan returned; refuses a missing or stale token and refuses if any stack file changed since that plan. The token is used up by this call.",
+        output_schema = schema_for_output::<RunResult>(),
+        annotations(title = "Apply Terraform plan", read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = true)
+    )]
+    async fn run_terraform_apply(
+        &self,
+        Parameters(args): Parameters<ApplyArgs>,
+        ctx: RequestContext<RoleServer>,
+    ) -> CallToolResult {
+        self.execute_impl(args.session_id, PlanKind::Apply, args.plan_token, ctx)
+            .await
+            .unwrap_or_else(error_result)
+    }
+
+    #[tool(
+        description = "Destroy everything the session created, exactly as the latest destroy preview showed. Requires the plan_token of run_terraform_plan with destroy=true; refuses a missing or stale token and refuses if any stack file changed since.",
+        output_schema = schema_for_output::<RunResult>(),
+        annotations(title = "Destroy infrastructure", read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = true)
+    )]
+    async fn run_terraform_destroy(
+        &self,
+        Parameters(args): Parameters<DestroyArgs>,
+        ctx: RequestContext<RoleServer>,
+    ) -> CallToolResult {
+        self.execute_impl(args.session_id, PlanKind::Destroy, args.plan_token, ctx)
+            .await
+            .unwrap_or_else(error_result)
+    }
+
+    #[tool(
+        description = "Return the state of a Resource Manager job a plan, apply or destroy reported (ACCEPTED, IN_PROGRESS, SUCCEEDED, FAILED, CANCELING, CANCELED).",
+        annotations(
+            title = "Get job status",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = true
+        )
+    )]
+    async fn get_rm_job_status(
+        &self,
+        Parameters(args): Parameters<JobArgs>,
+    ) -> Result<rmcp::Json<JobStatus>, String> {
+        self.inner
+            .runner
+            .job_status(&args.job_id)
+            .await
+            .map(rmcp::Json)
+            .map_err(fail)
+    }
+}

@@ -1,0 +1,115 @@
+//! The MCP server: one `Sidecar` value that owns the session store, the rules and the runner, and
+//! the tool router built from the tool groups (one file each: sessions, design, stack, infra).
+//! Transports (stdio, HTTP) serve clones of it; it knows nothing about them.
+
+mod design;
+mod infra;
+mod sessions;
+mod stack;
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::model::{Implementation, ProtocolVersion, ServerCapabilities, ServerConfig};
+use rmcp::{ServerHandler, tool_handler};
+
+use crate::rules::RuleSet;
+use crate::runner::Runner;
+use crate::store::SessionStore;
+
+pub use infra::HeavyOps;
+
+/// The protocol revisions served: the current one without `initialize`, and the two older ones
+/// deployed clients still speak.
+pub const PROTOCOL_VERSIONS: &[ProtocolVersion] = &[
+    ProtocolVersion::V_2025_06_18,
+    ProtocolVersion::V_2025_11_25,
+    ProtocolVersion::V_2026_07_28,
+];
+
+/// Tools only registered when the sidecar may change infrastructure.
+pub const MUTATING_INFRA_TOOLS: &[&str] = &["run_terraform_apply", "run_terraform_destroy"];
+
+pub(crate) struct Inner {
+    pub store: SessionStore,
+    pub rules: RuleSet,
+    pub runner: Arc<dyn Runner>,
+    pub heavy: HeavyOps,
+}
+
+/// The sidecar's MCP service.
+#[derive(Clone)]
+pub struct Sidecar {
+    inner: Arc<Inner>,
+    tool_router: ToolRouter<Sidecar>,
+}
+
+impl Sidecar {
+    /// With `read_only`, apply and destroy are not registered at all, so no client can call them.
+    pub fn new(
+        store: SessionStore,
+        rules: RuleSet,
+        runner: Arc<dyn Runner>,
+        read_only: bool,
+    ) -> Self {
+        let mut router = Self::session_tools()
+            + Self::design_tools()
+            + Self::stack_tools()
+            + Self::infra_tools();
+        if read_only {
+            for name in MUTATING_INFRA_TOOLS {
+                router.remove_route(name);
+            }
+        }
+        Sidecar {
+            inner: Arc::new(Inner {
+                store,
+                rules,
+                runner,
+                heavy: HeavyOps::default(),
+            }),
+            tool_router: router,
+        }
+    }
+
+    /// Names of the registered tools.
+    pub fn tool_names(&self) -> Vec<String> {
+        self.tool_router
+            .list_all()
+            .into_iter()
+            .map(|t| t.name.to_string())
+            .collect()
+    }
+
+    /// All registered tools with their schemas and annotations.
+    pub fn tools(&self) -> Vec<rmcp::model::Tool> {
+        self.tool_router.list_all()
+    }
+}
+
+#[tool_handler(router = self.tool_router)]
+impl ServerHandler for Sidecar {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(Implementation::new("galley-sidecar", env!("CARGO_PKG_VERSION")))
+            .with_instructions(
+                "Design an OCI architecture in a session (create_session, then save_architecture or \
+                 add_component), check it with validate_architecture, write Terraform with export_iac, \
+                 then run_terraform_plan. Applying needs the plan_token of the latest plan; destroying \
+                 needs the plan_token of run_terraform_plan with destroy=true.",
+            )
+    }
+
+    fn supported_protocol_versions(&self) -> Cow<'static, [ProtocolVersion]> {
+        Cow::Borrowed(PROTOCOL_VERSIONS)
+    }
+}
+
+/// A tool error: a message the model can act on, sent as a result with `isError`.
+pub(crate) fn fail(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+#[cfg(test)]
+mod tests;

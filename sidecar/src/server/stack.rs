@@ -1,0 +1,165 @@
+//! Stack tools: write the session's Terraform (`export_iac`) and edit one of its files
+//! (`update_terraform_file`). Both invalidate a reviewed plan, since the files it was made from
+//! change.
+
+use rmcp::handler::server::wrapper::{Json, Parameters};
+use rmcp::{tool, tool_router};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::sessions::SessionIdArgs;
+use super::{Sidecar, fail};
+use crate::export;
+use crate::model::SessionStatus;
+use crate::store::{MAX_STACK_FILE_BYTES, write_atomic};
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct WrittenFile {
+    /// Path relative to the session's stack directory.
+    pub path: String,
+    pub bytes: usize,
+    pub sha256: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ExportResult {
+    pub session_id: String,
+    pub files: Vec<WrittenFile>,
+    /// `type.name` of every Terraform resource written.
+    pub resources: Vec<String>,
+    /// Validation warnings (export refuses on errors).
+    pub warnings: Vec<String>,
+    /// True when a reviewed plan was discarded because the files changed.
+    pub plan_invalidated: bool,
+    pub next_step: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct UpdateFileArgs {
+    pub session_id: String,
+    /// Path of the file relative to the session's stack directory, for example `main.tf` or
+    /// `modules/net/main.tf`. No `..`, no absolute paths, no hidden names.
+    pub file_path: String,
+    /// The whole new content of the file.
+    pub new_content: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct UpdateFileResult {
+    pub session_id: String,
+    pub file: WrittenFile,
+    pub plan_invalidated: bool,
+}
+
+fn written(path: &str, content: &[u8]) -> WrittenFile {
+    WrittenFile {
+        path: path.to_string(),
+        bytes: content.len(),
+        sha256: hex::encode(Sha256::digest(content)),
+    }
+}
+
+#[tool_router(router = stack_tools, vis = "pub(super)")]
+impl Sidecar {
+    #[tool(
+        description = "Write the session's architecture as a Resource-Manager-compatible Terraform stack: main.tf (provider with region = var.region), variables.tf (tenancy_ocid, compartment_ocid, region and per-component settings with defaults), components.tf, outputs.tf and terraform.tfvars.example. Refuses while validate_architecture reports errors. Overwrites those five files (edits made with update_terraform_file to them are lost).",
+        annotations(
+            title = "Export Terraform",
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn export_iac(
+        &self,
+        Parameters(args): Parameters<SessionIdArgs>,
+    ) -> Result<Json<ExportResult>, String> {
+        let store = &self.inner.store;
+        let stack_dir = store.terraform_dir(&args.session_id).map_err(fail)?;
+        let rules = &self.inner.rules;
+        let ((files, resources, warnings, invalidated), _) = self
+            .update_session(&args.session_id, |s| {
+                let report = rules.validate(&s.architecture);
+                if !report.valid {
+                    let msgs: Vec<_> = report
+                        .errors
+                        .iter()
+                        .map(|f| format!("[{}] {} ({})", f.rule_id, f.message, f.recommendation))
+                        .collect();
+                    return Err(format!(
+                        "the architecture has {} validation error(s); fix them first:\n{}",
+                        msgs.len(),
+                        msgs.join("\n")
+                    ));
+                }
+                let stack = export::export(&s.architecture).map_err(fail)?;
+                std::fs::create_dir_all(&stack_dir).map_err(fail)?;
+                let mut files = Vec::new();
+                for f in &stack.files {
+                    write_atomic(&stack_dir.join(&f.path), f.content.as_bytes()).map_err(fail)?;
+                    files.push(written(&f.path, f.content.as_bytes()));
+                }
+                let invalidated = s.pending_plan.take().is_some();
+                s.status = SessionStatus::Exported;
+                let warnings = report
+                    .warnings
+                    .iter()
+                    .map(|f| format!("[{}] {}", f.rule_id, f.message))
+                    .collect();
+                Ok((files, stack.resources, warnings, invalidated))
+            })
+            .await?;
+        Ok(Json(ExportResult {
+            session_id: args.session_id,
+            files,
+            resources,
+            warnings,
+            plan_invalidated: invalidated,
+            next_step: "Review the files if needed (update_terraform_file edits one), then call run_terraform_plan.".into(),
+        }))
+    }
+
+    #[tool(
+        description = "Replace one file of the session's Terraform stack with new content (creating it and its directories if needed). The path is relative to the stack directory; `..`, absolute paths, hidden names and symbolic links are refused. Any reviewed plan is discarded: plan again before applying.",
+        annotations(
+            title = "Update Terraform file",
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn update_terraform_file(
+        &self,
+        Parameters(args): Parameters<UpdateFileArgs>,
+    ) -> Result<Json<UpdateFileResult>, String> {
+        if args.new_content.len() > MAX_STACK_FILE_BYTES {
+            return Err(format!(
+                "new_content is {} bytes; files are limited to {MAX_STACK_FILE_BYTES}",
+                args.new_content.len()
+            ));
+        }
+        let store = &self.inner.store;
+        let (invalidated, _) = self
+            .update_session(&args.session_id, |s| {
+                let target = store
+                    .resolve_stack_file(&s.id, &args.file_path)
+                    .map_err(fail)?;
+                write_atomic(&target, args.new_content.as_bytes()).map_err(fail)?;
+                let invalidated = s.pending_plan.take().is_some();
+                if s.status != SessionStatus::Designing {
+                    s.status = SessionStatus::Exported;
+                }
+                Ok(invalidated)
+            })
+            .await?;
+        tracing::info!(session = %args.session_id, bytes = args.new_content.len(), "stack file updated");
+        Ok(Json(UpdateFileResult {
+            session_id: args.session_id,
+            file: written(&args.file_path, args.new_content.as_bytes()),
+            plan_invalidated: invalidated,
+        }))
+    }
+}

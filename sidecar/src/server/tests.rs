@@ -1,0 +1,592 @@
+//! The tools' gating, driven over an in-memory MCP connection with a scripted `Runner` in place of
+//! Terraform: plan tokens, changed files, destroy previews, the per-session lock, progress,
+//! cancellation and read-only mode.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use rmcp::ServiceExt;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio_util::sync::CancellationToken;
+
+use super::Sidecar;
+use crate::rules::RuleSet;
+use crate::runner::{
+    Events, JobStatus, PlanSummary, RunEvent, RunOutcome, RunRequest, Runner, RunnerError,
+};
+use crate::store::SessionStore;
+
+/// A runner that behaves like Terraform from the tools' point of view: saves a plan file, reports
+/// a summary, streams lines, and stops when cancelled. With `block`, runs wait for cancellation.
+#[derive(Default)]
+struct ScriptedRunner {
+    block: bool,
+    runs: AtomicUsize,
+    applies: AtomicUsize,
+    destroys: AtomicUsize,
+}
+
+impl ScriptedRunner {
+    async fn run(
+        &self,
+        req: RunRequest,
+        events: Events,
+        cancel: CancellationToken,
+        plan_name: Option<&str>,
+    ) -> Result<RunOutcome, RunnerError> {
+        let n = self.runs.fetch_add(1, Ordering::SeqCst);
+        std::fs::create_dir_all(&req.work_dir).map_err(|source| RunnerError::Prepare {
+            path: req.work_dir.clone(),
+            source,
+        })?;
+        let _ = events.send(RunEvent::Log("Initializing...".into()));
+        let _ = events.send(RunEvent::JobState {
+            job_id: "ocid1.ormjob.oc1..fake".into(),
+            state: "IN_PROGRESS".into(),
+        });
+        if self.block {
+            cancel.cancelled().await;
+            return Ok(RunOutcome {
+                cancelled: true,
+                ..Default::default()
+            });
+        }
+        let mut out = RunOutcome {
+            success: true,
+            summary: Some(PlanSummary {
+                add: 3,
+                change: 0,
+                destroy: 0,
+            }),
+            job_id: Some("ocid1.ormjob.oc1..fake".into()),
+            stack_id: Some("ocid1.ormstack.oc1..fake".into()),
+            log_tail: vec!["Plan: 3 to add, 0 to change, 0 to destroy.".into()],
+            ..Default::default()
+        };
+        if let Some(name) = plan_name {
+            let p = req.work_dir.join(name);
+            std::fs::write(&p, format!("plan {n}")).map_err(|source| RunnerError::Prepare {
+                path: p.clone(),
+                source,
+            })?;
+            out.plan_file = Some(p);
+        } else {
+            // Apply and destroy get the saved plan the tools verified.
+            assert!(
+                req.plan_file.as_ref().is_some_and(|p| p.exists()),
+                "apply without a saved plan"
+            );
+        }
+        Ok(out)
+    }
+}
+
+impl Runner for ScriptedRunner {
+    fn plan(
+        &self,
+        req: RunRequest,
+        events: Events,
+        cancel: CancellationToken,
+    ) -> BoxFuture<'_, Result<RunOutcome, RunnerError>> {
+        Box::pin(self.run(req, events, cancel, Some("plan.tfplan")))
+    }
+    fn apply(
+        &self,
+        req: RunRequest,
+        events: Events,
+        cancel: CancellationToken,
+    ) -> BoxFuture<'_, Result<RunOutcome, RunnerError>> {
+        self.applies.fetch_add(1, Ordering::SeqCst);
+        Box::pin(self.run(req, events, cancel, None))
+    }
+    fn preview_destroy(
+        &self,
+        req: RunRequest,
+        events: Events,
+        cancel: CancellationToken,
+    ) -> BoxFuture<'_, Result<RunOutcome, RunnerError>> {
+        Box::pin(self.run(req, events, cancel, Some("destroy.tfplan")))
+    }
+    fn destroy(
+        &self,
+        req: RunRequest,
+        events: Events,
+        cancel: CancellationToken,
+    ) -> BoxFuture<'_, Result<RunOutcome, RunnerError>> {
+        self.destroys.fetch_add(1, Ordering::SeqCst);
+        Box::pin(self.run(req, events, cancel, None))
+    }
+    fn job_status(&self, job_id: &str) -> BoxFuture<'_, Result<JobStatus, RunnerError>> {
+        let job_id = job_id.to_string();
+        Box::pin(async move {
+            Ok(JobStatus {
+                job_id,
+                state: "SUCCEEDED".into(),
+                session_id: None,
+                source: "script".into(),
+            })
+        })
+    }
+}
+
+/// A JSON-RPC client on one end of an in-memory pipe; the sidecar serves the other end.
+struct Client {
+    write: tokio::io::WriteHalf<tokio::io::DuplexStream>,
+    lines: tokio::io::Lines<BufReader<tokio::io::ReadHalf<tokio::io::DuplexStream>>>,
+    next: u64,
+    notifications: Vec<Value>,
+    _dir: tempfile::TempDir,
+}
+
+impl Client {
+    async fn start(runner: Arc<ScriptedRunner>, read_only: bool) -> Client {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SessionStore::open(dir.path()).expect("store");
+        let sidecar = Sidecar::new(
+            store,
+            RuleSet::embedded().expect("rules"),
+            runner,
+            read_only,
+        );
+        let (ours, theirs) = tokio::io::duplex(1 << 20);
+        tokio::spawn(async move {
+            if let Ok(running) = sidecar.serve(theirs).await {
+                let _ = running.waiting().await;
+            }
+        });
+        let (r, w) = tokio::io::split(ours);
+        let mut c = Client {
+            write: w,
+            lines: BufReader::new(r).lines(),
+            next: 1,
+            notifications: vec![],
+            _dir: dir,
+        };
+        c.request("initialize", json!({"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}})).await;
+        c.send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+            .await;
+        c
+    }
+
+    async fn send(&mut self, v: Value) {
+        let mut line = v.to_string();
+        line.push('\n');
+        self.write.write_all(line.as_bytes()).await.expect("write");
+    }
+
+    /// Sends a request without waiting; returns its id.
+    async fn start_request(&mut self, method: &str, params: Value) -> u64 {
+        let id = self.next;
+        self.next += 1;
+        self.send(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))
+            .await;
+        id
+    }
+
+    async fn response(&mut self, id: u64) -> Value {
+        loop {
+            let line = tokio::time::timeout(Duration::from_secs(10), self.lines.next_line())
+                .await
+                .expect("response in time")
+                .expect("read")
+                .expect("line");
+            let v: Value = serde_json::from_str(&line).expect("json");
+            if v.get("id") == Some(&json!(id)) && v.get("method").is_none() {
+                return v;
+            }
+            if v.get("method").is_some() {
+                self.notifications.push(v);
+            }
+        }
+    }
+
+    async fn request(&mut self, method: &str, params: Value) -> Value {
+        let id = self.start_request(method, params).await;
+        self.response(id).await
+    }
+
+    /// Calls a tool; returns (is_error, structured content or text).
+    async fn call(&mut self, tool: &str, args: Value) -> (bool, Value, String) {
+        let r = self
+            .request("tools/call", json!({"name": tool, "arguments": args}))
+            .await;
+        let result = &r["result"];
+        assert!(r.get("error").is_none(), "{tool}: JSON-RPC error {r}");
+        let text = result["content"]
+            .as_array()
+            .map(|c| {
+                c.iter()
+                    .filter_map(|b| b["text"].as_str())
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+            .unwrap_or_default();
+        (
+            result["isError"] == json!(true),
+            result["structuredContent"].clone(),
+            text,
+        )
+    }
+
+    async fn exported_session(&mut self) -> String {
+        let (err, s, _) = self.call("create_session", json!({})).await;
+        assert!(!err);
+        let id = s["id"].as_str().expect("id").to_string();
+        let (err, _, text) = self
+            .call(
+                "save_architecture",
+                json!({
+                    "session_id": id,
+                    "components": [
+                        {"id": "bucket", "service_type": "objectstorage", "display_name": "assets"}
+                    ],
+                }),
+            )
+            .await;
+        assert!(!err, "{text}");
+        let (err, _, text) = self.call("export_iac", json!({"session_id": id})).await;
+        assert!(!err, "{text}");
+        id
+    }
+}
+
+#[tokio::test]
+async fn apply_needs_the_latest_plan_token_and_unchanged_files() {
+    let runner = Arc::new(ScriptedRunner::default());
+    let mut c = Client::start(runner.clone(), false).await;
+    let id = c.exported_session().await;
+
+    let (err, _, text) = c
+        .call("run_terraform_apply", json!({"session_id": id}))
+        .await;
+    assert!(err && text.contains("plan_token is required"), "{text}");
+    let (err, _, text) = c
+        .call(
+            "run_terraform_apply",
+            json!({"session_id": id, "plan_token": "pt-guess"}),
+        )
+        .await;
+    assert!(err && text.contains("no reviewed plan"), "{text}");
+
+    let (err, plan, text) = c
+        .call("run_terraform_plan", json!({"session_id": id}))
+        .await;
+    assert!(!err, "{text}");
+    assert_eq!(
+        plan["plan_summary"],
+        json!({"add": 3, "change": 0, "destroy": 0})
+    );
+    assert_eq!(plan["job_id"], "ocid1.ormjob.oc1..fake");
+    let token = plan["plan_token"].as_str().expect("token").to_string();
+
+    let (err, _, text) = c
+        .call(
+            "run_terraform_apply",
+            json!({"session_id": id, "plan_token": "pt-0000"}),
+        )
+        .await;
+    assert!(err && text.contains("does not match"), "{text}");
+
+    // A newer plan replaces the token.
+    let (_, plan2, _) = c
+        .call("run_terraform_plan", json!({"session_id": id}))
+        .await;
+    let token2 = plan2["plan_token"].as_str().expect("token").to_string();
+    assert_ne!(token, token2);
+    let (err, _, text) = c
+        .call(
+            "run_terraform_apply",
+            json!({"session_id": id, "plan_token": token}),
+        )
+        .await;
+    assert!(
+        err && text.contains("does not match"),
+        "stale token accepted: {text}"
+    );
+
+    // A file changed behind the tools' back after the plan.
+    let dir = c._dir.path().join("sessions").join(&id).join("terraform");
+    std::fs::write(dir.join("extra.tf"), "# edited\n").expect("write");
+    let (err, _, text) = c
+        .call(
+            "run_terraform_apply",
+            json!({"session_id": id, "plan_token": token2}),
+        )
+        .await;
+    assert!(err && text.contains("changed after the plan"), "{text}");
+    assert_eq!(
+        runner.applies.load(Ordering::SeqCst),
+        0,
+        "nothing may be applied so far"
+    );
+
+    // Plan again, apply with that token: works once.
+    let (_, plan3, _) = c
+        .call("run_terraform_plan", json!({"session_id": id}))
+        .await;
+    let token3 = plan3["plan_token"].as_str().expect("token").to_string();
+    let (err, applied, text) = c
+        .call(
+            "run_terraform_apply",
+            json!({"session_id": id, "plan_token": token3}),
+        )
+        .await;
+    assert!(!err, "{text}");
+    assert_eq!(applied["success"], true);
+    assert_eq!(runner.applies.load(Ordering::SeqCst), 1);
+    let (err, _, text) = c
+        .call(
+            "run_terraform_apply",
+            json!({"session_id": id, "plan_token": token3}),
+        )
+        .await;
+    assert!(
+        err && text.contains("no reviewed plan"),
+        "a token is good for one apply: {text}"
+    );
+    let (_, s, _) = c.call("get_session", json!({"session_id": id})).await;
+    assert_eq!(s["status"], "applied");
+    assert_eq!(s["rm_stack_id"], "ocid1.ormstack.oc1..fake");
+}
+
+#[tokio::test]
+async fn update_terraform_file_discards_the_plan_and_refuses_traversal() {
+    let runner = Arc::new(ScriptedRunner::default());
+    let mut c = Client::start(runner.clone(), false).await;
+    let id = c.exported_session().await;
+    let (_, plan, _) = c
+        .call("run_terraform_plan", json!({"session_id": id}))
+        .await;
+    let token = plan["plan_token"].as_str().expect("token").to_string();
+    let (err, upd, text) = c
+        .call(
+            "update_terraform_file",
+            json!({"session_id": id, "file_path": "extra.tf", "new_content": "# x\n"}),
+        )
+        .await;
+    assert!(!err, "{text}");
+    assert_eq!(upd["plan_invalidated"], true);
+    let (err, _, text) = c
+        .call(
+            "run_terraform_apply",
+            json!({"session_id": id, "plan_token": token}),
+        )
+        .await;
+    assert!(err && text.contains("no reviewed plan"), "{text}");
+
+    for bad in [
+        "../session.json",
+        "/etc/passwd",
+        "a/../../x.tf",
+        ".terraform/x",
+    ] {
+        let (err, _, text) = c
+            .call(
+                "update_terraform_file",
+                json!({"session_id": id, "file_path": bad, "new_content": "x"}),
+            )
+            .await;
+        assert!(err && text.contains("is refused"), "{bad}: {text}");
+    }
+    let (err, _, text) = c
+        .call(
+            "update_terraform_file",
+            json!({"session_id": "../../etc", "file_path": "x.tf", "new_content": "x"}),
+        )
+        .await;
+    assert!(err && text.contains("is not valid"), "{text}");
+    let session_json = c
+        ._dir
+        .path()
+        .join("sessions")
+        .join(&id)
+        .join("session.json");
+    assert!(
+        serde_json::from_str::<Value>(&std::fs::read_to_string(session_json).unwrap()).is_ok(),
+        "session.json intact"
+    );
+}
+
+#[tokio::test]
+async fn destroy_needs_a_destroy_preview_token() {
+    let runner = Arc::new(ScriptedRunner::default());
+    let mut c = Client::start(runner.clone(), false).await;
+    let id = c.exported_session().await;
+    let (_, plan, _) = c
+        .call("run_terraform_plan", json!({"session_id": id}))
+        .await;
+    let apply_token = plan["plan_token"].as_str().expect("token").to_string();
+    let (err, _, text) = c
+        .call(
+            "run_terraform_destroy",
+            json!({"session_id": id, "plan_token": apply_token}),
+        )
+        .await;
+    assert!(err && text.contains("not a destroy plan"), "{text}");
+    let (err, _, text) = c
+        .call("run_terraform_destroy", json!({"session_id": id}))
+        .await;
+    assert!(err && text.contains("destroy=true"), "{text}");
+
+    let (err, preview, text) = c
+        .call(
+            "run_terraform_plan",
+            json!({"session_id": id, "destroy": true}),
+        )
+        .await;
+    assert!(!err, "{text}");
+    assert_eq!(preview["operation"], "destroy_preview");
+    let token = preview["plan_token"].as_str().expect("token").to_string();
+    // The destroy preview's token does not apply.
+    let (err, _, _) = c
+        .call(
+            "run_terraform_apply",
+            json!({"session_id": id, "plan_token": token}),
+        )
+        .await;
+    assert!(err);
+    let (err, done, text) = c
+        .call(
+            "run_terraform_destroy",
+            json!({"session_id": id, "plan_token": token}),
+        )
+        .await;
+    assert!(!err, "{text}");
+    assert_eq!(done["operation"], "destroy");
+    assert_eq!(runner.destroys.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_second_heavy_operation_is_refused_and_cancellation_stops_the_first() {
+    let runner = Arc::new(ScriptedRunner {
+        block: true,
+        ..Default::default()
+    });
+    let mut c = Client::start(runner.clone(), false).await;
+    let id = c.exported_session().await;
+    let first = c
+        .start_request("tools/call", json!({"name": "run_terraform_plan", "arguments": {"session_id": id}, "_meta": {"progressToken": "p1"}}))
+        .await;
+    // Wait until the run is under way (its progress arrives).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !c
+        .notifications
+        .iter()
+        .any(|n| n["method"] == "notifications/progress")
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no progress notification"
+        );
+        let line = tokio::time::timeout(Duration::from_secs(10), c.lines.next_line())
+            .await
+            .expect("in time")
+            .expect("read")
+            .expect("line");
+        c.notifications
+            .push(serde_json::from_str(&line).expect("json"));
+    }
+    let progress: Vec<&Value> = c
+        .notifications
+        .iter()
+        .filter(|n| n["method"] == "notifications/progress")
+        .collect();
+    assert_eq!(progress[0]["params"]["progressToken"], "p1");
+    assert_eq!(progress[0]["params"]["message"], "Initializing...");
+
+    let (err, _, text) = c
+        .call("run_terraform_plan", json!({"session_id": id}))
+        .await;
+    assert!(err && text.contains("already has a plan running"), "{text}");
+    // Design tools still work meanwhile.
+    let (err, _, _) = c.call("get_session", json!({"session_id": id})).await;
+    assert!(!err);
+
+    c.send(json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": first, "reason": "user"}})).await;
+    // The run stops and releases the session: a new plan is accepted (and blocks again, so
+    // cancel it too).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let id2 = c
+            .start_request(
+                "tools/call",
+                json!({"name": "run_terraform_plan", "arguments": {"session_id": id}}),
+            )
+            .await;
+        let r = tokio::time::timeout(Duration::from_millis(500), c.response(id2)).await;
+        match r {
+            Ok(v) if v["result"]["isError"] == json!(true) => {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "session never released"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            // Either it is running (no response yet) or it answered without error: released.
+            _ => {
+                c.send(json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": id2}})).await;
+                break;
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn read_only_mode_does_not_offer_apply_or_destroy() {
+    let runner = Arc::new(ScriptedRunner::default());
+    let mut c = Client::start(runner.clone(), true).await;
+    let list = c.request("tools/list", json!({})).await;
+    let names: Vec<&str> = list["result"]["tools"]
+        .as_array()
+        .expect("tools")
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert!(names.contains(&"run_terraform_plan"));
+    assert!(
+        !names.contains(&"run_terraform_apply") && !names.contains(&"run_terraform_destroy"),
+        "{names:?}"
+    );
+    let r = c.request("tools/call", json!({"name": "run_terraform_apply", "arguments": {"session_id": "s-aaaaaaaaaaaa", "plan_token": "x"}})).await;
+    assert!(
+        r.get("error").is_some() || r["result"]["isError"] == json!(true),
+        "{r}"
+    );
+    assert_eq!(runner.applies.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn every_tool_has_annotations_and_an_output_schema() {
+    let runner = Arc::new(ScriptedRunner::default());
+    let mut c = Client::start(runner, false).await;
+    let list = c.request("tools/list", json!({})).await;
+    let tools = list["result"]["tools"].as_array().expect("tools");
+    assert_eq!(tools.len(), 15);
+    for t in tools {
+        let name = t["name"].as_str().unwrap_or_default();
+        assert!(t["outputSchema"].is_object(), "{name} has no outputSchema");
+        assert!(
+            t["annotations"]["readOnlyHint"].is_boolean(),
+            "{name} lacks readOnlyHint"
+        );
+        assert!(
+            t["annotations"]["destructiveHint"].is_boolean(),
+            "{name} lacks destructiveHint"
+        );
+        assert!(
+            t["description"].as_str().is_some_and(|d| d.len() > 30),
+            "{name} description too thin"
+        );
+    }
+    let ro = |n: &str| {
+        tools
+            .iter()
+            .find(|t| t["name"] == n)
+            .map(|t| t["annotations"]["readOnlyHint"] == json!(true))
+    };
+    assert_eq!(ro("get_session"), Some(true));
+    assert_eq!(ro("run_terraform_apply"), Some(false));
+}
