@@ -68,10 +68,11 @@ fn first_sentence(text: &str) -> String {
 }
 
 fn render_block(out: &mut String, block: &Block, anchor: &str) {
-    let groups: [(&str, Box<dyn Fn(&crate::schema::Attribute) -> bool>); 3] = [
-        ("Required", Box::new(|a| a.required)),
-        ("Optional", Box::new(|a| a.optional)),
-        ("Read-Only", Box::new(|a| a.computed && !a.optional)),
+    type Pick = fn(&crate::schema::Attribute) -> bool;
+    let groups: [(&str, Pick); 3] = [
+        ("Required", |a| a.required),
+        ("Optional", |a| a.optional),
+        ("Read-Only", |a| a.computed && !a.optional),
     ];
     for (title, pick) in groups.iter() {
         let attrs: Vec<_> = block.attributes.iter().filter(|a| pick(a)).collect();

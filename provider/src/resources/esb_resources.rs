@@ -240,7 +240,7 @@ impl Model {
 }
 
 fn string_or_null(v: &Option<String>) -> Value {
-    v.as_ref().map(|s| Value::string(s)).unwrap_or(Value::Null)
+    v.as_ref().map(Value::string).unwrap_or(Value::Null)
 }
 
 fn names_value(v: &[String]) -> Value {
