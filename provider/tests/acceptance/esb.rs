@@ -367,3 +367,33 @@ fn interrupt_during_wait_stops_and_keeps_what_was_created() {
         .expect("the resource is in state");
     assert_eq!(names(&values["created_table_names"]), vec!["events"]);
 }
+
+/// Another server is another place: changing the endpoint plans a replacement, which deletes
+/// what was created on the old server and creates it on the new one.
+#[test]
+fn changing_the_endpoint_replaces_the_resource() {
+    let old = Moto::start();
+    let new = Moto::start();
+    let wd = workdir(TfVersion::Latest);
+    wd.write("resources.yml", &fixture("esb/one-table.yml"));
+    wd.write("main.tf", &esb_config(&old.endpoint(), &old.endpoint(), ""));
+    wd.apply();
+    assert_eq!(table_names(&old.endpoint()), vec!["events"]);
+
+    wd.write("main.tf", &esb_config(&new.endpoint(), &new.endpoint(), ""));
+    let (code, plan) = wd.plan_exit_code(&[]);
+    assert_eq!(code, 2, "{}", plan.combined());
+    assert!(plan.stdout.contains("must be replaced"), "{}", plan.stdout);
+    assert!(
+        plan.stdout.contains("forces replacement"),
+        "{}",
+        plan.stdout
+    );
+    wd.apply();
+    assert!(
+        table_names(&old.endpoint()).is_empty(),
+        "the old server still has the table"
+    );
+    assert_eq!(table_names(&new.endpoint()), vec!["events"]);
+    wd.assert_empty_plan();
+}

@@ -4,5 +4,6 @@
 //! One test binary; helpers in `util`, fixtures in `tests/fixtures/` of the workspace.
 
 mod esb;
+mod examples;
 mod plugin;
 mod util;
