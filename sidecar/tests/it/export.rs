@@ -18,7 +18,7 @@ use crate::util;
 
 /// The provider schema snapshot: `shared/data/oci-provider-schema.json` next to the workspace
 /// (searched upward), or `GALLEY_OCI_SCHEMA`.
-fn schema() -> Value {
+pub(crate) fn schema() -> Value {
     let path = std::env::var_os("GALLEY_OCI_SCHEMA")
         .map(PathBuf::from)
         .or_else(|| {
@@ -85,7 +85,7 @@ fn write_stack(arch: &Architecture, dir: &Path) {
     }
 }
 
-fn fmt_check(dir: &Path) {
+pub(crate) fn fmt_check(dir: &Path) {
     let out = Command::new(util::tool("terraform"))
         .args(["fmt", "-check", "-diff", "-recursive"])
         .arg(dir)
@@ -102,7 +102,7 @@ fn fmt_check(dir: &Path) {
 
 /// Terraform itself loads the configuration (`terraform providers` decodes every file and the
 /// `terraform` block without needing the provider) and finds exactly the oracle/oci provider.
-fn terraform_loads(dir: &Path) {
+pub(crate) fn terraform_loads(dir: &Path) {
     let out = Command::new(util::tool("terraform"))
         .arg(format!("-chdir={}", dir.display()))
         .arg("providers")
@@ -123,17 +123,17 @@ fn terraform_loads(dir: &Path) {
 
 /// Declarations of a parsed configuration.
 #[derive(Default)]
-struct Decls {
-    resources: BTreeMap<(String, String), Body>,
-    data: BTreeSet<(String, String)>,
-    variables: BTreeSet<String>,
+pub(crate) struct Decls {
+    pub(crate) resources: BTreeMap<(String, String), Body>,
+    pub(crate) data: BTreeSet<(String, String)>,
+    pub(crate) variables: BTreeSet<String>,
 }
 
 fn labels(b: &hcl::structure::Block) -> Vec<String> {
     b.labels.iter().map(|l| l.as_str().to_string()).collect()
 }
 
-fn parse_dir(dir: &Path) -> (Decls, Vec<Expression>) {
+pub(crate) fn parse_dir(dir: &Path) -> (Decls, Vec<Expression>) {
     let mut decls = Decls::default();
     let mut exprs = Vec::new();
     for entry in std::fs::read_dir(dir).expect("list") {
@@ -252,7 +252,7 @@ fn check_body(
     }
 }
 
-fn schema_check(dir: &Path, schema: &Value) -> Vec<String> {
+pub(crate) fn schema_check(dir: &Path, schema: &Value) -> Vec<String> {
     let resources = schema["resources"].as_object().expect("resources");
     let (decls, exprs) = parse_dir(dir);
     let mut problems = Vec::new();

@@ -3,6 +3,7 @@
 //! and Streamable HTTP.
 
 mod clients;
+mod deploy;
 mod export;
 mod http;
 mod runner;
