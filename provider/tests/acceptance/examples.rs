@@ -47,3 +47,67 @@ fn the_esb_example_applies_replans_clean_and_destroys() {
     wd.destroy();
     assert!(table_names(&ep).is_empty());
 }
+
+/// The release packaging script produces a packed mirror Terraform installs from, and the
+/// files a registry and a Resource Manager bucket expect.
+#[test]
+fn packaged_provider_installs_from_a_packed_mirror() {
+    let out = tempfile::tempdir().unwrap();
+    let script = tools::workspace_root()
+        .join("deploy")
+        .join("package-provider.sh");
+    let status = std::process::Command::new("bash")
+        .arg(&script)
+        .arg(provider_bin())
+        .arg(out.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let version = env!("CARGO_PKG_VERSION");
+    let release = out.path().join("release");
+    let sums = std::fs::read_to_string(
+        release.join(format!("terraform-provider-galley_{version}_SHA256SUMS")),
+    )
+    .unwrap();
+    assert!(sums.contains(&format!(
+        "terraform-provider-galley_{version}_linux_amd64.zip"
+    )));
+    assert!(sums.contains(&format!(
+        "terraform-provider-galley_{version}_manifest.json"
+    )));
+    assert!(
+        out.path()
+            .join(format!(
+                "rm-bucket/linux_amd64/terraform-provider-galley_v{version}"
+            ))
+            .exists()
+    );
+
+    let wd = workdir(TfVersion::Latest);
+    wd.write(
+        "main.tf",
+        r#"
+terraform {
+  required_providers {
+    galley = { source = "galley-dev/galley" }
+  }
+}
+resource "esb_resources" "none" {
+  provider       = galley
+  resources_yaml = "S3: []"
+}
+"#,
+    );
+    // A fresh CLI config without dev_overrides, so init really installs from the mirror.
+    std::fs::write(wd.path().join(".terraformrc"), "").unwrap();
+    let mirror = format!("-plugin-dir={}", out.path().join("mirror").display());
+    let init = wd.run(&["init", "-no-color", &mirror]);
+    assert_eq!(init.status, 0, "{}", init.combined());
+    assert!(
+        init.combined()
+            .contains(&format!("galley-dev/galley v{version}")),
+        "{}",
+        init.combined()
+    );
+    wd.ok(&["plan", "-no-color"]);
+}
