@@ -10,6 +10,8 @@
 //! - `resources`: one file per resource type.
 //! - `esb`: the engine behind `esb_resources` (resources.yml, DynamoDB and S3 clients, the
 //!   idempotent reconcile).
+//! - `packaging`: the file list of a directory (ignore rules), its digest, and the zip and
+//!   tar.gz built from it.
 //! - `logging`: JSON log lines on stderr in go-plugin's format.
 
 pub mod cty;
@@ -17,6 +19,7 @@ pub mod diagnostics;
 pub mod docs;
 pub mod esb;
 pub mod logging;
+pub mod packaging;
 pub mod provider;
 pub mod provider_config;
 pub mod resource;
