@@ -12,6 +12,7 @@
 //!   idempotent reconcile).
 //! - `packaging`: the file list of a directory (ignore rules), its digest, and the zip and
 //!   tar.gz built from it.
+//! - `oci_clients`: the provider block turned into OCI clients, lazily, once per process.
 //! - `logging`: JSON log lines on stderr in go-plugin's format.
 
 pub mod cty;
@@ -19,6 +20,7 @@ pub mod diagnostics;
 pub mod docs;
 pub mod esb;
 pub mod logging;
+pub mod oci_clients;
 pub mod packaging;
 pub mod provider;
 pub mod provider_config;
