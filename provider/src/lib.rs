@@ -13,6 +13,8 @@
 //! - `packaging`: the file list of a directory (ignore rules), its digest, and the zip and
 //!   tar.gz built from it.
 //! - `oci_clients`: the provider block turned into OCI clients, lazily, once per process.
+//! - `remote`: following Resource Manager jobs and instance agent commands (poll schedules,
+//!   job logs, cancellation).
 //! - `logging`: JSON log lines on stderr in go-plugin's format.
 
 pub mod cty;
@@ -24,6 +26,7 @@ pub mod oci_clients;
 pub mod packaging;
 pub mod provider;
 pub mod provider_config;
+pub mod remote;
 pub mod resource;
 pub mod resources;
 pub mod schema;
