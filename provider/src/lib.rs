@@ -15,6 +15,7 @@
 //! - `oci_clients`: the provider block turned into OCI clients, lazily, once per process.
 //! - `remote`: following Resource Manager jobs and instance agent commands (poll schedules,
 //!   job logs, cancellation).
+//! - `timeouts`: the `timeouts` block of the OCI-backed resources.
 //! - `logging`: JSON log lines on stderr in go-plugin's format.
 
 pub mod cty;
@@ -31,3 +32,4 @@ pub mod resource;
 pub mod resources;
 pub mod schema;
 pub mod server;
+pub mod timeouts;
