@@ -866,6 +866,30 @@ impl Outputs {
     }
 }
 
+/// Whether the stack's Terraform state holds any resource (no state: nothing deployed).
+async fn has_deployed_resources(
+    rm: &ResourceManagerClient,
+    stack_id: &str,
+) -> Result<bool, OciError> {
+    match rm.get_stack_tf_state(stack_id).await {
+        Ok(reply) => Ok(state_has_resources(&reply.value)),
+        Err(e) if e.is_not_found() => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// True unless the state file is readable and lists no resource.
+fn state_has_resources(state: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(state)
+        .ok()
+        .and_then(|s| {
+            s.get("resources")
+                .and_then(|r| r.as_array())
+                .map(|r| !r.is_empty())
+        })
+        .unwrap_or(true)
+}
+
 /// Reads the stack's outputs; a stack without state (nothing applied yet) has none.
 async fn read_outputs(rm: &ResourceManagerClient, stack_id: &str) -> Result<Outputs, OciError> {
     match rm.get_stack_tf_state(stack_id).await {
@@ -1314,7 +1338,10 @@ fn job_failure(stack_id: &str, kind: JobKind, f: &Followed) -> Diagnostic {
     }
     detail.push_str(&format!("\nopc-request-id: {request}\n"));
     let next = if kind.operation == "DESTROY" {
-        "The stack stays in state; run terraform destroy again once the cause is fixed."
+        "The stack stays in state; run terraform destroy again once the cause is fixed. When \
+         the stack's own configuration is what fails, apply the fixed configuration first \
+         (`terraform untaint` it if it is tainted), or set destroy_on_delete = false to delete \
+         the stack and leave what it deployed."
     } else {
         "The stack stays in state with this job recorded; fix the cause and apply again to run \
          the jobs again."
@@ -1363,7 +1390,18 @@ async fn delete(ctx: &Ctx, prior_state: &Value) -> Applied {
             );
         }
     }
-    if m.destroy_on_delete != Some(false) {
+    let deployed = match has_deployed_resources(rm, &stack_id).await {
+        Ok(d) => d,
+        Err(e) => {
+            return keep(
+                prior_state.clone(),
+                oci_error("Failed to read the stack's state", &e).into(),
+            );
+        }
+    };
+    // A stack that never deployed anything (its first plan failed, say) needs no DESTROY job,
+    // which would fail anyway when its configuration is what is broken.
+    if m.destroy_on_delete != Some(false) && deployed {
         let mut state = prior_state.clone();
         let destroyed = run_job(
             ctx,
@@ -1672,6 +1710,21 @@ mod tests {
             Some(BTreeMap::from([("greeting".into(), "drifted".into())]))
         );
         assert_eq!(str_of(&drifted, "source_sha256").as_deref(), Some("bbb"));
+    }
+
+    #[test]
+    fn only_states_with_resources_need_a_destroy_job() {
+        assert!(!state_has_resources(br#"{"version":4,"resources":[]}"#));
+        assert!(!state_has_resources(
+            br#"{"version":4,"outputs":{"x":{"value":1}}}"#
+        ));
+        assert!(state_has_resources(
+            br#"{"version":4,"resources":[{"type":"terraform_data","name":"x"}]}"#
+        ));
+        assert!(
+            state_has_resources(b"not json"),
+            "unreadable: destroy to be safe"
+        );
     }
 
     #[test]
