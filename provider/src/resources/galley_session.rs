@@ -880,14 +880,14 @@ async fn has_deployed_resources(
 
 /// True unless the state file is readable and lists no resource.
 fn state_has_resources(state: &[u8]) -> bool {
-    serde_json::from_slice::<serde_json::Value>(state)
-        .ok()
-        .and_then(|s| {
-            s.get("resources")
-                .and_then(|r| r.as_array())
-                .map(|r| !r.is_empty())
-        })
-        .unwrap_or(true)
+    match serde_json::from_slice::<serde_json::Value>(state) {
+        Ok(s) => s
+            .get("resources")
+            .and_then(|r| r.as_array())
+            .is_some_and(|r| !r.is_empty()),
+        // Unreadable: destroy, to be safe.
+        Err(_) => true,
+    }
 }
 
 /// Reads the stack's outputs; a stack without state (nothing applied yet) has none.

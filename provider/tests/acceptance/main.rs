@@ -3,6 +3,7 @@
 //!
 //! One test binary; helpers in `util`, fixtures in `tests/fixtures/` of the workspace.
 
+mod build;
 mod esb;
 mod oci_util;
 mod plugin;
