@@ -11,61 +11,18 @@ bash tests/setup.sh
 cargo build --quiet -p terraform-provider-galley -p galley-local
 bin_dir="${CARGO_TARGET_DIR:-$root/target}/debug"
 tools="$root/.tools/bin"
+# shellcheck source=../lib/local-oci.sh
+source examples/lib/local-oci.sh
 
 work="$(mktemp -d)"
-engine_pid=""
-cleanup() {
-  if [ -n "$engine_pid" ]; then
-    kill "$engine_pid" 2>/dev/null || true
-    wait "$engine_pid" 2>/dev/null || true
-  fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-# An API signing key and a config profile, trusted by the engine and used by the provider.
-openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$work/key.pem" 2>/dev/null
-fingerprint="$(openssl pkey -in "$work/key.pem" -pubout -outform DER \
-  | openssl dgst -md5 -hex | awk '{print $NF}' | sed 's/../&:/g; s/:$//')"
-cat > "$work/oci_config" <<CONFIG
-[DEFAULT]
-user=ocid1.user.oc1..aaaaaaaaexample
-fingerprint=$fingerprint
-key_file=$work/key.pem
-tenancy=ocid1.tenancy.oc1..aaaaaaaaexample
-region=us-ashburn-1
-CONFIG
-: > "$work/jobs.terraformrc"
-
-"$bin_dir/galley-local" --listen 127.0.0.1:0 --data-dir "$work/engine" \
-  --oci-config "$work/oci_config" --trust-profile DEFAULT \
-  --terraform "$tools/terraform" --terraform-cli-config "$work/jobs.terraformrc" \
-  --ready-file "$work/ready" > "$work/engine.log" 2>&1 &
-engine_pid=$!
-for _ in $(seq 200); do
-  [ -s "$work/ready" ] && break
-  sleep 0.1
-done
-if [ ! -s "$work/ready" ]; then
-  cat "$work/engine.log" >&2
-  exit 1
-fi
-endpoint="http://$(cat "$work/ready")"
+trap 'stop_local_oci; rm -rf "$work"' EXIT
+start_local_oci "$work" "$bin_dir" "$tools"
 
 mkdir "$work/tf"
 cp -R examples/session/. "$work/tf/"
 rm -f "$work/tf/run.sh"
-cat > "$work/tf/.terraformrc" <<RC
-provider_installation {
-  dev_overrides { "registry.terraform.io/galley-dev/galley" = "$bin_dir" }
-  direct {}
-}
-RC
+write_dev_overrides "$work/tf/.terraformrc" "$bin_dir"
 export TF_CLI_CONFIG_FILE="$work/tf/.terraformrc" CHECKPOINT_DISABLE=1 TF_IN_AUTOMATION=1
-export OCI_CONFIG_FILE="$work/oci_config"
-export GALLEY_RESOURCE_MANAGER_ENDPOINT="$endpoint" GALLEY_INSTANCE_AGENT_ENDPOINT="$endpoint"
-export GALLEY_OBJECT_STORAGE_ENDPOINT="$endpoint"
-export GALLEY_WORK_COMPARTMENT_ID=ocid1.compartment.oc1..aaaaaaaaexample
 tf() { (cd "$work/tf" && "$tools/terraform" "$@"); }
 
 echo "== plan"
