@@ -95,8 +95,12 @@ fn schema() -> Schema {
                 directory is zipped and uploaded as a stack, then a PLAN job and an APPLY job of \
                 that plan run, followed from Terraform with their log in the provider's log. A \
                 change to any file of the directory shows in the plan and updates the stack. \
-                When a job fails the stack stays in state with the failed job recorded, and the \
-                next apply runs the jobs again. Destroy runs a DESTROY job and deletes the stack.\
+                When a job fails the stack stays in state with the failed job recorded, so \
+                nothing is orphaned: after a failed update the next apply runs the jobs again on \
+                the same stack; after a failed create Terraform marks the resource tainted and \
+                the next apply replaces the stack (`terraform untaint` it to continue on it \
+                instead). Destroy runs a DESTROY job (skipped when the stack's state holds no \
+                resource) and deletes the stack.\
                 \n\nJobs are followed with adaptive polling: the job's log is read every second \
                 (its end is announced by Terraform's closing line) and its status on a schedule \
                 starting at 250 ms and growing to 10 s. Terraform's interrupt (Ctrl-C) cancels \
