@@ -1,0 +1,3 @@
+import os
+
+print(f"{os.environ.get('GREETING', 'hi')} from an image built by galley_build")

@@ -1,0 +1,29 @@
+resource "galley_build" "app" {
+  provider = galley
+
+  compartment_id = "ocid1.compartment.oc1..aaaaaaaaexample" # default: GALLEY_WORK_COMPARTMENT_ID
+  instance_id    = "ocid1.instance.oc1.iad.aaaaaaaaexample"
+  app_dir        = "${path.module}/app"
+  bucket_name    = "build-contexts"
+  image_uri      = "iad.ocir.io/mytenancy/app:v1"
+  dockerfile     = "Dockerfile"
+  build_args = {
+    VERSION = "1.0"
+  }
+  registry_username   = "mytenancy/ci-user"
+  registry_auth_token = var.ocir_auth_token
+
+  timeouts {
+    start = "5m"
+    build = "45m"
+  }
+}
+
+variable "ocir_auth_token" {
+  type      = string
+  sensitive = true
+}
+
+output "image" {
+  value = "${galley_build.app.image_uri}@${galley_build.app.image_digest}"
+}
