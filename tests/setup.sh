@@ -9,6 +9,13 @@ tools="$root/.tools"
 mkdir -p "$tools/bin"
 log() { printf '[setup] %s\n' "$*" >&2; }
 
+# --- system commands ------------------------------------------------------------------------
+# The local OCI engine's test harness generates API keys with the openssl command.
+if ! command -v openssl >/dev/null 2>&1; then
+  log "installing openssl"
+  apt-get update -qq >&2 && apt-get install -y -qq openssl >&2
+fi
+
 # --- Python packages -----------------------------------------------------------------------
 py_pkgs=(
   "moto[server]==5.2.5"          # DynamoDB + S3 without signature checks
