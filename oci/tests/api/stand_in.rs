@@ -200,7 +200,15 @@ pub async fn serve(handler: impl Fn(&Recorded) -> Canned + Send + Sync + 'static
                 headers: parts.headers,
                 body,
             };
-            let canned = handler(&recorded);
+            // Handlers may block (a slow server is simulated with a sleep); on a multi-thread
+            // runtime that must not stall the client's own timers on the same worker.
+            let canned = if tokio::runtime::Handle::current().runtime_flavor()
+                == tokio::runtime::RuntimeFlavor::MultiThread
+            {
+                tokio::task::block_in_place(|| handler(&recorded))
+            } else {
+                handler(&recorded)
+            };
             let number = {
                 let mut log = log.lock().unwrap();
                 log.push(recorded);
