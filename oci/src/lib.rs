@@ -19,6 +19,48 @@
 //!   module per service, field names as in the official SDKs; [`model`] holds what they share
 //!   (string enums tolerant of new values, [`model::Reply`]).
 
+/// The constructor and accessors every typed service client shares: a transport and a base URL
+/// (`new`), a region resolved through `Endpoints` overrides (`for_region`), and the same endpoint
+/// through another transport (`with_client`, for example one with a cancellation token).
+macro_rules! service_client {
+    ($client:ident, $service:expr) => {
+        impl $client {
+            /// A client for `base_url`: the service root as `endpoints::base_url_for` builds it.
+            pub fn new(client: Client, base_url: impl Into<String>) -> Self {
+                Self {
+                    client,
+                    base_url: base_url.into().trim_end_matches('/').to_owned(),
+                }
+            }
+
+            /// The client for `region` (name or short code), honouring `endpoints` overrides.
+            pub fn for_region(
+                client: Client,
+                endpoints: &Endpoints,
+                region: &str,
+            ) -> Result<Self, EndpointError> {
+                Ok(Self::new(client, endpoints.base_url_for($service, region)?))
+            }
+
+            pub fn base_url(&self) -> &str {
+                &self.base_url
+            }
+
+            pub fn client(&self) -> &Client {
+                &self.client
+            }
+
+            /// The same endpoint through another transport.
+            pub fn with_client(&self, client: Client) -> Self {
+                Self {
+                    client,
+                    base_url: self.base_url.clone(),
+                }
+            }
+        }
+    };
+}
+
 pub mod auth;
 pub mod client;
 pub mod endpoints;

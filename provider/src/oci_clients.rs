@@ -15,6 +15,7 @@ use galley_oci::instance_agent::InstanceAgentClient;
 use galley_oci::object_storage::ObjectStorageClient;
 use galley_oci::resource_manager::ResourceManagerClient;
 
+use crate::cty::Value;
 use crate::diagnostics::Diagnostic;
 use crate::provider_config::ProviderConfig;
 
@@ -237,5 +238,42 @@ mod tests {
             auth_settings(&config).unwrap().method,
             AuthMethod::InstancePrincipal
         );
+    }
+}
+
+/// The variable that gives OCI-backed resources their compartment when the configuration does not.
+pub const WORK_COMPARTMENT_ENV: &str = "GALLEY_WORK_COMPARTMENT_ID";
+
+/// Plans `compartment_id` when the configuration leaves it unset: the prior state's value, else
+/// `GALLEY_WORK_COMPARTMENT_ID`. The error, pointed at the attribute, says what the compartment
+/// is for (`purpose`, e.g. "the compartment the stack belongs in").
+pub fn plan_compartment(
+    state: &mut Value,
+    config: &Value,
+    prior_compartment: Option<String>,
+    purpose: &str,
+) -> Result<(), Diagnostic> {
+    if !config
+        .get_attr("compartment_id")
+        .is_some_and(Value::is_null)
+    {
+        return Ok(());
+    }
+    let compartment = prior_compartment
+        .or_else(|| std::env::var(WORK_COMPARTMENT_ENV).ok())
+        .filter(|c| !c.is_empty());
+    match compartment {
+        Some(c) => {
+            state.set_attr("compartment_id", Value::string(c));
+            Ok(())
+        }
+        None => Err(Diagnostic::error(
+            "No compartment",
+            format!(
+                "Set compartment_id, or {WORK_COMPARTMENT_ENV} in the environment, to the OCID of \
+                 {purpose}."
+            ),
+        )
+        .at("compartment_id")),
     }
 }

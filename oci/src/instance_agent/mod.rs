@@ -237,43 +237,9 @@ pub struct InstanceAgentClient {
     base_url: String,
 }
 
+service_client!(InstanceAgentClient, Service::InstanceAgent);
+
 impl InstanceAgentClient {
-    /// `base_url` includes the version path (`https://iaas.<region>.oci.<domain>/20180530`).
-    pub fn new(client: Client, base_url: impl Into<String>) -> Self {
-        Self {
-            client,
-            base_url: base_url.into().trim_end_matches('/').to_owned(),
-        }
-    }
-
-    /// The client for `region` (name or short code), honouring `endpoints` overrides.
-    pub fn for_region(
-        client: Client,
-        endpoints: &Endpoints,
-        region: &str,
-    ) -> Result<Self, EndpointError> {
-        Ok(Self::new(
-            client,
-            endpoints.base_url_for(Service::InstanceAgent, region)?,
-        ))
-    }
-
-    pub fn base_url(&self) -> &str {
-        &self.base_url
-    }
-
-    pub fn client(&self) -> &Client {
-        &self.client
-    }
-
-    /// The same endpoint through another transport.
-    pub fn with_client(&self, client: Client) -> Self {
-        Self {
-            client,
-            base_url: self.base_url.clone(),
-        }
-    }
-
     fn command_url(&self, command_id: Option<&str>, tail: Option<&str>) -> String {
         let mut url = format!("{}/instanceAgentCommands", self.base_url);
         if let Some(id) = command_id {

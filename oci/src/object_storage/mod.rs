@@ -319,43 +319,9 @@ pub struct ObjectStorageClient {
     base_url: String,
 }
 
+service_client!(ObjectStorageClient, Service::ObjectStorage);
+
 impl ObjectStorageClient {
-    /// `base_url` is the host root (`https://objectstorage.<region>.<domain>`).
-    pub fn new(client: Client, base_url: impl Into<String>) -> Self {
-        Self {
-            client,
-            base_url: base_url.into().trim_end_matches('/').to_owned(),
-        }
-    }
-
-    /// The client for `region` (name or short code), honouring `endpoints` overrides.
-    pub fn for_region(
-        client: Client,
-        endpoints: &Endpoints,
-        region: &str,
-    ) -> Result<Self, EndpointError> {
-        Ok(Self::new(
-            client,
-            endpoints.base_url_for(Service::ObjectStorage, region)?,
-        ))
-    }
-
-    pub fn base_url(&self) -> &str {
-        &self.base_url
-    }
-
-    pub fn client(&self) -> &Client {
-        &self.client
-    }
-
-    /// The same endpoint through another transport.
-    pub fn with_client(&self, client: Client) -> Self {
-        Self {
-            client,
-            base_url: self.base_url.clone(),
-        }
-    }
-
     fn bucket_url(&self, namespace: &str, bucket: Option<&str>) -> String {
         let mut url = format!("{}/n/{}/b", self.base_url, encode_path_segment(namespace));
         if let Some(bucket) = bucket {

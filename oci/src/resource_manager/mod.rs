@@ -69,43 +69,9 @@ pub struct ResourceManagerClient {
     base_url: String,
 }
 
+service_client!(ResourceManagerClient, Service::ResourceManager);
+
 impl ResourceManagerClient {
-    /// `base_url` includes the version path (`https://resourcemanager.<region>.<domain>/20180917`).
-    pub fn new(client: Client, base_url: impl Into<String>) -> Self {
-        Self {
-            client,
-            base_url: base_url.into().trim_end_matches('/').to_owned(),
-        }
-    }
-
-    /// The client for `region` (name or short code), honouring `endpoints` overrides.
-    pub fn for_region(
-        client: Client,
-        endpoints: &Endpoints,
-        region: &str,
-    ) -> Result<Self, EndpointError> {
-        Ok(Self::new(
-            client,
-            endpoints.base_url_for(Service::ResourceManager, region)?,
-        ))
-    }
-
-    pub fn base_url(&self) -> &str {
-        &self.base_url
-    }
-
-    pub fn client(&self) -> &Client {
-        &self.client
-    }
-
-    /// The same endpoint through another transport (for example one with a cancellation token).
-    pub fn with_client(&self, client: Client) -> Self {
-        Self {
-            client,
-            base_url: self.base_url.clone(),
-        }
-    }
-
     fn url(&self, segments: &[&str]) -> String {
         let mut url = self.base_url.clone();
         for segment in segments {

@@ -383,27 +383,12 @@ impl Resource for GalleyBuild {
         if is_null(config, "dockerfile") {
             state.set_attr("dockerfile", Value::string(DEFAULT_DOCKERFILE));
         }
-        if is_null(config, "compartment_id") {
-            let compartment = prior
-                .as_ref()
-                .and_then(|p| p.compartment_id.clone())
-                .or_else(|| std::env::var(WORK_COMPARTMENT_ENV).ok())
-                .filter(|c| !c.is_empty());
-            match compartment {
-                Some(c) => state.set_attr("compartment_id", Value::string(c)),
-                None => {
-                    return Err(Diagnostic::error(
-                        "No compartment for the build command",
-                        format!(
-                            "Set compartment_id, or {WORK_COMPARTMENT_ENV} in the environment, \
-                             to the OCID of the compartment of the build instance."
-                        ),
-                    )
-                    .at("compartment_id")
-                    .into());
-                }
-            }
-        }
+        crate::oci_clients::plan_compartment(
+            &mut state,
+            config,
+            prior.as_ref().and_then(|p| p.compartment_id.clone()),
+            "the compartment of the build instance",
+        )?;
         if is_null(config, "namespace") {
             let known = prior.as_ref().and_then(|p| p.namespace.clone());
             state.set_attr(

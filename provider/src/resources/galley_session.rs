@@ -40,7 +40,7 @@ const TYPE_NAME: &str = "galley_session";
 pub const SOURCE_TAG: &str = "galley-source-sha256";
 
 /// The compartment used when `compartment_id` is not set.
-pub const WORK_COMPARTMENT_ENV: &str = "GALLEY_WORK_COMPARTMENT_ID";
+pub use crate::oci_clients::WORK_COMPARTMENT_ENV;
 
 pub const DEFAULT_TERRAFORM_VERSION: &str = "1.5.x";
 
@@ -555,27 +555,12 @@ impl Resource for GalleySession {
         if is_null(config, "destroy_on_delete") {
             state.set_attr("destroy_on_delete", Value::Bool(true));
         }
-        if is_null(config, "compartment_id") {
-            let compartment = prior
-                .as_ref()
-                .and_then(|p| p.compartment_id.clone())
-                .or_else(|| std::env::var(WORK_COMPARTMENT_ENV).ok())
-                .filter(|c| !c.is_empty());
-            match compartment {
-                Some(c) => state.set_attr("compartment_id", Value::string(c)),
-                None => {
-                    return Err(Diagnostic::error(
-                        "No compartment for the stack",
-                        format!(
-                            "Set compartment_id, or {WORK_COMPARTMENT_ENV} in the environment, \
-                             to the OCID of the compartment the stack belongs in."
-                        ),
-                    )
-                    .at("compartment_id")
-                    .into());
-                }
-            }
-        }
+        crate::oci_clients::plan_compartment(
+            &mut state,
+            config,
+            prior.as_ref().and_then(|p| p.compartment_id.clone()),
+            "the compartment the stack belongs in",
+        )?;
         if is_null(config, "display_name") && prior.is_none() {
             state.set_attr("display_name", Value::unknown());
         }
