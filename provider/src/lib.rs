@@ -10,6 +10,12 @@
 //! - `resources`: one file per resource type.
 //! - `esb`: the engine behind `esb_resources` (resources.yml, DynamoDB and S3 clients, the
 //!   idempotent reconcile).
+//! - `packaging`: the file list of a directory (ignore rules), its digest, and the zip and
+//!   tar.gz built from it.
+//! - `oci_clients`: the provider block turned into OCI clients, lazily, once per process.
+//! - `remote`: following Resource Manager jobs and instance agent commands (poll schedules,
+//!   job logs, cancellation).
+//! - `timeouts`: the `timeouts` block of the OCI-backed resources.
 //! - `logging`: JSON log lines on stderr in go-plugin's format.
 
 pub mod cty;
@@ -17,9 +23,13 @@ pub mod diagnostics;
 pub mod docs;
 pub mod esb;
 pub mod logging;
+pub mod oci_clients;
+pub mod packaging;
 pub mod provider;
 pub mod provider_config;
+pub mod remote;
 pub mod resource;
 pub mod resources;
 pub mod schema;
 pub mod server;
+pub mod timeouts;

@@ -6,7 +6,10 @@
 //! - [`servers`]: local DynamoDB and S3 servers (moto, dynalite, SeaweedFS) started on free
 //!   loopback ports and stopped when their guards are dropped.
 //! - [`terraform`]: a Terraform working directory wired to the provider under test.
+//! - [`local`]: the local OCI engine (`galley-local`) with a generated API key, and the
+//!   environment that points Terraform and SDKs at it.
 
+pub mod local;
 pub mod servers;
 pub mod terraform;
 pub mod tools;

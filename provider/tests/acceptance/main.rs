@@ -1,9 +1,11 @@
 //! Acceptance tests: the provider binary driven by real Terraform builds, against real
-//! DynamoDB- and S3-compatible servers started on free loopback ports.
+//! DynamoDB- and S3-compatible servers and the local OCI engine, started on free loopback ports.
 //!
 //! One test binary; helpers in `util`, fixtures in `tests/fixtures/` of the workspace.
 
 mod esb;
 mod examples;
+mod oci_util;
 mod plugin;
+mod session;
 mod util;
