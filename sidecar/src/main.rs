@@ -6,6 +6,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use galley_sidecar::config::{Config, Transport};
 use galley_sidecar::http;
+use galley_sidecar::oci::ResourceManager;
 use galley_sidecar::rules::RuleSet;
 use galley_sidecar::runner::TerraformRunner;
 use galley_sidecar::security::Policy;
@@ -55,6 +56,7 @@ async fn main() -> anyhow::Result<()> {
     let runner = Arc::new(TerraformRunner::new(
         config.terraform.clone(),
         config.provider_dir.clone(),
+        ResourceManager::new(config.oci.clone()),
     ));
     let sidecar = Sidecar::new(store, rules, runner, config.read_only);
     let shutdown = CancellationToken::new();
