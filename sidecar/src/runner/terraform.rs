@@ -305,6 +305,16 @@ impl Transcript {
     }
 }
 
+/// Sends `signal` to the process group led by our child `pid`.
+fn signal_group(pid: u32, signal: libc::c_int) {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return;
+    };
+    // SAFETY: kill(2) has no memory-safety preconditions; the group is the one our child leads
+    // (spawned with process_group(0)), so nothing else is signalled.
+    unsafe { libc::kill(-pid, signal) };
+}
+
 impl TerraformRunner {
     /// `terraform` is the CLI to run; `provider_dir` holds `terraform-provider-galley`; `rm` is
     /// the Resource Manager access whose settings the provider is given too.
@@ -478,10 +488,15 @@ impl TerraformRunner {
         }
         t.note(&format!("$ terraform {}", args.join(" ")));
         tracing::info!(session = %req.session_id, ?args, "running terraform");
+        // A process group of its own, signalled as a whole like Ctrl-C in a terminal signals
+        // the foreground group: Terraform up to 1.1 runs under panicwrap, whose parent process
+        // ignores SIGINT and leaves it to the group to reach the real Terraform child. The
+        // provider survives the signal and waits for Terraform's Stop.
         let mut child = self
             .command(&req.work_dir, args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
+            .process_group(0)
             .spawn()
             .map_err(|source| RunnerError::Spawn {
                 program: self.terraform.display().to_string(),
@@ -534,8 +549,7 @@ impl TerraformRunner {
                         t.note("[galley-sidecar] request cancelled: sending SIGINT to terraform");
                         // SIGINT is Terraform's graceful stop: it asks the provider to stop,
                         // which cancels the Resource Manager job.
-                        // SAFETY: kill(2) on the pid of a child we spawned and still own.
-                        unsafe { libc::kill(pid as libc::pid_t, libc::SIGINT) };
+                        signal_group(pid, libc::SIGINT);
                     }
                 },
                 _ = async {
@@ -545,6 +559,9 @@ impl TerraformRunner {
                     }
                 } => {
                     tracing::warn!(session = %req.session_id, "terraform did not stop after SIGINT; killing it");
+                    if let Some(pid) = child.id() {
+                        signal_group(pid, libc::SIGKILL);
+                    }
                     let _ = child.start_kill();
                     interrupted_at = None;
                 }
