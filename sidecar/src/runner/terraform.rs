@@ -315,6 +315,18 @@ fn signal_group(pid: u32, signal: libc::c_int) {
     unsafe { libc::kill(-pid, signal) };
 }
 
+/// Kills the process group of a Terraform run that is dropped before it ends (the sidecar
+/// going away), so its provider processes do not outlive it.
+struct GroupGuard(Option<u32>);
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0 {
+            signal_group(pid, libc::SIGKILL);
+        }
+    }
+}
+
 impl TerraformRunner {
     /// `terraform` is the CLI to run; `provider_dir` holds `terraform-provider-galley`; `rm` is
     /// the Resource Manager access whose settings the provider is given too.
@@ -502,6 +514,7 @@ impl TerraformRunner {
                 program: self.terraform.display().to_string(),
                 source,
             })?;
+        let mut group = GroupGuard(child.id());
         let (line_tx, mut line_rx) = tokio::sync::mpsc::unbounded_channel::<(bool, String)>();
         let streams: [(bool, Option<Box<dyn tokio::io::AsyncRead + Unpin + Send>>); 2] = [
             (
@@ -567,6 +580,7 @@ impl TerraformRunner {
                 }
             }
         };
+        group.0 = None;
         let ok = status.as_ref().is_ok_and(|s| s.success());
         t.note(&format!("[galley-sidecar] terraform exited: {status:?}"));
         Ok(ok)

@@ -34,6 +34,11 @@ pub struct HeavyGuard {
 }
 
 impl HeavyOps {
+    /// How many operations are running.
+    pub fn running(&self) -> usize {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
     /// Claims `session` for `op`, or says what already holds it.
     pub fn try_claim(&self, session: &str, op: &'static str) -> Result<HeavyGuard, String> {
         let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());

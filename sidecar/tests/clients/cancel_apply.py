@@ -1,12 +1,15 @@
 """Cancels a running apply with the official Python MCP SDK and checks what follows.
 
-Usage: cancel_apply.py MODE (stdio COMMAND... | http URL) --fixture ARCH.json
+Usage: cancel_apply.py MODE (stdio COMMAND... | http URL) --fixture ARCH.json [--server-stops]
 
 The stack's apply runs a one-minute provisioner on the local engine. Once the APPLY job is
 running (seen in the progress notifications), the call is abandoned: the SDK sends
 `notifications/cancelled` (stdio, and HTTP before 2026-07-28) or closes the request's stream
 (HTTP at 2026-07-28). Then the job must end CANCELED (asked through get_rm_job_status), and the
 session must be usable again: a new plan runs (the lock was released). Prints one JSON line.
+
+With --server-stops the client does not cancel: it prints a JSON line once the APPLY job runs
+and waits for the server to go away (the test stops it), then prints its last line.
 """
 
 import asyncio
@@ -38,7 +41,7 @@ async def call(client, name, args, progress=None):
     return r.is_error, r.structured_content, text
 
 
-async def drive(client, fixture):
+async def drive(client, fixture, server_stops=False):
     seen = {"protocol_version": client.protocol_version}
     err, s, text = await call(client, "create_session", {})
     check(not err, text)
@@ -71,6 +74,15 @@ async def drive(client, fixture):
     )
     await asyncio.wait_for(running.wait(), 120)
     seen["apply_job"] = apply_job["id"]
+    if server_stops:
+        print(json.dumps({"running": True, **seen}), flush=True)
+        try:
+            err, _, text = await asyncio.wait_for(task, 200)
+            seen["apply_error"] = text if err else None
+        except Exception as e:  # the connection goes away with the server
+            seen["apply_error"] = type(e).__name__
+        seen["ok"] = True
+        return seen
     cancelled_at = time.monotonic()
     task.cancel()
     try:
@@ -115,8 +127,15 @@ async def main():
         server = StdioServerParameters(command=rest[0], args=rest[1:], env=env)
     else:
         server = rest[0]
-    async with Client(server, mode=mode) as client:
-        seen = await drive(client, fixture)
+    server_stops = "--server-stops" in sys.argv
+    try:
+        async with Client(server, mode=mode) as client:
+            seen = await drive(client, fixture, server_stops)
+    except BaseException:
+        if not server_stops:
+            raise
+        # The server went away under the client, as the test meant: what mattered was printed.
+        seen = {"closed": True}
     print(json.dumps(seen))
 
 

@@ -398,3 +398,69 @@ fn cancelling_an_apply_interrupts_terraform_and_cancels_the_job() {
         assert_cancelled(&seen, &rm, server._data.path());
     }
 }
+
+#[test]
+fn stopping_the_sidecar_during_an_apply_cancels_the_job_before_exiting() {
+    use std::io::BufRead;
+
+    let local = LocalOci::start();
+    let rm = Rm::new(&local);
+    let providers = tempfile::tempdir().expect("tempdir");
+    let env = sidecar_env(&local, &provider_dir(providers.path()), "terraform");
+    let server_env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let mut server = HttpSidecar::start(&server_env);
+    let mut py = Command::new(util::python())
+        .arg(util::crate_dir().join("tests/clients/cancel_apply.py"))
+        .args(["2026-07-28", "http", &server.mcp_url(), "--fixture"])
+        .arg(util::fixture("full-architecture.json"))
+        .arg("--server-stops")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn the client");
+    let stdout = py.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let running: Value = rx
+        .recv_timeout(Duration::from_secs(180))
+        .ok()
+        .and_then(|l| serde_json::from_str(&l).ok())
+        .expect("the client saw the APPLY job running");
+    let job = running["apply_job"].as_str().expect("job").to_string();
+
+    // SIGTERM, as a supervisor stops it: the run is interrupted, the job cancelled, then exit.
+    let stopped_at = std::time::Instant::now();
+    // SAFETY: kill(2) on the sidecar this test started.
+    unsafe { libc::kill(server.child.id() as libc::pid_t, libc::SIGTERM) };
+    let status = loop {
+        if let Some(status) = server.child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(
+            stopped_at.elapsed() < Duration::from_secs(60),
+            "the sidecar did not exit after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "the sidecar exited with {status}");
+    assert_eq!(
+        rm.job_state(&job),
+        JobLifecycleState::Canceled,
+        "the job was cancelled before the sidecar exited"
+    );
+    let log = apply_log(
+        server._data.path(),
+        running["session_id"].as_str().expect("sid"),
+    );
+    assert!(log.contains("Interrupt received"), "{log}");
+    let _ = py.kill();
+    let _ = py.wait();
+}
