@@ -1,8 +1,11 @@
-//! Settings: the command line (`--stdio` or `--http ADDR`) and the `GALLEY_*` environment
-//! variables, read once at start-up. Nothing else reads the environment for settings.
+//! Settings: the command line (`--stdio` or `--http ADDR`), the `GALLEY_*` environment variables,
+//! and the OCI settings the Galley provider reads (`oci::PROVIDER_ENV`), read once at start-up.
+//! Nothing else reads the environment for settings.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+
+use crate::oci::OciSettings;
 
 /// How clients reach the sidecar.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,6 +36,8 @@ pub struct Config {
     pub provider_dir: PathBuf,
     /// `GALLEY_TERRAFORM`, default `terraform` from PATH.
     pub terraform: PathBuf,
+    /// OCI auth and endpoints, as the provider reads them (handed to Terraform as they are).
+    pub oci: OciSettings,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -52,7 +57,13 @@ environment:
   GALLEY_RULES_DIR         directory of *.yml validation rules replacing the shipped ones
   GALLEY_PROVIDER_DIR      directory holding terraform-provider-galley (default: next to this binary)
   GALLEY_TERRAFORM         terraform CLI to run (default: terraform on PATH)
-  RUST_LOG                 log filter (logs go to stderr)";
+  RUST_LOG                 log filter (logs go to stderr)
+
+OCI access (passed to the Galley provider, and used by get_rm_job_status), as the provider reads it:
+  OCI_CONFIG_FILE, OCI_CONFIG_FILE_PROFILE   config file and profile (default ~/.oci/config, DEFAULT)
+  OCI_AUTH, OCI_REGION, OCI_TENANCY_OCID, OCI_USER_OCID, OCI_FINGERPRINT, OCI_PRIVATE_KEY_PATH
+  GALLEY_RESOURCE_MANAGER_ENDPOINT           Resource Manager URL override (a local engine)
+  GALLEY_WORK_COMPARTMENT_ID                 compartment of the stacks when a plan names none";
 
 fn list(v: Option<String>) -> Option<Vec<String>> {
     v.map(|s| {
@@ -113,6 +124,7 @@ impl Config {
             terraform: env("GALLEY_TERRAFORM")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| PathBuf::from("terraform")),
+            oci: OciSettings::from_env(&env),
         })
     }
 }
@@ -167,5 +179,14 @@ mod tests {
             vec!["https://a.example", "http://b.example:8080"]
         );
         assert_eq!(c.url_token, None);
+        assert_eq!(c.oci, OciSettings::default());
+        let c = Config::from_parts(&args(&["--stdio"]), |k| {
+            (k == "GALLEY_RESOURCE_MANAGER_ENDPOINT").then(|| "http://127.0.0.1:9".to_string())
+        })
+        .unwrap();
+        assert_eq!(
+            c.oci.get("GALLEY_RESOURCE_MANAGER_ENDPOINT"),
+            Some("http://127.0.0.1:9")
+        );
     }
 }

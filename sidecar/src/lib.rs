@@ -7,7 +7,8 @@
 //! - `model`: the session document; `store`: sessions on disk (ids, atomic writes, safe paths).
 //! - `catalog`: the service types; `rules`: the YAML design rules and their evaluation.
 //! - `hcl`: a small HCL writer in `terraform fmt` layout; `export`: one module per service type.
-//! - `runner`: the `Runner` trait and the Terraform CLI implementation.
+//! - `runner`: the `Runner` trait and the Terraform CLI implementation; `oci`: the OCI settings
+//!   it passes on and the sidecar's own Resource Manager calls.
 //! - `server`: the MCP tools (sessions, design, stack, infra) on the `rmcp` SDK.
 //! - `http`: Streamable HTTP at `/mcp` plus `/health`, behind `security` (token and Origin).
 
@@ -17,6 +18,7 @@ pub mod export;
 pub mod hcl;
 pub mod http;
 pub mod model;
+pub mod oci;
 pub mod rules;
 pub mod runner;
 pub mod security;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use galley_sidecar::config::{Config, Transport};
 use galley_sidecar::http;
+use galley_sidecar::oci::ResourceManager;
 use galley_sidecar::rules::RuleSet;
 use galley_sidecar::runner::TerraformRunner;
 use galley_sidecar::security::Policy;
@@ -13,6 +14,9 @@ use galley_sidecar::server::Sidecar;
 use galley_sidecar::store::SessionStore;
 use rmcp::ServiceExt;
 use tokio_util::sync::CancellationToken;
+
+/// How long shutdown waits for interrupted runs: Terraform's stop plus the job's cancellation.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(200);
 
 fn init_logging() {
     // stdout belongs to the protocol in stdio mode: logs go to stderr, as JSON lines.
@@ -55,6 +59,7 @@ async fn main() -> anyhow::Result<()> {
     let runner = Arc::new(TerraformRunner::new(
         config.terraform.clone(),
         config.provider_dir.clone(),
+        ResourceManager::new(config.oci.clone()),
     ));
     let sidecar = Sidecar::new(store, rules, runner, config.read_only);
     let shutdown = CancellationToken::new();
@@ -76,6 +81,7 @@ async fn main() -> anyhow::Result<()> {
         Transport::Stdio => {
             tracing::info!(read_only = config.read_only, "serving MCP on stdio");
             let running = sidecar
+                .clone()
                 .serve(rmcp::transport::stdio())
                 .await
                 .context("failed to start the stdio transport")?;
@@ -98,11 +104,14 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("failed to listen on {addr}"))?;
             let local = listener.local_addr()?;
-            let app = http::app(sidecar, policy, shutdown.clone());
+            let app = http::app(sidecar.clone(), policy, shutdown.clone());
             // The "ready" line tests and supervisors wait for (with the real port when ADDR used :0).
             tracing::info!(addr = %local, read_only = config.read_only, token_required = config.url_token.is_some(), "ready: serving MCP at /mcp");
             http::serve(listener, app, async move { shutdown.cancelled().await }).await?;
         }
     }
+    // A run whose request was cancelled by the shutdown (or a closed stdin) is interrupting
+    // Terraform so the provider cancels its job: let it finish that rather than kill it.
+    sidecar.wait_idle(SHUTDOWN_GRACE).await;
     Ok(())
 }

@@ -1,9 +1,12 @@
 //! Running Terraform for a session, behind the `Runner` trait so the tools' gating (plan tokens,
 //! locks, read-only mode) does not depend on how a run happens. The real implementation,
 //! `TerraformRunner`, writes a root module that uses `galley_session` on the session's stack and
-//! runs the `terraform` CLI; `output` parses what the CLI prints.
+//! runs the `terraform` CLI; `lines` classifies what the CLI prints, `output` parses the text of
+//! Resource Manager job logs, `show` reads `terraform show -json`.
 
+pub mod lines;
 pub mod output;
+pub mod show;
 pub mod terraform;
 
 use std::collections::BTreeMap;
@@ -15,7 +18,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-pub use output::{Diagnostic, PlanSummary};
+pub use crate::oci::JobStatus;
+pub use output::{Diagnostic, Origin, PlanSummary};
 pub use terraform::TerraformRunner;
 
 /// What a run works on.
@@ -36,7 +40,12 @@ pub struct RunRequest {
 #[derive(Debug, Clone, PartialEq)]
 pub enum RunEvent {
     Log(String),
-    JobState { job_id: String, state: String },
+    /// A Resource Manager job changed state (`operation` is PLAN, APPLY or DESTROY).
+    JobState {
+        job_id: String,
+        operation: String,
+        state: String,
+    },
 }
 
 /// The result of a run. A failed run is an `Ok(RunOutcome { success: false, .. })`; `Err` is
@@ -46,26 +55,22 @@ pub struct RunOutcome {
     pub success: bool,
     /// True when the run was interrupted by cancellation.
     pub cancelled: bool,
+    /// What the Resource Manager plan would do (or, for a destroy, what it removes).
     pub summary: Option<PlanSummary>,
+    /// The last Resource Manager job of the run and its state.
     pub job_id: Option<String>,
+    pub job_state: Option<String>,
     pub stack_id: Option<String>,
     pub errors: Vec<Diagnostic>,
-    /// The last lines Terraform printed.
+    /// The last lines of the last job's log (or of Terraform's output when no job ran).
     pub log_tail: Vec<String>,
+    /// The stack's Terraform outputs after an apply (sensitive ones left out).
+    pub outputs: BTreeMap<String, String>,
+    /// Destroy preview: the resources the stack deployed, which a destroy removes.
+    pub resources: Vec<String>,
     /// The saved plan a plan or destroy preview produced.
     #[serde(skip)]
     pub plan_file: Option<PathBuf>,
-}
-
-/// State of a Resource Manager job.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-pub struct JobStatus {
-    pub job_id: String,
-    /// ACCEPTED, IN_PROGRESS, SUCCEEDED, FAILED, CANCELING, CANCELED, or UNKNOWN.
-    pub state: String,
-    pub session_id: Option<String>,
-    /// Where the state came from, for example the run's log.
-    pub source: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -84,8 +89,8 @@ pub enum RunnerError {
         #[source]
         source: std::io::Error,
     },
-    #[error("job {0} is not known to this sidecar; pass a job_id a run of this sidecar returned")]
-    UnknownJob(String),
+    #[error(transparent)]
+    ResourceManager(#[from] crate::oci::RmError),
 }
 
 /// Where events of a run go.
@@ -122,6 +127,6 @@ pub trait Runner: Send + Sync + 'static {
         events: Events,
         cancel: CancellationToken,
     ) -> BoxFuture<'_, Result<RunOutcome, RunnerError>>;
-    /// The state of a job a run reported.
+    /// The state of a Resource Manager job, asked of Resource Manager.
     fn job_status(&self, job_id: &str) -> BoxFuture<'_, Result<JobStatus, RunnerError>>;
 }

@@ -1,5 +1,5 @@
-//! Parsing of what the `terraform` CLI prints (with `-no-color`): change summaries, error
-//! diagnostics with file and line, and Resource Manager job and stack ids with job states.
+//! Parsing of what Terraform prints as text (with `-no-color`), which is what a Resource Manager
+//! job's log holds: change summaries, and error diagnostics with file and line.
 
 use std::sync::LazyLock;
 
@@ -15,6 +15,17 @@ pub struct PlanSummary {
     pub destroy: u32,
 }
 
+/// Which Terraform reported an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Origin {
+    /// The Resource Manager job running the session's stack: `file` is a stack file, relative
+    /// to the stack directory (what `update_terraform_file` takes).
+    Stack,
+    /// The sidecar's own Terraform run (the Galley provider, Resource Manager access).
+    Runner,
+}
+
 /// An error Terraform reported, with its location when it has one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Diagnostic {
@@ -22,6 +33,7 @@ pub struct Diagnostic {
     pub detail: String,
     pub file: Option<String>,
     pub line: Option<u32>,
+    pub origin: Origin,
 }
 
 static PLAN: LazyLock<Regex> = LazyLock::new(|| {
@@ -37,14 +49,6 @@ static LOCATION: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^on (\S+) line (\d+)").expect("static regex"));
 /// A source excerpt line of a diagnostic (`  12:   bogus = 1`).
 static EXCERPT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\d+:").expect("static regex"));
-static JOB: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"ocid1\.ormjob\.[A-Za-z0-9._-]+").expect("static regex"));
-static STACK: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"ocid1\.ormstack\.[A-Za-z0-9._-]+").expect("static regex"));
-static STATE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b(ACCEPTED|IN_PROGRESS|SUCCEEDED|FAILED|CANCELING|CANCELED)\b")
-        .expect("static regex")
-});
 
 /// Strips the box drawing Terraform puts around diagnostics, and surrounding blanks.
 fn clean(line: &str) -> &str {
@@ -88,6 +92,7 @@ pub fn errors(lines: &[String]) -> Vec<Diagnostic> {
                 detail: String::new(),
                 file: None,
                 line: None,
+                origin: Origin::Stack,
             });
             continue;
         }
@@ -113,29 +118,6 @@ pub fn errors(lines: &[String]) -> Vec<Diagnostic> {
     }
     out.extend(current);
     out
-}
-
-/// The last Resource Manager job id mentioned.
-pub fn job_id(lines: &[String]) -> Option<String> {
-    lines
-        .iter()
-        .rev()
-        .find_map(|l| JOB.find(l).map(|m| m.as_str().to_string()))
-}
-
-/// The last Resource Manager stack id mentioned.
-pub fn stack_id(lines: &[String]) -> Option<String> {
-    lines
-        .iter()
-        .rev()
-        .find_map(|l| STACK.find(l).map(|m| m.as_str().to_string()))
-}
-
-/// A job state change mentioned on one line (`... ocid1.ormjob... IN_PROGRESS`).
-pub fn job_state(line: &str) -> Option<(String, String)> {
-    let job = JOB.find(line)?;
-    let state = STATE.find(line)?;
-    Some((job.as_str().to_string(), state.as_str().to_string()))
 }
 
 #[cfg(test)]
@@ -200,7 +182,7 @@ mod tests {
         );
         assert_eq!(errs[1].file, None);
         assert!(errs[1].detail.contains("FAILED"));
-        assert_eq!(job_id(&out).as_deref(), Some("ocid1.ormjob.oc1..abc"));
+        assert_eq!(errs[0].origin, Origin::Stack);
     }
 
     #[test]
@@ -211,14 +193,5 @@ mod tests {
         let errs = errors(&out);
         assert_eq!(errs[0].file.as_deref(), Some("main.tf"));
         assert_eq!(errs[0].line, Some(3));
-    }
-
-    #[test]
-    fn job_states_on_a_line() {
-        assert_eq!(
-            job_state("galley_session.this: job ocid1.ormjob.oc1.iad.xyz is IN_PROGRESS"),
-            Some(("ocid1.ormjob.oc1.iad.xyz".into(), "IN_PROGRESS".into()))
-        );
-        assert_eq!(job_state("no job here SUCCEEDED"), None);
     }
 }

@@ -1,13 +1,25 @@
 //! The real `Runner`: a small root module next to the session's stack that manages it as one
 //! `galley_session` resource, and the `terraform` CLI run there with the Galley provider taken
-//! from a local directory through `dev_overrides` (no registry involved). Output lines stream out
-//! as events; cancellation sends SIGINT so Terraform asks the provider to stop, which cancels the
-//! remote job.
+//! from a local directory through `dev_overrides` (no registry involved).
+//!
+//! How the operations map onto the resource:
+//! - plan: `operation = "plan"` is applied (the stack is created or updated with the files and a
+//!   Resource Manager PLAN job runs: its summary and log are what the user reviews), then a plan
+//!   with `operation = "apply"` is saved. That saved plan carries the digest of the files, so
+//!   applying it refuses files changed since.
+//! - apply: the saved plan is applied (a PLAN job of the same files, then an APPLY job of it).
+//! - destroy preview: `plan -destroy` is saved, and the resources the stack's state holds are
+//!   listed (what its DESTROY job removes); destroy applies that saved plan.
+//!
+//! Results come from `terraform show -json` and the machine-readable UI (`-json`); job progress
+//! from the provider's log (`TF_LOG_PROVIDER=INFO`, see `lines`). Every line is streamed out as an
+//! event and kept in `<op>.log` in the work directory. Cancellation sends SIGINT, so Terraform
+//! asks the provider to stop, which cancels the running job.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -15,48 +27,331 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 use tokio_util::sync::CancellationToken;
 
-use super::{Events, JobStatus, RunEvent, RunOutcome, RunRequest, Runner, RunnerError, output};
+use super::lines::{self, JobEvent, Line};
+use super::output::{self, Diagnostic, Origin, PlanSummary};
+use super::show::{self, ADDRESS, SessionState};
+use super::{Events, JobStatus, RunEvent, RunOutcome, RunRequest, Runner, RunnerError};
 use crate::hcl::{self, Block, Expr, Item};
+use crate::oci::ResourceManager;
 use crate::store::write_atomic;
 
 /// The provider's source address, as the root module requires it.
 pub const PROVIDER_SOURCE: &str = "galley-dev/galley";
-/// How many output lines a result carries.
+/// How many log lines a result carries.
 const LOG_TAIL_LINES: usize = 40;
-/// Output kept for parsing; older lines are dropped beyond this many.
+/// Lines kept for parsing; older ones are dropped beyond this many.
 const MAX_KEPT_LINES: usize = 20_000;
-/// How long Terraform gets to stop after SIGINT before it is killed.
-const INTERRUPT_GRACE: Duration = Duration::from_secs(120);
+/// How long Terraform gets to stop after SIGINT before it is killed. The provider cancels the
+/// job and waits for it to end, which takes a while on a real Resource Manager.
+const INTERRUPT_GRACE: Duration = Duration::from_secs(180);
+/// Longest detail kept of one diagnostic of the sidecar's own run (the provider's job failure
+/// repeats the job's errors and log, which the result carries separately).
+const MAX_DETAIL: usize = 1_500;
+
+/// The saved plans.
+const REVIEW_PLAN: &str = "review.tfplan";
+const APPLY_PLAN: &str = "plan.tfplan";
+const DESTROY_PLAN: &str = "destroy.tfplan";
 
 /// Runs the `terraform` CLI against the Galley provider.
 #[derive(Debug, Clone)]
 pub struct TerraformRunner {
     terraform: PathBuf,
     provider_dir: PathBuf,
-    /// Job states seen in run output, for `job_status`.
-    jobs: Arc<Mutex<HashMap<String, (String, String)>>>,
+    rm: ResourceManager,
 }
 
+/// The operations that apply a saved plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Op {
-    Plan,
     Apply,
-    PreviewDestroy,
     Destroy,
 }
 
+impl Op {
+    fn name(self) -> &'static str {
+        match self {
+            Op::Apply => "apply",
+            Op::Destroy => "destroy",
+        }
+    }
+}
+
+/// A job seen in a run.
+#[derive(Debug, Clone)]
+struct JobSeen {
+    id: String,
+    operation: String,
+    state: String,
+}
+
+/// Everything one operation's Terraform runs printed, classified.
+struct Transcript {
+    log: Option<std::fs::File>,
+    /// Terraform's messages (UI and other text), for the log tail when no job ran.
+    messages: VecDeque<String>,
+    /// Job log lines with their job id.
+    job_lines: VecDeque<(String, String)>,
+    /// Error diagnostics of Terraform's UI.
+    errors: Vec<Diagnostic>,
+    jobs: Vec<JobSeen>,
+    stack_id: Option<String>,
+    cancelled: bool,
+}
+
+fn keep<T>(q: &mut VecDeque<T>, item: T) {
+    q.push_back(item);
+    if q.len() > MAX_KEPT_LINES {
+        q.pop_front();
+    }
+}
+
+/// The provider's failure text repeats the job's errors and log; keep what comes before.
+fn trim_detail(detail: &str) -> String {
+    let cut = ["\n\nTerraform errors:", "\nLast log lines:"]
+        .iter()
+        .filter_map(|m| detail.find(m))
+        .min()
+        .unwrap_or(detail.len());
+    let mut d = detail[..cut].trim().to_string();
+    if d.len() > MAX_DETAIL {
+        let mut end = MAX_DETAIL;
+        while !d.is_char_boundary(end) {
+            end -= 1;
+        }
+        d.truncate(end);
+        d.push_str("...");
+    }
+    d
+}
+
+impl Transcript {
+    fn new(path: &Path) -> Self {
+        let log = std::fs::File::create(path)
+            .map_err(
+                |e| tracing::warn!(path = %path.display(), error = %e, "cannot write the run log"),
+            )
+            .ok();
+        Transcript {
+            log,
+            messages: VecDeque::new(),
+            job_lines: VecDeque::new(),
+            errors: Vec::new(),
+            jobs: Vec::new(),
+            stack_id: None,
+            cancelled: false,
+        }
+    }
+
+    fn note(&mut self, text: &str) {
+        if let Some(f) = self.log.as_mut() {
+            let _ = writeln!(f, "{text}");
+        }
+    }
+
+    fn set_job_state(
+        &mut self,
+        job_id: &str,
+        operation: Option<&str>,
+        state: &str,
+        events: &Events,
+    ) {
+        let job = match self.jobs.iter_mut().find(|j| j.id == job_id) {
+            Some(j) => j,
+            None => {
+                self.jobs.push(JobSeen {
+                    id: job_id.to_string(),
+                    operation: operation.unwrap_or_default().to_string(),
+                    state: String::new(),
+                });
+                let last = self.jobs.len() - 1;
+                &mut self.jobs[last]
+            }
+        };
+        if job.operation.is_empty() {
+            job.operation = operation.unwrap_or_default().to_string();
+        }
+        if job.state != state {
+            job.state = state.to_string();
+            let _ = events.send(RunEvent::JobState {
+                job_id: job.id.clone(),
+                operation: job.operation.clone(),
+                state: state.to_string(),
+            });
+        }
+    }
+
+    /// Takes one line of output; forwards what a user would want to follow.
+    fn take(&mut self, raw: &str, stdout: bool, events: &Events) {
+        self.note(raw);
+        match lines::classify(raw, stdout) {
+            Line::Ui {
+                message,
+                kind,
+                diagnostic,
+            } => {
+                if let Some(d) = diagnostic
+                    && d.error
+                {
+                    let mut diag = d.diagnostic;
+                    diag.detail = trim_detail(&diag.detail);
+                    self.errors.push(diag);
+                }
+                if kind != "version" {
+                    let _ = events.send(RunEvent::Log(message.clone()));
+                    keep(&mut self.messages, message);
+                }
+            }
+            Line::JobLog {
+                job_id,
+                operation,
+                line,
+            } => {
+                let known = self.jobs.iter().find(|j| j.id == job_id);
+                if known.is_none_or(|j| j.state == "ACCEPTED") {
+                    self.set_job_state(&job_id, Some(&operation), "IN_PROGRESS", events);
+                }
+                let _ = events.send(RunEvent::Log(format!("[{operation} job] {line}")));
+                keep(&mut self.job_lines, (job_id, line));
+            }
+            Line::Job {
+                job_id,
+                operation,
+                event,
+                stack_id,
+            } => {
+                if stack_id.is_some() {
+                    self.stack_id = stack_id;
+                }
+                let state = match event {
+                    JobEvent::Started => "ACCEPTED".to_string(),
+                    JobEvent::Followed(state) => state.unwrap_or_else(|| "UNKNOWN".into()),
+                    JobEvent::Cancelling => "CANCELING".to_string(),
+                };
+                self.set_job_state(&job_id, operation.as_deref(), &state, events);
+            }
+            Line::Other(text) => {
+                // Plugin and core log lines are for the run log only.
+                let is_log = text
+                    .split(' ')
+                    .nth(1)
+                    .is_some_and(|w| w.starts_with('[') && w.ends_with(']') && w.len() > 2);
+                if !is_log && !text.trim().is_empty() {
+                    let _ = events.send(RunEvent::Log(text.clone()));
+                    keep(&mut self.messages, text);
+                }
+            }
+        }
+    }
+
+    fn last_job(&self) -> Option<&JobSeen> {
+        self.jobs.last()
+    }
+
+    /// Lines of the last job's log, or Terraform's messages when no job logged anything.
+    fn tail(&self) -> Vec<String> {
+        let job_lines: Vec<&String> = match self.last_job() {
+            Some(j) => self
+                .job_lines
+                .iter()
+                .filter(|(id, _)| *id == j.id)
+                .map(|(_, l)| l)
+                .collect(),
+            None => Vec::new(),
+        };
+        let source: Vec<&String> = if job_lines.is_empty() {
+            self.messages.iter().collect()
+        } else {
+            job_lines
+        };
+        let skip = source.len().saturating_sub(LOG_TAIL_LINES);
+        source.into_iter().skip(skip).cloned().collect()
+    }
+
+    /// The errors of the run: the stack's (from the jobs' logs) first, then the runner's.
+    fn all_errors(&self) -> Vec<Diagnostic> {
+        let job_text: Vec<String> = self.job_lines.iter().map(|(_, l)| l.clone()).collect();
+        let mut errors = output::errors(&job_text);
+        errors.extend(self.errors.iter().cloned());
+        errors
+    }
+
+    /// The summary the logs of the jobs of one operation (PLAN, DESTROY...) print.
+    fn job_summary(&self, operation: &str) -> Option<PlanSummary> {
+        let ids: Vec<&str> = self
+            .jobs
+            .iter()
+            .filter(|j| j.operation == operation)
+            .map(|j| j.id.as_str())
+            .collect();
+        let text: Vec<String> = self
+            .job_lines
+            .iter()
+            .filter(|(id, _)| ids.contains(&id.as_str()))
+            .map(|(_, l)| l.clone())
+            .collect();
+        output::summary(&text)
+    }
+
+    fn runner_error(&mut self, summary: &str, detail: String) {
+        self.note(&format!("Error: {summary}: {detail}"));
+        self.errors.push(Diagnostic {
+            summary: summary.to_string(),
+            detail,
+            file: None,
+            line: None,
+            origin: Origin::Runner,
+        });
+    }
+}
+
+/// Sends `signal` to the process group led by our child `pid`.
+fn signal_group(pid: u32, signal: libc::c_int) {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return;
+    };
+    // SAFETY: kill(2) has no memory-safety preconditions; the group is the one our child leads
+    // (spawned with process_group(0)), so nothing else is signalled.
+    unsafe { libc::kill(-pid, signal) };
+}
+
+/// Kills the process group of a Terraform run that is dropped before it ends (the sidecar
+/// going away), so its provider processes do not outlive it.
+struct GroupGuard(Option<u32>);
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0 {
+            signal_group(pid, libc::SIGKILL);
+        }
+    }
+}
+
 impl TerraformRunner {
-    /// `terraform` is the CLI to run; `provider_dir` holds `terraform-provider-galley`.
-    pub fn new(terraform: PathBuf, provider_dir: PathBuf) -> Self {
+    /// `terraform` is the CLI to run; `provider_dir` holds `terraform-provider-galley`; `rm` is
+    /// the Resource Manager access whose settings the provider is given too.
+    pub fn new(terraform: PathBuf, provider_dir: PathBuf, rm: ResourceManager) -> Self {
         TerraformRunner {
             terraform,
             provider_dir,
-            jobs: Arc::default(),
+            rm,
         }
     }
 
     /// The root module: one `galley_session` managing the session's stack directory.
     pub fn root_module() -> String {
+        let var = |name: &str, ty: &str, description: &str, default: Option<Expr>| {
+            let mut b = Block::new("variable", &[name])
+                .attr("description", Expr::str(description))
+                .attr("type", Expr::raw(ty));
+            if let Some(d) = default {
+                b = b.attr("default", d);
+            }
+            Item::Block(b)
+        };
+        let output = |name: &str, value: &str| {
+            Item::Block(Block::new("output", &[name]).attr("value", Expr::raw(value)))
+        };
         hcl::render(&[
             Item::Comment(
                 "Written by galley-sidecar: the session's stack as one Resource Manager stack."
@@ -68,38 +363,47 @@ impl TerraformRunner {
                     Expr::Object(vec![("source".into(), Expr::str(PROVIDER_SOURCE))]),
                 ),
             )),
-            Item::Block(
-                Block::new("variable", &["compartment_ocid"])
-                    .attr(
-                        "description",
-                        Expr::str("Compartment of the Resource Manager stack."),
-                    )
-                    .attr("type", Expr::raw("string")),
+            var("session_id", "string", "The sidecar session.", None),
+            var(
+                "compartment_ocid",
+                "string",
+                "Compartment of the stack; null: GALLEY_WORK_COMPARTMENT_ID.",
+                Some(Expr::raw("null")),
             ),
-            Item::Block(
-                Block::new("variable", &["stack_variables"])
-                    .attr(
-                        "description",
-                        Expr::str("Variables of the stack, passed to Resource Manager."),
-                    )
-                    .attr("type", Expr::raw("map(string)"))
-                    .attr("default", Expr::Object(vec![])),
+            var(
+                "stack_variables",
+                "map(string)",
+                "Variables of the stack, passed to Resource Manager.",
+                Some(Expr::Object(vec![])),
             ),
+            var(
+                "operation",
+                "string",
+                "plan: a PLAN job only; apply: a PLAN job and an APPLY job of it.",
+                Some(Expr::str("apply")),
+            ),
+            // Settings come from the environment the sidecar passes on (OCI_*, GALLEY_*).
             Item::Block(Block::new("provider", &["galley"])),
             Item::Block(
                 Block::new("resource", &["galley_session", "this"])
                     .attr("compartment_id", Expr::raw("var.compartment_ocid"))
-                    .attr("terraform_dir", Expr::str("../terraform"))
-                    .attr("variables", Expr::raw("var.stack_variables")),
+                    .attr("display_name", Expr::raw("\"galley ${var.session_id}\""))
+                    .attr(
+                        "description",
+                        Expr::raw("\"Managed by galley-sidecar, session ${var.session_id}.\""),
+                    )
+                    .attr(
+                        "terraform_dir",
+                        Expr::raw("\"${path.module}/../terraform\""),
+                    )
+                    .attr("variables", Expr::raw("var.stack_variables"))
+                    .attr("operation", Expr::raw("var.operation")),
             ),
-            Item::Block(
-                Block::new("output", &["stack_id"])
-                    .attr("value", Expr::raw("galley_session.this.stack_id")),
-            ),
-            Item::Block(
-                Block::new("output", &["job_id"])
-                    .attr("value", Expr::raw("galley_session.this.job_id")),
-            ),
+            output("stack_id", "galley_session.this.id"),
+            output("last_job_id", "galley_session.this.last_job_id"),
+            output("last_job_state", "galley_session.this.last_job_state"),
+            output("plan_summary", "galley_session.this.plan_summary"),
+            output("stack_outputs", "galley_session.this.outputs"),
         ])
     }
 
@@ -112,12 +416,12 @@ impl TerraformRunner {
         )
     }
 
+    /// Writes the root module, the CLI configuration and the variables of this run.
     fn prepare(&self, req: &RunRequest) -> Result<(), RunnerError> {
-        let err = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| RunnerError::Prepare { path, source }
-        };
-        std::fs::create_dir_all(&req.work_dir).map_err(err(&req.work_dir))?;
+        std::fs::create_dir_all(&req.work_dir).map_err(|source| RunnerError::Prepare {
+            path: req.work_dir.clone(),
+            source,
+        })?;
         let write = |name: &str, content: &[u8]| {
             let p = req.work_dir.join(name);
             write_atomic(&p, content).map_err(|e| RunnerError::Prepare {
@@ -131,6 +435,7 @@ impl TerraformRunner {
             Self::cli_config(&self.provider_dir).as_bytes(),
         )?;
         let mut vars = serde_json::Map::new();
+        vars.insert("session_id".into(), req.session_id.clone().into());
         let mut stack_vars: BTreeMap<&str, &str> = BTreeMap::new();
         for (k, v) in &req.variables {
             if k == "compartment_ocid" {
@@ -144,11 +449,6 @@ impl TerraformRunner {
                 stack_vars.insert(k, v);
             }
         }
-        if !vars.contains_key("compartment_ocid")
-            && let Ok(c) = std::env::var("GALLEY_COMPARTMENT_OCID")
-        {
-            vars.insert("compartment_ocid".into(), serde_json::Value::String(c));
-        }
         vars.insert(
             "stack_variables".into(),
             serde_json::to_value(stack_vars).unwrap_or_default(),
@@ -158,78 +458,87 @@ impl TerraformRunner {
         Ok(())
     }
 
-    fn args(op: Op, req: &RunRequest) -> Vec<String> {
-        let mut a: Vec<String> = match op {
-            Op::Plan => vec!["plan".into(), "-out=plan.tfplan".into()],
-            Op::PreviewDestroy => vec![
-                "plan".into(),
-                "-destroy".into(),
-                "-out=destroy.tfplan".into(),
-            ],
-            Op::Apply | Op::Destroy => vec!["apply".into()],
-        };
-        a.push("-input=false".into());
-        a.push("-no-color".into());
-        if matches!(op, Op::Apply | Op::Destroy) {
-            let default = if op == Op::Apply {
-                "plan.tfplan"
-            } else {
-                "destroy.tfplan"
-            };
-            let file = req
-                .plan_file
-                .as_ref()
-                .and_then(|p| p.file_name())
-                .map_or_else(|| default.to_string(), |n| n.to_string_lossy().into_owned());
-            a.push(file);
-        }
-        a
-    }
-
-    async fn run(
-        &self,
-        op: Op,
-        req: RunRequest,
-        events: Events,
-        cancel: CancellationToken,
-    ) -> Result<RunOutcome, RunnerError> {
-        self.prepare(&req)?;
-        let args = Self::args(op, &req);
-        tracing::info!(session = %req.session_id, ?op, "running terraform");
-        let mut child = Command::new(&self.terraform)
-            .args(&args)
-            .current_dir(&req.work_dir)
-            .env("TF_CLI_CONFIG_FILE", req.work_dir.join("galley.tfrc"))
+    fn command(&self, work_dir: &Path, args: &[&str]) -> Command {
+        let mut cmd = Command::new(&self.terraform);
+        cmd.args(args)
+            .current_dir(work_dir)
+            .env("TF_CLI_CONFIG_FILE", work_dir.join("galley.tfrc"))
             .env("TF_IN_AUTOMATION", "1")
             .env("TF_INPUT", "0")
-            .stdin(Stdio::null())
+            // The provider's log carries the job's progress and log lines (see `lines`).
+            .env("TF_LOG_PROVIDER", "INFO");
+        for k in [
+            "TF_LOG",
+            "TF_LOG_CORE",
+            "TF_LOG_PATH",
+            "TF_CLI_ARGS",
+            "TF_CLI_ARGS_plan",
+            "TF_CLI_ARGS_apply",
+            "TF_WORKSPACE",
+        ] {
+            cmd.env_remove(k);
+        }
+        for (k, v) in self.rm.settings().vars() {
+            cmd.env(k, v);
+        }
+        cmd.stdin(Stdio::null()).kill_on_drop(true);
+        cmd
+    }
+
+    /// Runs one command, streaming its lines into `t`; true when it exited successfully.
+    async fn stream(
+        &self,
+        req: &RunRequest,
+        args: &[&str],
+        t: &mut Transcript,
+        events: &Events,
+        cancel: &CancellationToken,
+    ) -> Result<bool, RunnerError> {
+        if cancel.is_cancelled() {
+            t.cancelled = true;
+            return Ok(false);
+        }
+        t.note(&format!("$ terraform {}", args.join(" ")));
+        tracing::info!(session = %req.session_id, ?args, "running terraform");
+        // A process group of its own, signalled as a whole like Ctrl-C in a terminal signals
+        // the foreground group: Terraform up to 1.1 runs under panicwrap, whose parent process
+        // ignores SIGINT and leaves it to the group to reach the real Terraform child. The
+        // provider survives the signal and waits for Terraform's Stop.
+        let mut child = self
+            .command(&req.work_dir, args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .kill_on_drop(true)
+            .process_group(0)
             .spawn()
             .map_err(|source| RunnerError::Spawn {
                 program: self.terraform.display().to_string(),
                 source,
             })?;
-        let (line_tx, mut line_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-        for stream in [
-            child
-                .stdout
-                .take()
-                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
-            child
-                .stderr
-                .take()
-                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
-        ]
-        .into_iter()
-        .flatten()
-        {
+        let mut group = GroupGuard(child.id());
+        let (line_tx, mut line_rx) = tokio::sync::mpsc::unbounded_channel::<(bool, String)>();
+        let streams: [(bool, Option<Box<dyn tokio::io::AsyncRead + Unpin + Send>>); 2] = [
+            (
+                true,
+                child
+                    .stdout
+                    .take()
+                    .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+            ),
+            (
+                false,
+                child
+                    .stderr
+                    .take()
+                    .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+            ),
+        ];
+        for (is_stdout, stream) in streams {
+            let Some(stream) = stream else { continue };
             let tx = line_tx.clone();
             tokio::spawn(async move {
                 let mut lines = BufReader::new(stream).lines();
                 while let Ok(Some(l)) = lines.next_line().await {
-                    if tx.send(l).is_err() {
+                    if tx.send((is_stdout, l)).is_err() {
                         break;
                     }
                 }
@@ -237,98 +546,350 @@ impl TerraformRunner {
         }
         drop(line_tx);
 
-        let mut kept: VecDeque<String> = VecDeque::new();
-        let mut cancelled = false;
         let mut interrupted_at: Option<tokio::time::Instant> = None;
         let status = loop {
-            let deadline = interrupted_at.map(|t| t + INTERRUPT_GRACE);
+            let deadline = interrupted_at.map(|at| at + INTERRUPT_GRACE);
             tokio::select! {
                 line = line_rx.recv() => match line {
-                    Some(l) => {
-                        if let Some((job, state)) = output::job_state(&l) {
-                            self.remember(&job, &state, &req.session_id);
-                            let _ = events.send(RunEvent::JobState { job_id: job, state });
-                        }
-                        let _ = events.send(RunEvent::Log(l.clone()));
-                        kept.push_back(l);
-                        if kept.len() > MAX_KEPT_LINES {
-                            kept.pop_front();
-                        }
-                    }
+                    Some((is_stdout, l)) => t.take(&l, is_stdout, events),
                     None => break child.wait().await,
                 },
-                _ = cancel.cancelled(), if !cancelled => {
-                    cancelled = true;
+                _ = cancel.cancelled(), if !t.cancelled => {
+                    t.cancelled = true;
                     interrupted_at = Some(tokio::time::Instant::now());
                     if let Some(pid) = child.id() {
                         tracing::info!(session = %req.session_id, pid, "interrupting terraform");
+                        t.note("[galley-sidecar] request cancelled: sending SIGINT to terraform");
                         // SIGINT is Terraform's graceful stop: it asks the provider to stop,
                         // which cancels the Resource Manager job.
-                        // SAFETY: kill(2) with a pid we spawned and own.
-                        unsafe { libc::kill(pid as libc::pid_t, libc::SIGINT) };
+                        signal_group(pid, libc::SIGINT);
                     }
                 },
-                _ = async { if let Some(d) = deadline { tokio::time::sleep_until(d).await } else { std::future::pending().await } } => {
+                _ = async {
+                    match deadline {
+                        Some(d) => tokio::time::sleep_until(d).await,
+                        None => std::future::pending().await,
+                    }
+                } => {
                     tracing::warn!(session = %req.session_id, "terraform did not stop after SIGINT; killing it");
+                    if let Some(pid) = child.id() {
+                        signal_group(pid, libc::SIGKILL);
+                    }
                     let _ = child.start_kill();
                     interrupted_at = None;
                 }
             }
         };
-        let lines: Vec<String> = kept.into_iter().collect();
-        let success = status.as_ref().is_ok_and(|s| s.success()) && !cancelled;
-        let mut outcome = RunOutcome {
-            success,
-            cancelled,
-            summary: output::summary(&lines),
-            job_id: output::job_id(&lines),
-            stack_id: output::stack_id(&lines),
-            errors: output::errors(&lines),
-            log_tail: lines
-                .iter()
-                .rev()
-                .take(LOG_TAIL_LINES)
-                .rev()
-                .cloned()
-                .collect(),
+        group.0 = None;
+        let ok = status.as_ref().is_ok_and(|s| s.success());
+        t.note(&format!("[galley-sidecar] terraform exited: {status:?}"));
+        Ok(ok)
+    }
+
+    /// Runs a command whose stdout is JSON (`show -json`).
+    async fn json(&self, req: &RunRequest, args: &[&str]) -> Result<serde_json::Value, String> {
+        let out = self
+            .command(&req.work_dir, args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .output()
+            .await
+            .map_err(|e| format!("failed to run terraform {}: {e}", args.join(" ")))?;
+        if !out.status.success() {
+            return Err(format!(
+                "terraform {} failed: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        serde_json::from_slice(&out.stdout)
+            .map_err(|e| format!("terraform {} printed no JSON: {e}", args.join(" ")))
+    }
+
+    /// The resource as the root module's state has it; `None` when nothing is in state.
+    async fn state(&self, req: &RunRequest) -> Result<Option<SessionState>, String> {
+        if !req.work_dir.join("terraform.tfstate").exists() {
+            return Ok(None);
+        }
+        let v = self.json(req, &["show", "-json", "-no-color"]).await?;
+        Ok(show::session_state(&v))
+    }
+
+    async fn plan_actions(&self, req: &RunRequest, plan: &str) -> Result<Vec<String>, String> {
+        let v = self
+            .json(req, &["show", "-json", "-no-color", plan])
+            .await?;
+        Ok(show::planned_actions(&v))
+    }
+
+    /// A create that failed leaves the resource tainted, and a tainted resource is replaced
+    /// (its stack destroyed) by the next plan. The sidecar keeps one stack per session, so it
+    /// clears the mark: the next run reruns the jobs on the same stack.
+    async fn untaint(&self, req: &RunRequest, t: &mut Transcript) {
+        let out = self
+            .command(&req.work_dir, &["untaint", "-no-color", ADDRESS])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .output()
+            .await;
+        match out {
+            Ok(o) => t.note(&format!(
+                "$ terraform untaint {ADDRESS}\n{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            )),
+            Err(e) => t.note(&format!("terraform untaint failed to start: {e}")),
+        }
+    }
+
+    /// Refuses a saved plan that would delete the stack (a replacement), which a plan or an
+    /// apply of the sidecar must never do behind the user's back.
+    async fn refuse_replacement(&self, req: &RunRequest, plan: &str, t: &mut Transcript) -> bool {
+        match self.plan_actions(req, plan).await {
+            Ok(actions) if actions.iter().any(|a| a == "delete") => {
+                t.runner_error(
+                    "The stack would be replaced",
+                    format!(
+                        "Terraform plans to {} the Resource Manager stack (its compartment \
+                         changed?), which destroys what it deployed. Destroy the session's stack \
+                         first (run_terraform_plan with destroy=true, then run_terraform_destroy), \
+                         or keep the compartment.",
+                        actions.join(" and ")
+                    ),
+                );
+                true
+            }
+            Ok(_) => false,
+            Err(e) => {
+                t.runner_error("Cannot read the saved plan", e);
+                true
+            }
+        }
+    }
+
+    fn outcome(&self, t: &Transcript, success: bool, state: Option<&SessionState>) -> RunOutcome {
+        let last = t.last_job();
+        RunOutcome {
+            success: success && !t.cancelled,
+            cancelled: t.cancelled,
+            summary: state.and_then(|s| s.plan_summary),
+            job_id: state
+                .and_then(|s| s.last_job_id.clone())
+                .or_else(|| last.map(|j| j.id.clone())),
+            job_state: state
+                .and_then(|s| s.last_job_state.clone())
+                .or_else(|| last.map(|j| j.state.clone())),
+            stack_id: state
+                .and_then(|s| s.stack_id.clone())
+                .or_else(|| t.stack_id.clone()),
+            errors: t.all_errors(),
+            log_tail: t.tail(),
+            outputs: state.map(|s| s.outputs.clone()).unwrap_or_default(),
+            resources: Vec::new(),
             plan_file: None,
+        }
+    }
+
+    /// The state after a run; a failure to read it becomes an error of the run.
+    async fn state_after(&self, req: &RunRequest, t: &mut Transcript) -> Option<SessionState> {
+        match self.state(req).await {
+            Ok(s) => s,
+            Err(e) => {
+                t.runner_error("Cannot read the runner's state", e);
+                None
+            }
+        }
+    }
+
+    async fn plan(
+        &self,
+        req: RunRequest,
+        events: Events,
+        cancel: CancellationToken,
+    ) -> Result<RunOutcome, RunnerError> {
+        self.prepare(&req)?;
+        let mut t = Transcript::new(&req.work_dir.join("plan.log"));
+        for stale in [REVIEW_PLAN, APPLY_PLAN] {
+            let _ = std::fs::remove_file(req.work_dir.join(stale));
+        }
+        if self
+            .state(&req)
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|s| s.tainted)
+        {
+            self.untaint(&req, &mut t).await;
+        }
+        let review_out = format!("-out={REVIEW_PLAN}");
+        let reviewed = self
+            .stream(
+                &req,
+                &[
+                    "plan",
+                    "-json",
+                    "-input=false",
+                    "-var=operation=plan",
+                    &review_out,
+                ],
+                &mut t,
+                &events,
+                &cancel,
+            )
+            .await?;
+        if !reviewed || self.refuse_replacement(&req, REVIEW_PLAN, &mut t).await {
+            let state = self.state_after(&req, &mut t).await;
+            return Ok(self.outcome(&t, false, state.as_ref()));
+        }
+        // The stack gets the files and a PLAN job runs.
+        let planned = self
+            .stream(
+                &req,
+                &["apply", "-json", "-input=false", REVIEW_PLAN],
+                &mut t,
+                &events,
+                &cancel,
+            )
+            .await?;
+        let _ = std::fs::remove_file(req.work_dir.join(REVIEW_PLAN));
+        let state = self.state_after(&req, &mut t).await;
+        if !planned {
+            if state.as_ref().is_some_and(|s| s.tainted) {
+                // Only a PLAN job ran: nothing was deployed, so the stack can be kept.
+                self.untaint(&req, &mut t).await;
+            }
+            return Ok(self.outcome(&t, false, state.as_ref()));
+        }
+        // The plan to apply later: the same files, variables and stack, operation apply.
+        let apply_out = format!("-out={APPLY_PLAN}");
+        let saved = self
+            .stream(
+                &req,
+                &[
+                    "plan",
+                    "-json",
+                    "-input=false",
+                    "-var=operation=apply",
+                    &apply_out,
+                ],
+                &mut t,
+                &events,
+                &cancel,
+            )
+            .await?;
+        let saved = saved && !self.refuse_replacement(&req, APPLY_PLAN, &mut t).await;
+        let mut outcome = self.outcome(&t, saved, state.as_ref());
+        if outcome.summary.is_none() {
+            outcome.summary = t.job_summary("PLAN");
+        }
+        if outcome.success {
+            outcome.plan_file = Some(req.work_dir.join(APPLY_PLAN));
+        }
+        Ok(outcome)
+    }
+
+    async fn apply_saved(
+        &self,
+        op: Op,
+        req: RunRequest,
+        events: Events,
+        cancel: CancellationToken,
+    ) -> Result<RunOutcome, RunnerError> {
+        let default = if op == Op::Apply {
+            APPLY_PLAN
+        } else {
+            DESTROY_PLAN
         };
-        if success {
-            match op {
-                Op::Plan => outcome.plan_file = Some(req.work_dir.join("plan.tfplan")),
-                Op::PreviewDestroy => outcome.plan_file = Some(req.work_dir.join("destroy.tfplan")),
-                Op::Apply | Op::Destroy => self.read_outputs(&req, &mut outcome).await,
+        let plan = req
+            .plan_file
+            .as_ref()
+            .and_then(|p| p.file_name())
+            .map_or_else(|| default.to_string(), |n| n.to_string_lossy().into_owned());
+        let mut t = Transcript::new(&req.work_dir.join(format!("{}.log", op.name())));
+        let before = self.state(&req).await.ok().flatten();
+        let ok = self
+            .stream(
+                &req,
+                &["apply", "-json", "-input=false", &plan],
+                &mut t,
+                &events,
+                &cancel,
+            )
+            .await?;
+        let after = self.state_after(&req, &mut t).await;
+        let _ = std::fs::remove_file(req.work_dir.join(&plan));
+        let mut outcome = self.outcome(&t, ok, after.as_ref());
+        match op {
+            Op::Destroy => {
+                // After a successful destroy the resource is gone from state: report what it was.
+                if outcome.stack_id.is_none() {
+                    outcome.stack_id = before.and_then(|b| b.stack_id);
+                }
+                if let Some(job) = t.jobs.iter().rev().find(|j| j.operation == "DESTROY") {
+                    outcome.job_id = Some(job.id.clone());
+                    outcome.job_state = Some(job.state.clone());
+                }
+                outcome.summary = t.job_summary("DESTROY").or(if ok {
+                    Some(PlanSummary::default())
+                } else {
+                    None
+                });
+            }
+            Op::Apply => {
+                if outcome.summary.is_none() {
+                    outcome.summary = t.job_summary("PLAN");
+                }
             }
         }
         Ok(outcome)
     }
 
-    /// Reads `stack_id` and `job_id` from the root module's outputs after an apply.
-    async fn read_outputs(&self, req: &RunRequest, outcome: &mut RunOutcome) {
-        let out = Command::new(&self.terraform)
-            .args(["output", "-json"])
-            .current_dir(&req.work_dir)
-            .env("TF_CLI_CONFIG_FILE", req.work_dir.join("galley.tfrc"))
-            .stdin(Stdio::null())
-            .output()
-            .await;
-        let Ok(out) = out else { return };
-        let Ok(json) = serde_json::from_slice::<serde_json::Value>(&out.stdout) else {
-            return;
-        };
-        let get = |k: &str| {
-            json.get(k)
-                .and_then(|o| o.get("value"))
-                .and_then(|v| v.as_str())
-                .map(str::to_string)
-        };
-        outcome.stack_id = get("stack_id").or(outcome.stack_id.take());
-        outcome.job_id = get("job_id").or(outcome.job_id.take());
-    }
-
-    fn remember(&self, job: &str, state: &str, session: &str) {
-        let mut jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
-        jobs.insert(job.to_string(), (state.to_string(), session.to_string()));
+    async fn preview_destroy(
+        &self,
+        req: RunRequest,
+        events: Events,
+        cancel: CancellationToken,
+    ) -> Result<RunOutcome, RunnerError> {
+        self.prepare(&req)?;
+        let mut t = Transcript::new(&req.work_dir.join("destroy-preview.log"));
+        let _ = std::fs::remove_file(req.work_dir.join(DESTROY_PLAN));
+        let out = format!("-out={DESTROY_PLAN}");
+        let ok = self
+            .stream(
+                &req,
+                &["plan", "-destroy", "-json", "-input=false", &out],
+                &mut t,
+                &events,
+                &cancel,
+            )
+            .await?;
+        let state = self.state_after(&req, &mut t).await;
+        let mut outcome = self.outcome(&t, ok, state.as_ref());
+        outcome.outputs.clear();
+        outcome.summary = Some(PlanSummary::default());
+        if ok && let Some(stack) = state.as_ref().and_then(|s| s.stack_id.as_deref()) {
+            match self.rm.deployed_resources(stack).await {
+                Ok(resources) => {
+                    outcome.summary = Some(PlanSummary {
+                        add: 0,
+                        change: 0,
+                        destroy: u32::try_from(resources.len()).unwrap_or(u32::MAX),
+                    });
+                    outcome.resources = resources;
+                }
+                Err(e) => {
+                    // A preview that cannot say what goes is no preview.
+                    t.runner_error("Cannot list what the stack deployed", e.to_string());
+                    let mut failed = self.outcome(&t, false, state.as_ref());
+                    failed.outputs.clear();
+                    return Ok(failed);
+                }
+            }
+        }
+        if outcome.success {
+            outcome.plan_file = Some(req.work_dir.join(DESTROY_PLAN));
+        }
+        Ok(outcome)
     }
 }
 
@@ -339,7 +900,7 @@ impl Runner for TerraformRunner {
         events: Events,
         cancel: CancellationToken,
     ) -> BoxFuture<'_, Result<RunOutcome, RunnerError>> {
-        Box::pin(self.run(Op::Plan, req, events, cancel))
+        Box::pin(TerraformRunner::plan(self, req, events, cancel))
     }
     fn apply(
         &self,
@@ -347,7 +908,7 @@ impl Runner for TerraformRunner {
         events: Events,
         cancel: CancellationToken,
     ) -> BoxFuture<'_, Result<RunOutcome, RunnerError>> {
-        Box::pin(self.run(Op::Apply, req, events, cancel))
+        Box::pin(self.apply_saved(Op::Apply, req, events, cancel))
     }
     fn preview_destroy(
         &self,
@@ -355,7 +916,7 @@ impl Runner for TerraformRunner {
         events: Events,
         cancel: CancellationToken,
     ) -> BoxFuture<'_, Result<RunOutcome, RunnerError>> {
-        Box::pin(self.run(Op::PreviewDestroy, req, events, cancel))
+        Box::pin(TerraformRunner::preview_destroy(self, req, events, cancel))
     }
     fn destroy(
         &self,
@@ -363,22 +924,11 @@ impl Runner for TerraformRunner {
         events: Events,
         cancel: CancellationToken,
     ) -> BoxFuture<'_, Result<RunOutcome, RunnerError>> {
-        Box::pin(self.run(Op::Destroy, req, events, cancel))
+        Box::pin(self.apply_saved(Op::Destroy, req, events, cancel))
     }
     fn job_status(&self, job_id: &str) -> BoxFuture<'_, Result<JobStatus, RunnerError>> {
         let job_id = job_id.to_string();
-        Box::pin(async move {
-            let jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
-            match jobs.get(&job_id) {
-                Some((state, session)) => Ok(JobStatus {
-                    job_id: job_id.clone(),
-                    state: state.clone(),
-                    session_id: Some(session.clone()),
-                    source: "run log".into(),
-                }),
-                None => Err(RunnerError::UnknownJob(job_id)),
-            }
-        })
+        Box::pin(async move { Ok(self.rm.job(&job_id).await?) })
     }
 }
 
@@ -398,25 +948,86 @@ mod tests {
     fn root_module_manages_the_stack_next_to_it() {
         let m = TerraformRunner::root_module();
         assert!(m.contains("resource \"galley_session\" \"this\""));
-        assert!(m.contains("terraform_dir  = \"../terraform\""), "{m}");
+        assert!(
+            m.contains("terraform_dir  = \"${path.module}/../terraform\""),
+            "{m}"
+        );
+        assert!(m.contains("operation      = var.operation"), "{m}");
+        for attr in [
+            "id",
+            "last_job_id",
+            "last_job_state",
+            "plan_summary",
+            "outputs",
+        ] {
+            assert!(
+                m.contains(&format!("galley_session.this.{attr}\n")),
+                "{attr}: {m}"
+            );
+        }
     }
 
     #[test]
-    fn apply_uses_the_saved_plan() {
-        let req = RunRequest {
-            session_id: "s-x".into(),
-            stack_dir: "/x/terraform".into(),
-            work_dir: "/x/runner".into(),
-            variables: Default::default(),
-            plan_file: Some("/x/runner/plan.tfplan".into()),
-        };
-        assert_eq!(
-            TerraformRunner::args(Op::Apply, &req),
-            ["apply", "-input=false", "-no-color", "plan.tfplan"]
+    fn failure_details_keep_the_first_part() {
+        let d = "PLAN job J of stack S ended FAILED: x: y\n\nTerraform errors:\n  a\nLast log lines:\n  b";
+        assert_eq!(trim_detail(d), "PLAN job J of stack S ended FAILED: x: y");
+        let long = "é".repeat(MAX_DETAIL);
+        assert!(trim_detail(&long).ends_with("..."));
+    }
+
+    #[test]
+    fn transcript_follows_jobs_and_keeps_their_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut t = Transcript::new(&dir.path().join("x.log"));
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let p = "T [INFO]  provider.terraform-provider-galley:";
+        for l in [
+            format!(
+                "{p} job started: @module=provider.galley job=J1 operation=PLAN stack=S1 @caller=galley_provider::resources::galley_session"
+            ),
+            format!(
+                "{p} Error: Unsupported argument: @module=provider.galley job=J1 operation=PLAN @caller=galley_provider::remote::job"
+            ),
+            format!(
+                "{p} : @module=provider.galley job=J1 operation=PLAN @caller=galley_provider::remote::job"
+            ),
+            format!(
+                "{p}   on main.tf line 4, in resource \"x\" \"y\":: @module=provider.galley job=J1 operation=PLAN @caller=galley_provider::remote::job"
+            ),
+            format!(
+                "{p} job followed: @module=provider.galley job=J1 state=FAILED @caller=galley_provider::resources::galley_session"
+            ),
+            "2026 [INFO]  provider: configuring client automatic mTLS".to_string(),
+        ] {
+            t.take(&l, false, &tx);
+        }
+        t.take(
+            r#"{"@message":"Error: Resource Manager PLAN job failed","type":"diagnostic","diagnostic":{"severity":"error","summary":"Resource Manager PLAN job failed","detail":"PLAN job J1 ended FAILED.\n\nTerraform errors:\n  x"}}"#,
+            true,
+            &tx,
         );
-        assert_eq!(
-            TerraformRunner::args(Op::PreviewDestroy, &req)[..3],
-            ["plan", "-destroy", "-out=destroy.tfplan"]
-        );
+        drop(tx);
+        let mut states = Vec::new();
+        let mut logs = Vec::new();
+        while let Ok(ev) = rx.try_recv() {
+            match ev {
+                RunEvent::JobState { state, .. } => states.push(state),
+                RunEvent::Log(l) => logs.push(l),
+            }
+        }
+        assert_eq!(states, ["ACCEPTED", "IN_PROGRESS", "FAILED"]);
+        assert!(logs.iter().all(|l| !l.contains("mTLS")), "{logs:?}");
+        assert!(logs.contains(&"[PLAN job] Error: Unsupported argument".to_string()));
+        let errors = t.all_errors();
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert_eq!(errors[0].origin, Origin::Stack);
+        assert_eq!(errors[0].file.as_deref(), Some("main.tf"));
+        assert_eq!(errors[0].line, Some(4));
+        assert_eq!(errors[1].origin, Origin::Runner);
+        assert_eq!(errors[1].detail, "PLAN job J1 ended FAILED.");
+        assert_eq!(t.stack_id.as_deref(), Some("S1"));
+        assert_eq!(t.tail().len(), 3);
+        let log = std::fs::read_to_string(dir.path().join("x.log")).unwrap();
+        assert!(log.contains("mTLS"), "the run log keeps everything");
     }
 }

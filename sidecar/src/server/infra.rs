@@ -34,6 +34,11 @@ pub struct HeavyGuard {
 }
 
 impl HeavyOps {
+    /// How many operations are running.
+    pub fn running(&self) -> usize {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
     /// Claims `session` for `op`, or says what already holds it.
     pub fn try_claim(&self, session: &str, op: &'static str) -> Result<HeavyGuard, String> {
         let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
@@ -89,7 +94,7 @@ pub struct DestroyArgs {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct JobArgs {
-    /// A Resource Manager job id a run returned.
+    /// A Resource Manager job id (`ocid1.ormjob...`) a run returned.
     pub job_id: String,
 }
 
@@ -101,12 +106,23 @@ pub struct RunResult {
     pub operation: String,
     pub success: bool,
     pub cancelled: bool,
+    /// What the Resource Manager plan adds, changes and destroys (for a destroy preview: the
+    /// resources the stack deployed, all destroyed).
     pub plan_summary: Option<PlanSummary>,
+    /// The last Resource Manager job of the run (get_rm_job_status follows it) and its state.
     pub job_id: Option<String>,
+    pub job_state: Option<String>,
+    /// The session's Resource Manager stack.
     pub stack_id: Option<String>,
-    /// Terraform errors, with file and line when known.
+    /// Terraform errors. `origin: stack` errors come from the session's files (`file` is what
+    /// update_terraform_file takes); `origin: runner` ones from running them.
     pub errors: Vec<Diagnostic>,
+    /// The last lines of the last job's log.
     pub log_tail: Vec<String>,
+    /// The stack's outputs after an apply.
+    pub outputs: BTreeMap<String, String>,
+    /// Destroy preview: the resources that would be destroyed.
+    pub resources: Vec<String>,
     /// After a successful plan or destroy preview: pass it to run_terraform_apply or
     /// run_terraform_destroy. It is valid until the next plan or a change to the files.
     pub plan_token: Option<String>,
@@ -159,9 +175,13 @@ fn forward_progress(
         while let Some(ev) = rx.recv().await {
             let message = match ev {
                 RunEvent::Log(l) => l,
-                RunEvent::JobState { job_id, state } => {
-                    tracing::info!(job = %job_id, %state, "job state");
-                    format!("job {job_id}: {state}")
+                RunEvent::JobState {
+                    job_id,
+                    operation,
+                    state,
+                } => {
+                    tracing::info!(job = %job_id, %operation, %state, "job state");
+                    format!("{operation} job {job_id}: {state}")
                 }
             };
             let Some(token) = &token else { continue };
@@ -372,9 +392,12 @@ impl Sidecar {
             cancelled: outcome.cancelled,
             plan_summary: outcome.summary,
             job_id: outcome.job_id.clone(),
+            job_state: outcome.job_state.clone(),
             stack_id: outcome.stack_id.clone(),
             errors: outcome.errors.clone(),
             log_tail: outcome.log_tail.clone(),
+            outputs: outcome.outputs.clone(),
+            resources: outcome.resources.clone(),
             plan_token: token,
             next_step: next_step.clone(),
         };
@@ -453,9 +476,12 @@ impl Sidecar {
             cancelled: outcome.cancelled,
             plan_summary: outcome.summary,
             job_id: outcome.job_id.clone(),
+            job_state: outcome.job_state.clone(),
             stack_id: outcome.stack_id.clone(),
             errors: outcome.errors.clone(),
             log_tail: outcome.log_tail.clone(),
+            outputs: outcome.outputs.clone(),
+            resources: outcome.resources.clone(),
             plan_token: None,
             next_step: next_step.clone(),
         };
@@ -545,7 +571,7 @@ impl Sidecar {
     }
 
     #[tool(
-        description = "Return the state of a Resource Manager job a plan, apply or destroy reported (ACCEPTED, IN_PROGRESS, SUCCEEDED, FAILED, CANCELING, CANCELED).",
+        description = "Ask Resource Manager for the state of a job (ACCEPTED, IN_PROGRESS, SUCCEEDED, FAILED, CANCELING, CANCELED), its operation, stack, times and failure reason. Works for any job id a plan, apply or destroy returned, also after a restart of the sidecar.",
         annotations(
             title = "Get job status",
             read_only_hint = true,
@@ -558,11 +584,20 @@ impl Sidecar {
         &self,
         Parameters(args): Parameters<JobArgs>,
     ) -> Result<rmcp::Json<JobStatus>, String> {
-        self.inner
-            .runner
-            .job_status(&args.job_id)
-            .await
-            .map(rmcp::Json)
-            .map_err(fail)
+        let job_id = args.job_id.trim();
+        if !job_id.starts_with("ocid1.ormjob.") {
+            return Err(format!(
+                "{job_id:?} is not a Resource Manager job id (ocid1.ormjob...); pass the job_id a run returned"
+            ));
+        }
+        let mut status = self.inner.runner.job_status(job_id).await.map_err(fail)?;
+        // Which session the job belongs to, when its stack is one of ours.
+        if let Ok(sessions) = self.inner.store.list() {
+            status.session_id = sessions
+                .into_iter()
+                .find(|s| s.rm_stack_id.as_deref() == Some(status.stack_id.as_str()))
+                .map(|s| s.id);
+        }
+        Ok(rmcp::Json(status))
     }
 }

@@ -82,6 +82,24 @@ impl Sidecar {
             .collect()
     }
 
+    /// Waits until no Terraform run is in progress, at most `limit`; true when none is. Used at
+    /// shutdown: the transports cancel the requests in flight, which interrupts their runs, and
+    /// the runs need time to stop Terraform and have the provider cancel its job.
+    pub async fn wait_idle(&self, limit: std::time::Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let running = self.inner.heavy.running();
+            if running == 0 {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                tracing::warn!(running, "runs still in progress at shutdown");
+                return false;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+
     /// All registered tools with their schemas and annotations.
     pub fn tools(&self) -> Vec<rmcp::model::Tool> {
         self.tool_router.list_all()

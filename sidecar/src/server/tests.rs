@@ -45,6 +45,7 @@ impl ScriptedRunner {
         let _ = events.send(RunEvent::Log("Initializing...".into()));
         let _ = events.send(RunEvent::JobState {
             job_id: "ocid1.ormjob.oc1..fake".into(),
+            operation: "PLAN".into(),
             state: "IN_PROGRESS".into(),
         });
         if self.block {
@@ -125,8 +126,12 @@ impl Runner for ScriptedRunner {
             Ok(JobStatus {
                 job_id,
                 state: "SUCCEEDED".into(),
+                operation: "APPLY".into(),
+                stack_id: "ocid1.ormstack.oc1..fake".into(),
                 session_id: None,
-                source: "script".into(),
+                time_created: None,
+                time_finished: None,
+                failure: None,
             })
         })
     }

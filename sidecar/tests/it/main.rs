@@ -1,10 +1,11 @@
 //! Integration tests of galley-sidecar: generated Terraform checked by real `terraform fmt` and
 //! against the oracle/oci provider schema, and the binary driven by real MCP clients over stdio
-//! and Streamable HTTP.
+//! and Streamable HTTP, deploying for real on the local OCI engine.
 
 mod clients;
 mod deploy;
 mod export;
 mod http;
+mod local_engine;
 mod runner;
 mod util;

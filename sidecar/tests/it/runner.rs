@@ -5,7 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use galley_sidecar::runner::{RunEvent, RunRequest, Runner, TerraformRunner};
+use galley_sidecar::oci::{OciSettings, ResourceManager};
+use galley_sidecar::runner::{Origin, RunEvent, RunRequest, Runner, TerraformRunner};
 use tokio_util::sync::CancellationToken;
 
 use crate::util;
@@ -17,7 +18,11 @@ async fn plan_uses_the_dev_override_and_reports_terraform_errors() {
     let stack = session.path().join("terraform");
     std::fs::create_dir_all(&stack).expect("mkdir");
     std::fs::write(stack.join("main.tf"), "variable \"region\" {}\n").expect("write");
-    let runner = TerraformRunner::new(util::tool("terraform"), provider_dir.path().to_path_buf());
+    let runner = TerraformRunner::new(
+        util::tool("terraform"),
+        provider_dir.path().to_path_buf(),
+        ResourceManager::new(OciSettings::default()),
+    );
     let req = RunRequest {
         session_id: "s-aaaaaaaaaaaa".into(),
         stack_dir: stack,
@@ -46,9 +51,11 @@ async fn plan_uses_the_dev_override_and_reports_terraform_errors() {
         all.contains("development overrides"),
         "the dev override was used:\n{all}"
     );
+    // The run log keeps everything Terraform printed, details included.
+    let log = std::fs::read_to_string(session.path().join("runner/plan.log")).expect("run log");
     assert!(
-        all.contains(&provider_dir.path().display().to_string()),
-        "{all}"
+        log.contains(&provider_dir.path().display().to_string()),
+        "{log}"
     );
     assert!(
         outcome
@@ -59,6 +66,7 @@ async fn plan_uses_the_dev_override_and_reports_terraform_errors() {
         "{:?}",
         outcome.errors
     );
+    assert!(outcome.errors.iter().all(|e| e.origin == Origin::Runner));
     assert!(!outcome.log_tail.is_empty());
     // Stack variables go to the Resource Manager stack; compartment_ocid to the root module.
     let vars = std::fs::read_to_string(session.path().join("runner/galley.auto.tfvars.json"))
