@@ -268,6 +268,9 @@ fn start_to_http_ready(data: &Path) -> f64 {
     ms
 }
 
+/// The arguments of the i-th raw call of a tool.
+type RawArgs<'a> = Box<dyn Fn(usize) -> Value + 'a>;
+
 /// Times `n` calls of `tool` over raw JSON-RPC: p50 and p99 in ms.
 fn time_raw(s: &mut Stdio_, tool: &str, args: &dyn Fn(usize) -> Value, n: usize) -> Value {
     for i in 0..50 {
@@ -355,7 +358,7 @@ fn main() {
     args["session_id"] = json!(sid);
     s.call("save_architecture", args);
     let compute = "web-0-0";
-    let raw_calls: Vec<(&str, Box<dyn Fn(usize) -> Value>)> = vec![
+    let raw_calls: Vec<(&str, RawArgs)> = vec![
         ("get_session", Box::new(|_| json!({"session_id": sid}))),
         (
             "validate_architecture",
