@@ -50,8 +50,14 @@ fn key(name: &'static str, description: &'static str, default: Value) -> ConfigK
     }
 }
 
-/// Every known service type, in a stable order.
-pub fn service_types() -> Vec<ServiceType> {
+/// Every known service type, in a stable order. Built once: validation and export look types up
+/// for every component.
+pub fn service_types() -> &'static [ServiceType] {
+    static CATALOG: std::sync::LazyLock<Vec<ServiceType>> = std::sync::LazyLock::new(build);
+    &CATALOG
+}
+
+fn build() -> Vec<ServiceType> {
     use Placement::*;
     vec![
         ServiceType {
@@ -255,8 +261,8 @@ pub fn service_types() -> Vec<ServiceType> {
 }
 
 /// The type named `name`, if known.
-pub fn find(name: &str) -> Option<ServiceType> {
-    service_types().into_iter().find(|t| t.service_type == name)
+pub fn find(name: &str) -> Option<&'static ServiceType> {
+    service_types().iter().find(|t| t.service_type == name)
 }
 
 /// Names of all known types, comma separated, for error messages.

@@ -10,7 +10,8 @@
 //! - `runner`: the `Runner` trait and the Terraform CLI implementation; `oci`: the OCI settings
 //!   it passes on and the sidecar's own Resource Manager calls.
 //! - `server`: the MCP tools (sessions, design, stack, infra) on the `rmcp` SDK.
-//! - `http`: Streamable HTTP at `/mcp` plus `/health`, behind `security` (token and Origin).
+//! - `http`: Streamable HTTP at `/mcp` plus `/health`, behind `security` (token and Origin);
+//!   `stdio`: the ends of the stdio transport.
 
 pub mod catalog;
 pub mod config;
@@ -23,4 +24,5 @@ pub mod rules;
 pub mod runner;
 pub mod security;
 pub mod server;
+pub mod stdio;
 pub mod store;

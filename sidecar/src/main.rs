@@ -82,7 +82,7 @@ async fn main() -> anyhow::Result<()> {
             tracing::info!(read_only = config.read_only, "serving MCP on stdio");
             let running = sidecar
                 .clone()
-                .serve(rmcp::transport::stdio())
+                .serve(galley_sidecar::stdio::ends())
                 .await
                 .context("failed to start the stdio transport")?;
             let ct = running.cancellation_token();

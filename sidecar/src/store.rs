@@ -94,9 +94,27 @@ pub fn validate_session_id(id: &str) -> Result<(), StoreError> {
     }
 }
 
+/// How hard a write insists on reaching the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// Readers, and a process that crashes, see the old or the new file, never a torn one; a
+    /// power loss may lose the last seconds of such writes. For design edits, which are cheap to
+    /// redo (a plan token is bound to the files' digest, so a reverted file only costs a plan).
+    Atomic,
+    /// Also on disk when the call returns (fsync of the file, then of the directory). For what a
+    /// run decides: plan tokens, run results, the runner's files.
+    Flushed,
+}
+
 /// Writes `bytes` to `path` so readers see the old or the new file, never a torn one: a temporary
-/// file in the same directory, fsync, rename over, fsync the directory.
+/// file in the same directory, rename over; fsync of the file before and the directory after for
+/// [`Durability::Flushed`].
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    write_file(path, bytes, Durability::Flushed)
+}
+
+/// [`write_atomic`] with the durability chosen by the caller.
+pub fn write_file(path: &Path, bytes: &[u8], durability: Durability) -> Result<(), StoreError> {
     let dir = path.parent().ok_or_else(|| StoreError::Io {
         action: "find the directory of",
         path: path.to_path_buf(),
@@ -116,9 +134,13 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
             .open(&tmp)
             .map_err(io_err("create", &tmp))?;
         f.write_all(bytes).map_err(io_err("write", &tmp))?;
-        f.sync_all().map_err(io_err("sync", &tmp))?;
+        if durability == Durability::Flushed {
+            f.sync_all().map_err(io_err("sync", &tmp))?;
+        }
         fs::rename(&tmp, path).map_err(io_err("rename into place", path))?;
-        if let Ok(d) = fs::File::open(dir) {
+        if durability == Durability::Flushed
+            && let Ok(d) = fs::File::open(dir)
+        {
             // Directory fsync makes the rename durable; some filesystems refuse it, which is fine.
             let _ = d.sync_all();
         }
@@ -199,7 +221,7 @@ impl SessionStore {
             last_job_id: None,
             pending_plan: None,
         };
-        self.save(&session)?;
+        self.save(&session, Durability::Atomic)?;
         Ok(session)
     }
 
@@ -218,14 +240,14 @@ impl SessionStore {
         })
     }
 
-    pub fn save(&self, session: &Session) -> Result<(), StoreError> {
+    pub fn save(&self, session: &Session, durability: Durability) -> Result<(), StoreError> {
         let dir = self.session_dir(&session.id)?;
         fs::create_dir_all(&dir).map_err(io_err("create", &dir))?;
         let bytes = serde_json::to_vec_pretty(session).map_err(|source| StoreError::Corrupt {
             id: session.id.clone(),
             source,
         })?;
-        write_atomic(&dir.join("session.json"), &bytes)
+        write_file(&dir.join("session.json"), &bytes, durability)
     }
 
     /// All sessions, newest first. Directories that are not valid sessions are skipped.

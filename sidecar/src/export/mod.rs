@@ -243,8 +243,8 @@ impl<'a> Ctx<'a> {
     fn value(&self, c: &Component, key: &str) -> Value {
         c.config.get(key).cloned().unwrap_or_else(|| {
             catalog::find(&c.service_type)
-                .and_then(|t| t.config.into_iter().find(|k| k.name == key))
-                .map_or(Value::Null, |k| k.default)
+                .and_then(|t| t.config.iter().find(|k| k.name == key))
+                .map_or(Value::Null, |k| k.default.clone())
         })
     }
 

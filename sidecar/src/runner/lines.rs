@@ -62,10 +62,11 @@ static FIELD_KEY: LazyLock<Regex> =
 
 /// Classifies a line of stdout (`stdout = true`) or stderr.
 pub fn classify(line: &str, stdout: bool) -> Line {
-    if stdout && line.starts_with('{') {
-        if let Some(ui) = ui_line(line) {
-            return ui;
-        }
+    if stdout
+        && line.starts_with('{')
+        && let Some(ui) = ui_line(line)
+    {
+        return ui;
     }
     if let Some(c) = PROVIDER_LOG.captures(line) {
         let (message, fields) = split_fields(&c[2]);

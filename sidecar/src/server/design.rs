@@ -9,13 +9,14 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::sessions::SessionIdArgs;
+use super::sessions::{SessionIdArgs, SessionSummary};
 use super::{Sidecar, fail};
 use crate::catalog::{self, ServiceType};
 use crate::model::{
     Architecture, Component, Connection, Session, SessionStatus, SessionView, now_secs,
 };
 use crate::rules::ValidationReport;
+use crate::store::Durability;
 
 /// Most components one session may hold.
 const MAX_COMPONENTS: usize = 500;
@@ -66,10 +67,12 @@ pub struct ConfigureComponentArgs {
     pub display_name: Option<String>,
 }
 
+/// One component changed: the component, and the session in short (a 50-component session in
+/// full on every edit would cost the client and the model far more than the edit).
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct ComponentResult {
     pub component: Component,
-    pub session: SessionView,
+    pub session: SessionSummary,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -141,12 +144,22 @@ impl Sidecar {
         id: &str,
         f: impl FnOnce(&mut Session) -> Result<T, String>,
     ) -> Result<(T, Session), String> {
+        self.update_session_with(id, Durability::Atomic, f).await
+    }
+
+    /// Loads, changes and saves a session under its lock, with the given durability.
+    pub(crate) async fn update_session_with<T>(
+        &self,
+        id: &str,
+        durability: Durability,
+        f: impl FnOnce(&mut Session) -> Result<T, String>,
+    ) -> Result<(T, Session), String> {
         let lock = self.inner.store.update_lock(id);
         let _g = lock.lock().await;
         let mut s = self.inner.store.load(id).map_err(fail)?;
         let out = f(&mut s)?;
         s.updated_at = now_secs();
-        self.inner.store.save(&s).map_err(fail)?;
+        self.inner.store.save(&s, durability).map_err(fail)?;
         Ok((out, s))
     }
 }
@@ -183,7 +196,7 @@ impl Sidecar {
     }
 
     #[tool(
-        description = "Add one component to a session's architecture, optionally connected to existing components (connect_to: their ids). Returns the component and the session.",
+        description = "Add one component to a session's architecture, optionally connected to existing components (connect_to: their ids). Returns the component and a summary of the session (get_session shows all of it).",
         annotations(
             title = "Add component",
             read_only_hint = false,
@@ -239,7 +252,7 @@ impl Sidecar {
             .await?;
         Ok(Json(ComponentResult {
             component,
-            session: SessionView::from(&s),
+            session: SessionSummary::from(&s),
         }))
     }
 
@@ -282,7 +295,7 @@ impl Sidecar {
     }
 
     #[tool(
-        description = "Change a component's settings (merged into its config; a null value resets a key to its default) and optionally its display_name. Returns the component and the session.",
+        description = "Change a component's settings (merged into its config; a null value resets a key to its default) and optionally its display_name. Returns the component and a summary of the session (get_session shows all of it).",
         annotations(
             title = "Configure component",
             read_only_hint = false,
@@ -324,7 +337,7 @@ impl Sidecar {
             .await?;
         Ok(Json(ComponentResult {
             component,
-            session: SessionView::from(&s),
+            session: SessionSummary::from(&s),
         }))
     }
 
@@ -340,7 +353,7 @@ impl Sidecar {
     )]
     async fn list_available_services(&self) -> Json<ServiceList> {
         Json(ServiceList {
-            services: catalog::service_types(),
+            services: catalog::service_types().to_vec(),
         })
     }
 

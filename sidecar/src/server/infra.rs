@@ -21,6 +21,7 @@ use tokio::sync::mpsc;
 use super::{Sidecar, fail};
 use crate::model::{PendingPlan, PlanKind, SessionStatus, now_secs};
 use crate::runner::{Diagnostic, JobStatus, PlanSummary, RunEvent, RunOutcome, RunRequest};
+use crate::store::Durability;
 
 /// Sessions with a heavy operation (a Terraform run) in progress.
 #[derive(Debug, Default, Clone)]
@@ -342,7 +343,7 @@ impl Sidecar {
         let token = (outcome.success && before == after)
             .then(|| mint_token(kind, &after, plan_file_digest.as_deref()));
         let (_, _) = self
-            .update_session(&id, |s| {
+            .update_session_with(&id, Durability::Flushed, |s| {
                 s.pending_plan = token.as_ref().map(|t| PendingPlan {
                     kind,
                     token: t.clone(),
@@ -418,7 +419,7 @@ impl Sidecar {
         let _guard = self.inner.heavy.try_claim(&session_id, op)?;
         // Checked and consumed under the session's update lock, so no file edit can slip in
         // between; a saved plan is good for one run.
-        self.update_session(&session_id, |s| {
+        self.update_session_with(&session_id, Durability::Flushed, |s| {
             self.check_token(s, kind, token.as_deref())?;
             s.pending_plan = None;
             Ok(())
@@ -445,7 +446,7 @@ impl Sidecar {
                 })
             })
             .await?;
-        self.update_session(&session_id, |s| {
+        self.update_session_with(&session_id, Durability::Flushed, |s| {
             if outcome.success {
                 s.status = match kind {
                     PlanKind::Apply => SessionStatus::Applied,

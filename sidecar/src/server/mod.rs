@@ -4,6 +4,7 @@
 
 mod design;
 mod infra;
+mod schema;
 mod sessions;
 mod stack;
 
@@ -60,6 +61,11 @@ impl Sidecar {
         if read_only {
             for name in MUTATING_INFRA_TOOLS {
                 router.remove_route(name);
+            }
+        }
+        for route in router.map.values_mut() {
+            if let Some(derived) = &route.attr.output_schema {
+                route.attr.output_schema = Some(Arc::new(schema::lighten(derived)));
             }
         }
         Sidecar {

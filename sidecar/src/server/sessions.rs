@@ -6,7 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{Sidecar, fail};
-use crate::model::{SessionStatus, SessionView};
+use crate::model::{Session, SessionStatus, SessionView};
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct CreateSessionArgs {
@@ -21,6 +21,7 @@ pub struct SessionIdArgs {
     pub session_id: String,
 }
 
+/// A session in a few fields (get_session has all of it).
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct SessionSummary {
     pub id: String,
@@ -29,6 +30,19 @@ pub struct SessionSummary {
     pub updated_at: u64,
     pub components: usize,
     pub connections: usize,
+}
+
+impl From<&Session> for SessionSummary {
+    fn from(s: &Session) -> Self {
+        SessionSummary {
+            id: s.id.clone(),
+            status: s.status,
+            created_at: s.created_at,
+            updated_at: s.updated_at,
+            components: s.architecture.components.len(),
+            connections: s.architecture.connections.len(),
+        }
+    }
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -89,17 +103,7 @@ impl Sidecar {
     async fn list_sessions(&self) -> Result<Json<SessionList>, String> {
         let sessions = self.inner.store.list().map_err(fail)?;
         Ok(Json(SessionList {
-            sessions: sessions
-                .iter()
-                .map(|s| SessionSummary {
-                    id: s.id.clone(),
-                    status: s.status,
-                    created_at: s.created_at,
-                    updated_at: s.updated_at,
-                    components: s.architecture.components.len(),
-                    connections: s.architecture.connections.len(),
-                })
-                .collect(),
+            sessions: sessions.iter().map(SessionSummary::from).collect(),
         }))
     }
 }

@@ -12,7 +12,7 @@ use super::sessions::SessionIdArgs;
 use super::{Sidecar, fail};
 use crate::export;
 use crate::model::SessionStatus;
-use crate::store::{MAX_STACK_FILE_BYTES, write_atomic};
+use crate::store::{Durability, MAX_STACK_FILE_BYTES, write_file};
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct WrittenFile {
@@ -20,6 +20,8 @@ pub struct WrittenFile {
     pub path: String,
     pub bytes: usize,
     pub sha256: String,
+    /// False when the file already had exactly this content (it was left alone).
+    pub changed: bool,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -52,11 +54,12 @@ pub struct UpdateFileResult {
     pub plan_invalidated: bool,
 }
 
-fn written(path: &str, content: &[u8]) -> WrittenFile {
+fn written(path: &str, content: &[u8], changed: bool) -> WrittenFile {
     WrittenFile {
         path: path.to_string(),
         bytes: content.len(),
         sha256: hex::encode(Sha256::digest(content)),
+        changed,
     }
 }
 
@@ -98,8 +101,16 @@ impl Sidecar {
                 std::fs::create_dir_all(&stack_dir).map_err(fail)?;
                 let mut files = Vec::new();
                 for f in &stack.files {
-                    write_atomic(&stack_dir.join(&f.path), f.content.as_bytes()).map_err(fail)?;
-                    files.push(written(&f.path, f.content.as_bytes()));
+                    let target = stack_dir.join(&f.path);
+                    // A file that already says this is left alone: re-exporting after a small
+                    // change rewrites only what changed.
+                    let changed =
+                        std::fs::read(&target).ok().as_deref() != Some(f.content.as_bytes());
+                    if changed {
+                        write_file(&target, f.content.as_bytes(), Durability::Atomic)
+                            .map_err(fail)?;
+                    }
+                    files.push(written(&f.path, f.content.as_bytes(), changed));
                 }
                 let invalidated = s.pending_plan.take().is_some();
                 s.status = SessionStatus::Exported;
@@ -142,23 +153,27 @@ impl Sidecar {
             ));
         }
         let store = &self.inner.store;
-        let (invalidated, _) = self
+        let ((invalidated, changed), _) = self
             .update_session(&args.session_id, |s| {
                 let target = store
                     .resolve_stack_file(&s.id, &args.file_path)
                     .map_err(fail)?;
-                write_atomic(&target, args.new_content.as_bytes()).map_err(fail)?;
+                let changed =
+                    std::fs::read(&target).ok().as_deref() != Some(args.new_content.as_bytes());
+                write_file(&target, args.new_content.as_bytes(), Durability::Atomic)
+                    .map_err(fail)?;
+                // Any call discards the reviewed plan: the caller meant to change the stack.
                 let invalidated = s.pending_plan.take().is_some();
                 if s.status != SessionStatus::Designing {
                     s.status = SessionStatus::Exported;
                 }
-                Ok(invalidated)
+                Ok((invalidated, changed))
             })
             .await?;
         tracing::info!(session = %args.session_id, bytes = args.new_content.len(), "stack file updated");
         Ok(Json(UpdateFileResult {
             session_id: args.session_id,
-            file: written(&args.file_path, args.new_content.as_bytes()),
+            file: written(&args.file_path, args.new_content.as_bytes(), changed),
             plan_invalidated: invalidated,
         }))
     }

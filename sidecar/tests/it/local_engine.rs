@@ -406,7 +406,8 @@ fn stopping_the_sidecar_during_an_apply_cancels_the_job_before_exiting() {
     let local = LocalOci::start();
     let rm = Rm::new(&local);
     let providers = tempfile::tempdir().expect("tempdir");
-    let env = sidecar_env(&local, &provider_dir(providers.path()), "terraform");
+    // A real Go binary receives the SIGINT, as in the test above.
+    let env = sidecar_env(&local, &provider_dir(providers.path()), "terraform-1.0");
     let server_env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let mut server = HttpSidecar::start(&server_env);
     let mut py = Command::new(util::python())
