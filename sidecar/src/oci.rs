@@ -39,6 +39,11 @@ pub const PROVIDER_ENV: &[&str] = &[
     "HOME",
 ];
 
+/// The compartment the provider puts stacks in when a configuration names none.
+const WORK_COMPARTMENT: &str = "GALLEY_WORK_COMPARTMENT_ID";
+/// The earlier sidecar setting for the same.
+const LEGACY_COMPARTMENT: &str = "GALLEY_COMPARTMENT_OCID";
+
 /// Variables whose values are secrets: never logged, redacted in `Debug`.
 const SECRET_ENV: &[&str] = &[
     "OCI_PRIVATE_KEY",
@@ -103,16 +108,20 @@ pub enum RmError {
 }
 
 impl OciSettings {
-    /// Takes [`PROVIDER_ENV`] from `env`; empty values count as unset.
+    /// Takes [`PROVIDER_ENV`] from `env`; empty values count as unset. `GALLEY_COMPARTMENT_OCID`,
+    /// the sidecar's earlier name for the stacks' compartment, stands in for
+    /// `GALLEY_WORK_COMPARTMENT_ID` when that is not set.
     pub fn from_env(env: impl Fn(&str) -> Option<String>) -> Self {
-        let vars = PROVIDER_ENV
+        let set = |k: &str| env(k).filter(|v| !v.trim().is_empty());
+        let mut vars: BTreeMap<String, String> = PROVIDER_ENV
             .iter()
-            .filter_map(|k| {
-                env(k)
-                    .filter(|v| !v.trim().is_empty())
-                    .map(|v| (k.to_string(), v))
-            })
+            .filter_map(|k| set(k).map(|v| (k.to_string(), v)))
             .collect();
+        if !vars.contains_key(WORK_COMPARTMENT)
+            && let Some(c) = set(LEGACY_COMPARTMENT)
+        {
+            vars.insert(WORK_COMPARTMENT.to_string(), c);
+        }
         OciSettings { vars }
     }
 
@@ -329,6 +338,18 @@ mod tests {
         let shown = format!("{s:?}");
         assert!(shown.contains("/etc/oci/config"), "{shown}");
         assert!(!shown.contains("BEGIN PRIVATE KEY"), "{shown}");
+    }
+
+    #[test]
+    fn the_earlier_compartment_setting_still_works() {
+        let s = OciSettings::from_env(|k| (k == "GALLEY_COMPARTMENT_OCID").then(|| "c1".into()));
+        assert_eq!(s.get("GALLEY_WORK_COMPARTMENT_ID"), Some("c1"));
+        let s = OciSettings::from_env(|k| match k {
+            "GALLEY_COMPARTMENT_OCID" => Some("old".into()),
+            "GALLEY_WORK_COMPARTMENT_ID" => Some("new".into()),
+            _ => None,
+        });
+        assert_eq!(s.get("GALLEY_WORK_COMPARTMENT_ID"), Some("new"));
     }
 
     #[test]
