@@ -48,11 +48,30 @@ pub fn signal_group(pid: u32, signal: libc::c_int) {
 /// or commands left behind (terraform itself dies with the engine, but a provisioner's or a
 /// script's own children do not). Matching on the working directory, not on a remembered
 /// process group, means a reused pid can never make the engine kill a stranger.
-/// Returns how many processes were signalled.
+///
+/// Scans again until a scan finds nothing (for at most [`STRAY_WAIT`]): a process that was still
+/// dying from the engine's crash can start a child after the first scan, and a killed process
+/// stays visible until the kernel has torn it down. Returns how many processes were signalled.
 pub fn kill_strays(dir: &std::path::Path) -> usize {
     let Ok(dir) = std::fs::canonicalize(dir) else {
         return 0;
     };
+    let deadline = std::time::Instant::now() + STRAY_WAIT;
+    let mut killed = 0;
+    loop {
+        let found = kill_strays_once(&dir);
+        killed += found;
+        if found == 0 || std::time::Instant::now() >= deadline {
+            return killed;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// How long [`kill_strays`] keeps scanning while it still finds processes.
+const STRAY_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+fn kill_strays_once(dir: &std::path::Path) -> usize {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return 0;
     };
@@ -66,7 +85,7 @@ pub fn kill_strays(dir: &std::path::Path) -> usize {
             continue;
         };
         let inside =
-            std::fs::read_link(entry.path().join("cwd")).is_ok_and(|cwd| cwd.starts_with(&dir));
+            std::fs::read_link(entry.path().join("cwd")).is_ok_and(|cwd| cwd.starts_with(dir));
         if inside && pid != std::process::id() as libc::pid_t {
             // SAFETY: kill has no memory-safety preconditions.
             unsafe {

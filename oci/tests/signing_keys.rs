@@ -50,7 +50,7 @@ fn a_wrong_pass_phrase_is_reported_as_such() {
 
 #[test]
 fn console_downloads_with_a_trailing_marker_and_crlf_load() {
-    let text = read_shared(TEST_KEY_FILE).replace('\n', "\r\n") + "OCI_API_KEY\r\n";
+    let text = fixture(TEST_KEY_FILE).replace('\n', "\r\n") + "OCI_API_KEY\r\n";
     let key = PrivateKey::from_pem(&text, Some(b"ignored for a plain key")).unwrap();
     assert_eq!(key.public_key(), test_key().public_key());
 }

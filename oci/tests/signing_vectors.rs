@@ -59,7 +59,7 @@ impl Case {
 }
 
 fn cases() -> Vec<Case> {
-    let text = read_shared(VECTORS_FILE);
+    let text = fixture(VECTORS_FILE);
     let json: Value = serde_json::from_str(&text).expect("the vectors file is JSON");
     let list = json.as_array().expect("the vectors file is a JSON array");
     assert!(!list.is_empty(), "the vectors file has no cases");

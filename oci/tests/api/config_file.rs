@@ -9,7 +9,7 @@ use galley_oci::auth::{
 use galley_oci::signing::KeyId;
 use serde_json::json;
 
-use crate::util::{FINGERPRINT, TENANCY, TEST_KEY_FILE, USER, fixture, read_shared};
+use crate::util::{FINGERPRINT, TENANCY, TEST_KEY_FILE, USER, fixture};
 
 const PASSPHRASE: &str = "galley-test-pass";
 
@@ -216,7 +216,7 @@ async fn explicit_values_need_no_config_file_and_override_the_profile() {
         tenancy_ocid: Some(TENANCY.into()),
         user_ocid: Some(USER.into()),
         fingerprint: Some(FINGERPRINT.into()),
-        private_key: Some(Secret::new(read_shared(TEST_KEY_FILE))),
+        private_key: Some(Secret::new(fixture(TEST_KEY_FILE))),
         ..AuthSettings::default()
     };
     let auth = auth::from_settings(&settings, &env).await.unwrap();
@@ -232,7 +232,7 @@ async fn explicit_values_need_no_config_file_and_override_the_profile() {
 
     // Partial values: the profile fills the gaps, explicit ones win.
     let dir = tempfile::tempdir().unwrap();
-    let key = write(dir.path(), "key.pem", &read_shared(TEST_KEY_FILE));
+    let key = write(dir.path(), "key.pem", &fixture(TEST_KEY_FILE));
     let config = write(
         dir.path(),
         "config",
@@ -271,7 +271,7 @@ async fn missing_config_file_and_missing_values_say_both() {
 #[tokio::test]
 async fn security_token_profile_signs_with_st_and_rereads_the_file() {
     let dir = tempfile::tempdir().unwrap();
-    let key = write(dir.path(), "key.pem", &read_shared(TEST_KEY_FILE));
+    let key = write(dir.path(), "key.pem", &fixture(TEST_KEY_FILE));
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()

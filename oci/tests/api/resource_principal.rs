@@ -13,7 +13,7 @@ use galley_oci::signing::{KeyId, KeyProvider, PrivateKey};
 use serde_json::json;
 
 use crate::stand_in::{Canned, serve};
-use crate::util::{TEST_KEY_FILE, fixture, read_shared};
+use crate::util::{TEST_KEY_FILE, fixture};
 
 fn rpst(n: u32, compartment: &str) -> String {
     let now = SystemTime::now()
@@ -38,10 +38,7 @@ async fn inline_token_and_pem() {
     let env = env_map(vec![
         ("OCI_RESOURCE_PRINCIPAL_VERSION", "2.2".into()),
         ("OCI_RESOURCE_PRINCIPAL_RPST", token.clone()),
-        (
-            "OCI_RESOURCE_PRINCIPAL_PRIVATE_PEM",
-            read_shared(TEST_KEY_FILE),
-        ),
+        ("OCI_RESOURCE_PRINCIPAL_PRIVATE_PEM", fixture(TEST_KEY_FILE)),
         ("OCI_RESOURCE_PRINCIPAL_REGION", "iad".into()),
     ]);
     let settings = AuthSettings {
@@ -122,10 +119,7 @@ async fn missing_or_unsupported_environment_is_named() {
     let env = env_map(vec![
         ("OCI_RESOURCE_PRINCIPAL_VERSION", "2.2".into()),
         ("OCI_RESOURCE_PRINCIPAL_RPST", "not-a-jwt".into()),
-        (
-            "OCI_RESOURCE_PRINCIPAL_PRIVATE_PEM",
-            read_shared(TEST_KEY_FILE),
-        ),
+        ("OCI_RESOURCE_PRINCIPAL_PRIVATE_PEM", fixture(TEST_KEY_FILE)),
     ]);
     let message = ResourcePrincipalProvider::from_env(&env)
         .unwrap_err()
@@ -143,7 +137,7 @@ async fn path_mode_reloads_rotated_files_after_a_401() {
     let key_path = dir.path().join("key.pem");
     let first = rpst(1, "ocid1.compartment.oc1..before");
     std::fs::write(&token_path, &first).unwrap();
-    std::fs::write(&key_path, read_shared(TEST_KEY_FILE)).unwrap();
+    std::fs::write(&key_path, fixture(TEST_KEY_FILE)).unwrap();
     let env = env_map(vec![
         ("OCI_RESOURCE_PRINCIPAL_VERSION", "2.2".into()),
         (

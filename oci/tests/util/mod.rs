@@ -1,8 +1,9 @@
-//! Helpers shared by the signing tests: locating the shared vectors and loading the test key.
+//! Helpers shared by the signing tests: reading fixtures (the signing vectors among them) and
+//! loading the test key.
 
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use galley_oci::signing::{KeyId, PrivateKey};
 
@@ -16,31 +17,6 @@ pub const USER: &str =
 pub const FINGERPRINT: &str = "20:3b:97:13:55:1c:5b:0d:d3:37:d8:50:4e:c5:3a:34";
 pub const VECTOR_DATE: &str = "Thu, 05 Jan 2014 21:31:40 GMT";
 
-/// The `shared/data` folder that sits beside the checkout (`<crate>/../../shared/data`). A
-/// worktree nested deeper finds it further up, so every ancestor is tried in turn.
-pub fn shared_data_dir() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let tried: Vec<PathBuf> = manifest
-        .ancestors()
-        .skip(2)
-        .map(|dir| dir.join("shared").join("data"))
-        .collect();
-    if let Some(found) = tried.iter().find(|dir| dir.join(VECTORS_FILE).is_file()) {
-        return found.clone();
-    }
-    panic!(
-        "the OCI signing vectors {VECTORS_FILE} were not found: expected them in a shared/data \
-         folder beside the checkout ({}/../../shared/data); looked in: {tried:#?}",
-        manifest.display()
-    );
-}
-
-pub fn read_shared(name: &str) -> String {
-    let path = shared_data_dir().join(name);
-    std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("failed to read {}: {e}", path.display()))
-}
-
 pub fn fixture(name: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests")
@@ -51,7 +27,7 @@ pub fn fixture(name: &str) -> String {
 }
 
 pub fn test_key() -> PrivateKey {
-    PrivateKey::from_pem(&read_shared(TEST_KEY_FILE), None).expect("the shared test key loads")
+    PrivateKey::from_pem(&fixture(TEST_KEY_FILE), None).expect("the signing test key loads")
 }
 
 pub fn vector_key_id() -> KeyId {

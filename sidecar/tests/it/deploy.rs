@@ -546,21 +546,31 @@ fn pinned(image: &str) -> bool {
     !tag.contains('/') && tag != "latest" && tag.chars().any(|c| c.is_ascii_digit())
 }
 
-/// Workspace members and their binary targets, from `cargo metadata` run in `dir`.
+/// Workspace members and their binary targets, from `cargo metadata --no-deps` run in `dir`.
+/// `--no-deps` reads only the workspace's own manifests: resolving the whole graph would need
+/// every platform's crates in the local cargo cache, which a fresh machine does not have.
+/// `Cargo.lock` is checked separately ([`assert_lock_lists_members`]).
 fn workspace_bins(dir: &Path) -> BTreeMap<String, Vec<String>> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let out = Command::new(cargo)
-        .args(["metadata", "--locked", "--offline", "--format-version", "1"])
+        .args([
+            "metadata",
+            "--no-deps",
+            "--offline",
+            "--format-version",
+            "1",
+        ])
         .current_dir(dir)
         .output()
         .expect("run cargo metadata");
     assert!(
         out.status.success(),
-        "cargo metadata --locked failed in {}:\n{}",
+        "cargo metadata --no-deps failed in {}:\n{}",
         dir.display(),
         String::from_utf8_lossy(&out.stderr)
     );
     let meta: serde_json::Value = serde_json::from_slice(&out.stdout).expect("metadata JSON");
+    assert_lock_lists_members(dir, &meta);
     let members: BTreeSet<&str> = meta["workspace_members"]
         .as_array()
         .expect("members")
@@ -587,6 +597,48 @@ fn workspace_bins(dir: &Path) -> BTreeMap<String, Vec<String>> {
             (p["name"].as_str().unwrap_or_default().to_string(), bins)
         })
         .collect()
+}
+
+/// What `cargo build --locked` needs of the workspace's own packages: `Cargo.lock` in `dir`
+/// lists every member at its version and no path package that is gone. (Registry packages are
+/// pinned by the lock itself; checking them would need the crates downloaded.)
+fn assert_lock_lists_members(dir: &Path, meta: &serde_json::Value) {
+    let lock = std::fs::read_to_string(dir.join("Cargo.lock")).expect("read Cargo.lock");
+    let mut locked_paths = BTreeSet::new();
+    for package in lock.split("[[package]]").skip(1) {
+        let field = |key: &str| {
+            package.lines().find_map(|l| {
+                l.strip_prefix(key)
+                    .and_then(|r| r.trim().strip_prefix('='))
+                    .map(|v| v.trim().trim_matches('"').to_string())
+            })
+        };
+        // Path packages (the workspace's members) are the ones without a `source`.
+        if field("source ").is_none() {
+            let name = field("name ").expect("a locked package has a name");
+            let version = field("version ").expect("a locked package has a version");
+            locked_paths.insert(format!("{name} {version}"));
+        }
+    }
+    let members: BTreeSet<String> = meta["packages"]
+        .as_array()
+        .expect("packages")
+        .iter()
+        .map(|p| {
+            format!(
+                "{} {}",
+                p["name"].as_str().unwrap_or_default(),
+                p["version"].as_str().unwrap_or_default()
+            )
+        })
+        .collect();
+    assert_eq!(
+        locked_paths,
+        members,
+        "Cargo.lock in {} is out of date with the workspace members: run `cargo build` and \
+         commit Cargo.lock",
+        dir.display()
+    );
 }
 
 #[test]
@@ -808,8 +860,8 @@ fn the_build_context_keeps_a_buildable_workspace_and_drops_the_rest() {
             "{f} is sent to the Docker daemon"
         );
     }
-    // Cargo resolves the copied workspace with the locked dependencies, as `--locked` in the
-    // builder requires, and finds both binaries there.
+    // Cargo reads the copied workspace, its lock file lists every member as `--locked` in the
+    // builder requires, and both binaries are there.
     let bins = workspace_bins(ctx.path());
     let all: BTreeSet<&str> = bins.values().flatten().map(String::as_str).collect();
     assert!(all.contains("galley-sidecar") && all.contains("terraform-provider-galley"));

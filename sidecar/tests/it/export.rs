@@ -16,20 +16,17 @@ use serde_json::Value;
 
 use crate::util;
 
-/// The provider schema snapshot: `shared/data/oci-provider-schema.json` next to the workspace
-/// (searched upward), or `GALLEY_OCI_SCHEMA`.
+/// The oracle/oci provider schema snapshot in `tests/fixtures/oci-provider-schema.json` (its
+/// source is named in `tests/fixtures/README.md`), or the file `GALLEY_OCI_SCHEMA` names.
 pub(crate) fn schema() -> Value {
     let path = std::env::var_os("GALLEY_OCI_SCHEMA")
         .map(PathBuf::from)
-        .or_else(|| {
-            util::workspace_root()
-                .ancestors()
-                .map(|d| d.join("shared/data/oci-provider-schema.json"))
-                .find(|p| p.exists())
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/oci-provider-schema.json")
         });
-    let path = path.expect("oci-provider-schema.json not found: expected shared/data/oci-provider-schema.json beside the workspace (or set GALLEY_OCI_SCHEMA)");
-    serde_json::from_str(&std::fs::read_to_string(&path).expect("read schema"))
-        .expect("parse schema")
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("failed to read the schema snapshot {}: {e}", path.display()));
+    serde_json::from_str(&text).expect("parse schema")
 }
 
 /// The component of `service_type` from the full fixture, its direct neighbours (a load
