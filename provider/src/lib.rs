@@ -19,6 +19,7 @@
 //! - `timeouts`: the `timeouts` block of the OCI-backed resources.
 //! - `logging`: JSON log lines on stderr in go-plugin's format.
 
+pub mod attrs;
 pub mod build_script;
 pub mod cty;
 pub mod diagnostics;
