@@ -537,11 +537,7 @@ impl Resource for EsbResources {
         }
         let planned = Model::from_value(req.planned_state);
         let prior = (!req.prior_state.is_null()).then(|| Model::from_value(req.prior_state));
-        let fail = |d: Diagnostics| Applied {
-            new_state: req.prior_state.clone(),
-            private: Vec::new(),
-            diagnostics: d,
-        };
+        let fail = |d: Diagnostics| Applied::recorded(req.prior_state.clone(), d);
 
         let source = match read_source(&planned, req.config) {
             Ok(Some(s)) => s,
@@ -611,11 +607,7 @@ impl Resource for EsbResources {
                 string_or_null(prior.as_ref().and_then(|p| p.source_sha256.as_deref())),
             );
         }
-        Applied {
-            new_state: state,
-            private: Vec::new(),
-            diagnostics,
-        }
+        Applied::recorded(state, diagnostics)
     }
 
     async fn read(
@@ -807,11 +799,7 @@ async fn destroy(ctx: &Ctx, prior_state: &Value) -> Applied {
     conn.stop = ctx.stop.clone();
     let owned = m.owned();
     match esb::destroy(&conn, &owned, m.force_destroy.unwrap_or(false)).await {
-        Ok(_) => Applied {
-            new_state: Value::Null,
-            private: Vec::new(),
-            diagnostics: Diagnostics::new(),
-        },
+        Ok(_) => Applied::gone(),
         Err(failure) => {
             // Keep what is left in state so a retry (or force_destroy) can finish the job.
             let mut state = prior_state.clone();
@@ -823,12 +811,10 @@ async fn destroy(ctx: &Ctx, prior_state: &Value) -> Applied {
                 "created_bucket_names",
                 string_list_value(&sorted(&failure.owned.buckets)),
             );
-            Applied {
-                new_state: state,
-                private: Vec::new(),
-                diagnostics: engine_error("Failed to delete the ESB resources", &failure.error)
-                    .into(),
-            }
+            Applied::recorded(
+                state,
+                engine_error("Failed to delete the ESB resources", &failure.error).into(),
+            )
         }
     }
 }

@@ -438,11 +438,7 @@ impl Resource for GalleyBuild {
         let rebuild = is_unknown(req.planned_state, "exit_code");
         if !rebuild {
             // Settings that do not change the image (instance, credentials, timeouts).
-            return Applied {
-                new_state: req.planned_state.clone(),
-                private: Vec::new(),
-                diagnostics: Diagnostics::new(),
-            };
+            return Applied::done(req.planned_state.clone());
         }
         build(ctx, req.prior_state, req.planned_state).await
     }
@@ -625,14 +621,15 @@ async fn build(ctx: &Ctx, prior_state: &Value, planned_state: &Value) -> Applied
     let prior = (!prior_state.is_null()).then(|| Model::from_value(prior_state));
     let is_create = prior.is_none();
     // Before anything exists remotely, a failure leaves the state as it was.
-    let untouched = |d: Diagnostics| Applied {
-        new_state: if is_create {
-            Value::Null
-        } else {
-            prior_state.clone()
-        },
-        private: Vec::new(),
-        diagnostics: d,
+    let untouched = |d: Diagnostics| {
+        Applied::recorded(
+            if is_create {
+                Value::Null
+            } else {
+                prior_state.clone()
+            },
+            d,
+        )
     };
     let tree = match scan_context(&planned) {
         Ok(t) => t,
@@ -749,11 +746,7 @@ async fn build(ctx: &Ctx, prior_state: &Value, planned_state: &Value) -> Applied
             }
         }
     }
-    Applied {
-        new_state: state,
-        private: Vec::new(),
-        diagnostics,
-    }
+    Applied::recorded(state, diagnostics)
 }
 
 /// Makes the URLs, sends the script, follows it and records the result in `state`.
@@ -995,11 +988,7 @@ fn build_outcome(
 
 async fn delete(ctx: &Ctx, prior_state: &Value) -> Applied {
     let m = Model::from_value(prior_state);
-    let gone = Applied {
-        new_state: Value::Null,
-        private: Vec::new(),
-        diagnostics: Diagnostics::new(),
-    };
+    let gone = Applied::gone();
     let (Some(namespace), Some(bucket), Some(object)) =
         (&m.namespace, &m.bucket_name, &m.object_name)
     else {
@@ -1008,11 +997,7 @@ async fn delete(ctx: &Ctx, prior_state: &Value) -> Applied {
     let clients = match oci_clients::clients(&ctx.config).await {
         Ok(c) => c,
         Err(e) => {
-            return Applied {
-                new_state: prior_state.clone(),
-                private: Vec::new(),
-                diagnostics: e.diagnostic().into(),
-            };
+            return Applied::recorded(prior_state.clone(), e.diagnostic().into());
         }
     };
     match clients
@@ -1022,11 +1007,10 @@ async fn delete(ctx: &Ctx, prior_state: &Value) -> Applied {
     {
         Ok(_) => gone,
         Err(e) if e.is_not_found() => gone,
-        Err(e) => Applied {
-            new_state: prior_state.clone(),
-            private: Vec::new(),
-            diagnostics: oci_error("Failed to delete the uploaded build context", &e).into(),
-        },
+        Err(e) => Applied::recorded(
+            prior_state.clone(),
+            oci_error("Failed to delete the uploaded build context", &e).into(),
+        ),
     }
 }
 

@@ -918,11 +918,7 @@ fn source_tags(
 
 async fn create(ctx: &Ctx, planned_state: &Value) -> Applied {
     let planned = Model::from_value(planned_state);
-    let fail = |d: Diagnostics| Applied {
-        new_state: Value::Null,
-        private: Vec::new(),
-        diagnostics: d,
-    };
+    let fail = |d: Diagnostics| Applied::recorded(Value::Null, d);
     let package = match package(&planned) {
         Ok(p) => p,
         Err(d) => return fail(d.into()),
@@ -991,21 +987,13 @@ async fn create(ctx: &Ctx, planned_state: &Value) -> Applied {
             ),
         ));
     }
-    Applied {
-        new_state: state,
-        private: Vec::new(),
-        diagnostics,
-    }
+    Applied::recorded(state, diagnostics)
 }
 
 async fn update(ctx: &Ctx, prior_state: &Value, planned_state: &Value) -> Applied {
     let prior = Model::from_value(prior_state);
     let planned = Model::from_value(planned_state);
-    let keep_prior = |d: Diagnostics| Applied {
-        new_state: prior_state.clone(),
-        private: Vec::new(),
-        diagnostics: d,
-    };
+    let keep_prior = |d: Diagnostics| Applied::recorded(prior_state.clone(), d);
     let Some(stack_id) = prior.id.clone() else {
         return keep_prior(
             Diagnostic::error(
@@ -1044,11 +1032,7 @@ async fn update(ctx: &Ctx, prior_state: &Value, planned_state: &Value) -> Applie
     let stack_changes = source_changed || wd_changed || details != UpdateStackDetails::default();
     if !stack_changes && !jobs_needed {
         // Local settings only (terraform_dir spelling, timeouts, destroy_on_delete).
-        return Applied {
-            new_state: planned_state.clone(),
-            private: Vec::new(),
-            diagnostics: Diagnostics::new(),
-        };
+        return Applied::done(planned_state.clone());
     }
 
     let clients = match oci_clients::clients(&ctx.config).await {
@@ -1099,11 +1083,7 @@ async fn update(ctx: &Ctx, prior_state: &Value, planned_state: &Value) -> Applie
         Diagnostics::new()
     };
     settle_job_attributes(&mut state);
-    Applied {
-        new_state: state,
-        private: Vec::new(),
-        diagnostics,
-    }
+    Applied::recorded(state, diagnostics)
 }
 
 /// Which job a follow was for, for messages.
@@ -1317,16 +1297,8 @@ fn job_failure(stack_id: &str, kind: JobKind, f: &Followed) -> Diagnostic {
 
 async fn delete(ctx: &Ctx, prior_state: &Value) -> Applied {
     let m = Model::from_value(prior_state);
-    let gone = Applied {
-        new_state: Value::Null,
-        private: Vec::new(),
-        diagnostics: Diagnostics::new(),
-    };
-    let keep = |state: Value, d: Diagnostics| Applied {
-        new_state: state,
-        private: Vec::new(),
-        diagnostics: d,
-    };
+    let gone = Applied::gone();
+    let keep = |state: Value, d: Diagnostics| Applied::recorded(state, d);
     let Some(stack_id) = m.id.clone() else {
         return gone;
     };
