@@ -2,7 +2,8 @@
 //! provider and its resources, checks the answers against what Terraform would reject, and
 //! encodes them back.
 //!
-//! This module owns protocol semantics only. RPCs the provider does not serve answer the way
+//! This module owns protocol semantics only; the wire shapes are `fromproto` and `toproto`.
+//! RPCs the provider does not serve answer the way
 //! Terraform expects (an empty answer or a diagnostic), and a panic inside a resource becomes an
 //! error diagnostic instead of a crashed plugin.
 
@@ -15,6 +16,8 @@ use galley_proto::tfplugin5 as pb;
 use tonic::{Request, Response, Status};
 use tracing::{debug, warn};
 
+use super::fromproto::dynamic_value as decode;
+use super::toproto::{self, dynamic_value as encode};
 use crate::cty::{self, Type, Value};
 use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::provider::Provider;
@@ -32,42 +35,6 @@ impl ProviderService {
 }
 
 type RpcResult<T> = Result<Response<T>, Status>;
-
-fn decode(dv: Option<&pb::DynamicValue>, ty: &Type, what: &str) -> Result<Value, Diagnostic> {
-    let Some(dv) = dv else {
-        return Ok(Value::Null);
-    };
-    let result = if !dv.msgpack.is_empty() {
-        cty::msgpack::decode(&dv.msgpack, ty)
-    } else if !dv.json.is_empty() {
-        cty::json::decode(&dv.json, ty)
-    } else {
-        return Ok(Value::Null);
-    };
-    result.map_err(|e| {
-        Diagnostic::error(
-            format!("Failed to decode the {what}"),
-            format!(
-                "Terraform sent a value this provider could not read: {e}. This is a bug in the \
-                 provider or a Terraform version it does not support; please report it."
-            ),
-        )
-    })
-}
-
-fn encode(v: &Value, ty: &Type, what: &str) -> Result<pb::DynamicValue, Diagnostic> {
-    cty::msgpack::encode(v, ty)
-        .map(|msgpack| pb::DynamicValue {
-            msgpack,
-            json: Vec::new(),
-        })
-        .map_err(|e| {
-            Diagnostic::error(
-                format!("Failed to encode the {what}"),
-                format!("The provider produced a value of the wrong shape: {e}. Please report it."),
-            )
-        })
-}
 
 fn unknown_type(type_name: &str, provider: &Provider) -> Diagnostic {
     let known: Vec<_> = provider.resources().map(|(n, _)| *n).collect();
@@ -106,7 +73,7 @@ async fn guarded<T>(
 }
 
 fn diags(d: impl Into<Diagnostics>) -> Vec<pb::Diagnostic> {
-    d.into().to_proto()
+    toproto::diagnostics(&d.into())
 }
 
 type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
@@ -135,11 +102,11 @@ impl pb::provider_server::Provider for ProviderService {
         _req: Request<pb::get_provider_schema::Request>,
     ) -> RpcResult<pb::get_provider_schema::Response> {
         Ok(Response::new(pb::get_provider_schema::Response {
-            provider: Some(self.provider.schema.to_proto()),
+            provider: Some(toproto::schema(&self.provider.schema)),
             resource_schemas: self
                 .provider
                 .resources()
-                .map(|(name, r)| (name.to_string(), r.schema.to_proto()))
+                .map(|(name, r)| (name.to_string(), toproto::schema(&r.schema)))
                 .collect(),
             server_capabilities: Some(server_capabilities()),
             ..Default::default()
@@ -171,7 +138,7 @@ impl pb::provider_server::Provider for ProviderService {
         };
         Ok(Response::new(pb::prepare_provider_config::Response {
             prepared_config: req.config,
-            diagnostics: provider_config::validate(&config).to_proto(),
+            diagnostics: toproto::diagnostics(&provider_config::validate(&config)),
         }))
     }
 
@@ -194,7 +161,7 @@ impl pb::provider_server::Provider for ProviderService {
             Err(d) => d.into(),
         };
         Ok(Response::new(pb::validate_resource_type_config::Response {
-            diagnostics: diagnostics.to_proto(),
+            diagnostics: toproto::diagnostics(&diagnostics),
         }))
     }
 
@@ -215,7 +182,7 @@ impl pb::provider_server::Provider for ProviderService {
         let reply = |d: Diagnostics| {
             Ok(Response::new(pb::upgrade_resource_state::Response {
                 upgraded_state: None,
-                diagnostics: d.to_proto(),
+                diagnostics: toproto::diagnostics(&d),
             }))
         };
         let Some(reg) = self.provider.resource(&req.type_name) else {
@@ -307,7 +274,7 @@ impl pb::provider_server::Provider for ProviderService {
             self.provider.set_config(cfg);
         }
         Ok(Response::new(pb::configure::Response {
-            diagnostics: diagnostics.to_proto(),
+            diagnostics: toproto::diagnostics(&diagnostics),
         }))
     }
 
@@ -319,7 +286,7 @@ impl pb::provider_server::Provider for ProviderService {
         let fail = |d: Diagnostics, state: Option<pb::DynamicValue>, private: Vec<u8>| {
             Ok(Response::new(pb::read_resource::Response {
                 new_state: state,
-                diagnostics: d.to_proto(),
+                diagnostics: toproto::diagnostics(&d),
                 private,
                 ..Default::default()
             }))
@@ -366,7 +333,7 @@ impl pb::provider_server::Provider for ProviderService {
         let req = req.into_inner();
         let fail = |d: Diagnostics| {
             Ok(Response::new(pb::plan_resource_change::Response {
-                diagnostics: d.to_proto(),
+                diagnostics: toproto::diagnostics(&d),
                 ..Default::default()
             }))
         };
@@ -419,13 +386,10 @@ impl pb::provider_server::Provider for ProviderService {
             requires_replace: planned
                 .requires_replace
                 .iter()
-                .map(|path| {
-                    let d = Diagnostic::error("", "").at_path(path.clone()).to_proto();
-                    d.attribute.unwrap_or_default()
-                })
+                .map(|path| toproto::attribute_path(path))
                 .collect(),
             planned_private: planned.planned_private,
-            diagnostics: planned.diagnostics.to_proto(),
+            diagnostics: toproto::diagnostics(&planned.diagnostics),
             legacy_type_system: false,
             ..Default::default()
         }))
@@ -439,7 +403,7 @@ impl pb::provider_server::Provider for ProviderService {
         let fail = |d: Diagnostics, state: Option<pb::DynamicValue>| {
             Ok(Response::new(pb::apply_resource_change::Response {
                 new_state: state,
-                diagnostics: d.to_proto(),
+                diagnostics: toproto::diagnostics(&d),
                 ..Default::default()
             }))
         };
@@ -499,7 +463,7 @@ impl pb::provider_server::Provider for ProviderService {
             Ok(dv) => Ok(Response::new(pb::apply_resource_change::Response {
                 new_state: Some(dv),
                 private: applied.private,
-                diagnostics: diagnostics.to_proto(),
+                diagnostics: toproto::diagnostics(&diagnostics),
                 legacy_type_system: false,
                 ..Default::default()
             })),
@@ -517,7 +481,7 @@ impl pb::provider_server::Provider for ProviderService {
         let req = req.into_inner();
         let fail = |d: Diagnostics| {
             Ok(Response::new(pb::import_resource_state::Response {
-                diagnostics: d.to_proto(),
+                diagnostics: toproto::diagnostics(&d),
                 ..Default::default()
             }))
         };
