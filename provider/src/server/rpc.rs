@@ -3,10 +3,11 @@
 //! encodes them back.
 //!
 //! This module owns protocol semantics only; the wire shapes are `fromproto` and `toproto`.
-//! RPCs the provider does not serve answer the way
-//! Terraform expects (an empty answer or a diagnostic), and a panic inside a resource becomes an
-//! error diagnostic instead of a crashed plugin.
+//! RPCs the provider does not serve answer the way Terraform expects (an empty answer or a
+//! diagnostic), and every call into provider code goes through one panic guard, so a panic
+//! becomes an error diagnostic carrying its message instead of a crashed plugin.
 
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -36,7 +37,7 @@ impl ProviderService {
 
 type RpcResult<T> = Result<Response<T>, Status>;
 
-fn unknown_type(type_name: &str, provider: &Provider) -> Diagnostic {
+fn unknown_resource(type_name: &str, provider: &Provider) -> Diagnostic {
     let known: Vec<_> = provider.resources().map(|(n, _)| *n).collect();
     Diagnostic::error(
         "Unknown resource type",
@@ -47,29 +48,29 @@ fn unknown_type(type_name: &str, provider: &Provider) -> Diagnostic {
     )
 }
 
-/// Runs a resource call, turning a panic into an error diagnostic so Terraform reports a
-/// provider bug instead of "plugin crashed".
-async fn guarded<T>(
-    fut: impl std::future::Future<Output = Result<T, Diagnostics>>,
+/// Runs provider code for the RPC `rpc`, turning a panic into an error diagnostic that keeps
+/// the panic's message, so Terraform reports a provider bug instead of "plugin crashed".
+async fn guarded<T>(rpc: &str, fut: impl Future<Output = T>) -> Result<T, Diagnostic> {
+    AssertUnwindSafe(fut).catch_unwind().await.map_err(|panic| {
+        let msg = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        tracing::error!(rpc, panic = %msg, "provider call panicked");
+        Diagnostic::error(
+            "Internal error in the galley provider",
+            format!("The provider hit a bug and stopped this operation: {msg}. Please report it."),
+        )
+    })
+}
+
+/// [`guarded`] for a call that itself answers with diagnostics on failure.
+async fn guarded_try<T>(
+    rpc: &str,
+    fut: impl Future<Output = Result<T, Diagnostics>>,
 ) -> Result<T, Diagnostics> {
-    match AssertUnwindSafe(fut).catch_unwind().await {
-        Ok(r) => r,
-        Err(panic) => {
-            let msg = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".into());
-            tracing::error!(panic = %msg, "resource call panicked");
-            Err(Diagnostic::error(
-                "Internal error in the galley provider",
-                format!(
-                    "The provider hit a bug and stopped this operation: {msg}. Please report it."
-                ),
-            )
-            .into())
-        }
-    }
+    guarded(rpc, fut).await.unwrap_or_else(|d| Err(d.into()))
 }
 
 fn diags(d: impl Into<Diagnostics>) -> Vec<pb::Diagnostic> {
@@ -136,9 +137,14 @@ impl pb::provider_server::Provider for ProviderService {
                 }));
             }
         };
+        let diagnostics = guarded("PrepareProviderConfig", async {
+            provider_config::validate(&config)
+        })
+        .await
+        .unwrap_or_else(Diagnostics::from);
         Ok(Response::new(pb::prepare_provider_config::Response {
             prepared_config: req.config,
-            diagnostics: toproto::diagnostics(&provider_config::validate(&config)),
+            diagnostics: toproto::diagnostics(&diagnostics),
         }))
     }
 
@@ -149,7 +155,7 @@ impl pb::provider_server::Provider for ProviderService {
         let req = req.into_inner();
         let Some(reg) = self.provider.resource(&req.type_name) else {
             return Ok(Response::new(pb::validate_resource_type_config::Response {
-                diagnostics: diags(unknown_type(&req.type_name, &self.provider)),
+                diagnostics: diags(unknown_resource(&req.type_name, &self.provider)),
             }));
         };
         let diagnostics = match decode(
@@ -157,7 +163,11 @@ impl pb::provider_server::Provider for ProviderService {
             &reg.value_type,
             "resource configuration",
         ) {
-            Ok(config) => reg.resource.validate(&config),
+            Ok(config) => guarded("ValidateResourceTypeConfig", async {
+                reg.resource.validate(&config)
+            })
+            .await
+            .unwrap_or_else(Diagnostics::from),
             Err(d) => d.into(),
         };
         Ok(Response::new(pb::validate_resource_type_config::Response {
@@ -186,7 +196,7 @@ impl pb::provider_server::Provider for ProviderService {
             }))
         };
         let Some(reg) = self.provider.resource(&req.type_name) else {
-            return reply(unknown_type(&req.type_name, &self.provider).into());
+            return reply(unknown_resource(&req.type_name, &self.provider).into());
         };
         let Some(raw) = req.raw_state.filter(|r| !r.json.is_empty()) else {
             return reply(
@@ -210,7 +220,11 @@ impl pb::provider_server::Provider for ProviderService {
                 );
             }
         };
-        let upgraded = match reg.resource.upgrade_state(req.version, json) {
+        let upgraded = guarded_try("UpgradeResourceState", async {
+            reg.resource.upgrade_state(req.version, json)
+        })
+        .await;
+        let upgraded = match upgraded {
             Ok(j) => j,
             Err(d) => return reply(d),
         };
@@ -267,12 +281,17 @@ impl pb::provider_server::Provider for ProviderService {
                 }));
             }
         };
-        let diagnostics = provider_config::validate(&config);
-        if !diagnostics.has_errors() {
-            let cfg = provider_config::configure(&config, |k| std::env::var(k).ok());
-            debug!(terraform_version = %req.terraform_version, config = ?cfg, "provider configured");
-            self.provider.set_config(cfg);
-        }
+        let diagnostics = guarded("ConfigureProvider", async {
+            let diagnostics = provider_config::validate(&config);
+            if !diagnostics.has_errors() {
+                let cfg = provider_config::configure(&config, |k| std::env::var(k).ok());
+                debug!(terraform_version = %req.terraform_version, config = ?cfg, "provider configured");
+                self.provider.set_config(cfg);
+            }
+            diagnostics
+        })
+        .await
+        .unwrap_or_else(Diagnostics::from);
         Ok(Response::new(pb::configure::Response {
             diagnostics: toproto::diagnostics(&diagnostics),
         }))
@@ -293,7 +312,7 @@ impl pb::provider_server::Provider for ProviderService {
         };
         let Some(reg) = self.provider.resource(&req.type_name) else {
             return fail(
-                unknown_type(&req.type_name, &self.provider).into(),
+                unknown_resource(&req.type_name, &self.provider).into(),
                 req.current_state,
                 req.private,
             );
@@ -306,7 +325,11 @@ impl pb::provider_server::Provider for ProviderService {
             return fail(Diagnostics::new(), req.current_state, req.private);
         }
         let ctx = self.provider.ctx();
-        let outcome = guarded(reg.resource.read(&ctx, &state, &req.private)).await;
+        let outcome = guarded_try(
+            "ReadResource",
+            reg.resource.read(&ctx, &state, &req.private),
+        )
+        .await;
         match outcome {
             Ok(ReadOutcome::Gone) => {
                 debug!(type_name = %req.type_name, "remote object is gone; removing from state");
@@ -338,7 +361,7 @@ impl pb::provider_server::Provider for ProviderService {
             }))
         };
         let Some(reg) = self.provider.resource(&req.type_name) else {
-            return fail(unknown_type(&req.type_name, &self.provider).into());
+            return fail(unknown_resource(&req.type_name, &self.provider).into());
         };
         let ty = &reg.value_type;
         let decoded = (|| {
@@ -360,15 +383,18 @@ impl pb::provider_server::Provider for ProviderService {
             }));
         }
         let ctx = self.provider.ctx();
-        let planned = guarded(reg.resource.plan(
-            &ctx,
-            PlanRequest {
-                prior_state: &prior,
-                proposed_new_state: &proposed,
-                config: &config,
-                prior_private: &req.prior_private,
-            },
-        ))
+        let planned = guarded_try(
+            "PlanResourceChange",
+            reg.resource.plan(
+                &ctx,
+                PlanRequest {
+                    prior_state: &prior,
+                    proposed_new_state: &proposed,
+                    config: &config,
+                    prior_private: &req.prior_private,
+                },
+            ),
+        )
         .await;
         let planned = match planned {
             Ok(p) => p,
@@ -409,7 +435,7 @@ impl pb::provider_server::Provider for ProviderService {
         };
         let Some(reg) = self.provider.resource(&req.type_name) else {
             return fail(
-                unknown_type(&req.type_name, &self.provider).into(),
+                unknown_resource(&req.type_name, &self.provider).into(),
                 req.prior_state,
             );
         };
@@ -426,29 +452,24 @@ impl pb::provider_server::Provider for ProviderService {
             Err(d) => return fail(d.into(), req.prior_state),
         };
         let ctx = self.provider.ctx();
-        let applied = AssertUnwindSafe(reg.resource.apply(
-            &ctx,
-            ApplyRequest {
-                prior_state: &prior,
-                planned_state: &planned,
-                config: &config,
-                planned_private: &req.planned_private,
-            },
-        ))
-        .catch_unwind()
+        let applied = guarded(
+            "ApplyResourceChange",
+            reg.resource.apply(
+                &ctx,
+                ApplyRequest {
+                    prior_state: &prior,
+                    planned_state: &planned,
+                    config: &config,
+                    planned_private: &req.planned_private,
+                },
+            ),
+        )
         .await;
         let applied = match applied {
             Ok(a) => a,
-            Err(_) => {
-                return fail(
-                    Diagnostic::error(
-                        "Internal error in the galley provider",
-                        "The provider hit a bug during apply; the prior state was kept. Please \
-                         report it.",
-                    )
-                    .into(),
-                    req.prior_state,
-                );
+            Err(mut d) => {
+                d.detail.push_str(" The prior state was kept.");
+                return fail(d.into(), req.prior_state);
             }
         };
         let mut diagnostics = applied.diagnostics;
@@ -486,13 +507,14 @@ impl pb::provider_server::Provider for ProviderService {
             }))
         };
         let Some(reg) = self.provider.resource(&req.type_name) else {
-            return fail(unknown_type(&req.type_name, &self.provider).into());
+            return fail(unknown_resource(&req.type_name, &self.provider).into());
         };
         let ctx = self.provider.ctx();
-        let state = match guarded(reg.resource.import(&ctx, &req.id)).await {
-            Ok(s) => s,
-            Err(d) => return fail(d),
-        };
+        let state =
+            match guarded_try("ImportResourceState", reg.resource.import(&ctx, &req.id)).await {
+                Ok(s) => s,
+                Err(d) => return fail(d),
+            };
         match encode(&state, &reg.value_type, "imported state") {
             Ok(dv) => Ok(Response::new(pb::import_resource_state::Response {
                 imported_resources: vec![pb::import_resource_state::ImportedResource {
@@ -712,21 +734,4 @@ fn normalize_state_json(json: serde_json::Value, ty: &Type) -> serde_json::Value
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn normalize_drops_removed_and_adds_new_attributes() {
-        let ty = Type::Object {
-            attrs: [
-                ("a".to_string(), Type::String),
-                ("b".to_string(), Type::Bool),
-            ]
-            .into_iter()
-            .collect(),
-            optional: Default::default(),
-        };
-        let out = normalize_state_json(serde_json::json!({"a": "x", "gone": 1}), &ty);
-        assert_eq!(out, serde_json::json!({"a": "x", "b": null}));
-    }
-}
+mod tests;
