@@ -37,14 +37,33 @@ impl ProviderService {
 
 type RpcResult<T> = Result<Response<T>, Status>;
 
-fn unknown_resource(type_name: &str, provider: &Provider) -> Diagnostic {
-    let known: Vec<_> = provider.resources().map(|(n, _)| *n).collect();
+/// The answer to a type name the provider does not serve, listing the ones it does.
+fn unknown_type<'a>(
+    kind: &str,
+    type_name: &str,
+    known: impl Iterator<Item = &'a &'static str>,
+) -> Diagnostic {
+    let known: Vec<&str> = known.copied().collect();
+    let serves = if known.is_empty() {
+        format!("It serves no {kind}s.")
+    } else {
+        format!("It serves: {}.", known.join(", "))
+    };
     Diagnostic::error(
-        "Unknown resource type",
-        format!(
-            "This provider has no resource type {type_name:?}. It serves: {}.",
-            known.join(", ")
-        ),
+        format!("Unknown {kind} type"),
+        format!("This provider has no {kind} type {type_name:?}. {serves}"),
+    )
+}
+
+fn unknown_resource(type_name: &str, provider: &Provider) -> Diagnostic {
+    unknown_type("resource", type_name, provider.resources().map(|(n, _)| n))
+}
+
+fn unknown_data_source(type_name: &str, provider: &Provider) -> Diagnostic {
+    unknown_type(
+        "data source",
+        type_name,
+        provider.data_sources().map(|(n, _)| n),
     )
 }
 
@@ -94,6 +113,13 @@ impl pb::provider_server::Provider for ProviderService {
                     type_name: name.to_string(),
                 })
                 .collect(),
+            data_sources: self
+                .provider
+                .data_sources()
+                .map(|(name, _)| pb::get_metadata::DataSourceMetadata {
+                    type_name: name.to_string(),
+                })
+                .collect(),
             ..Default::default()
         }))
     }
@@ -108,6 +134,11 @@ impl pb::provider_server::Provider for ProviderService {
                 .provider
                 .resources()
                 .map(|(name, r)| (name.to_string(), toproto::schema(&r.schema)))
+                .collect(),
+            data_source_schemas: self
+                .provider
+                .data_sources()
+                .map(|(name, d)| (name.to_string(), toproto::schema(&d.schema)))
                 .collect(),
             server_capabilities: Some(server_capabilities()),
             ..Default::default()
@@ -179,8 +210,26 @@ impl pb::provider_server::Provider for ProviderService {
         &self,
         req: Request<pb::validate_data_source_config::Request>,
     ) -> RpcResult<pb::validate_data_source_config::Response> {
+        let req = req.into_inner();
+        let Some(reg) = self.provider.data_source(&req.type_name) else {
+            return Ok(Response::new(pb::validate_data_source_config::Response {
+                diagnostics: diags(unknown_data_source(&req.type_name, &self.provider)),
+            }));
+        };
+        let diagnostics = match decode(
+            req.config.as_ref(),
+            &reg.value_type,
+            "data source configuration",
+        ) {
+            Ok(config) => guarded("ValidateDataSourceConfig", async {
+                reg.data_source.validate(&config)
+            })
+            .await
+            .unwrap_or_else(Diagnostics::from),
+            Err(d) => d.into(),
+        };
         Ok(Response::new(pb::validate_data_source_config::Response {
-            diagnostics: diags(no_data_sources(&req.into_inner().type_name)),
+            diagnostics: toproto::diagnostics(&diagnostics),
         }))
     }
 
@@ -551,10 +600,45 @@ impl pb::provider_server::Provider for ProviderService {
         &self,
         req: Request<pb::read_data_source::Request>,
     ) -> RpcResult<pb::read_data_source::Response> {
-        Ok(Response::new(pb::read_data_source::Response {
-            diagnostics: diags(no_data_sources(&req.into_inner().type_name)),
-            ..Default::default()
-        }))
+        let req = req.into_inner();
+        let fail = |d: Diagnostics| {
+            Ok(Response::new(pb::read_data_source::Response {
+                diagnostics: toproto::diagnostics(&d),
+                ..Default::default()
+            }))
+        };
+        let Some(reg) = self.provider.data_source(&req.type_name) else {
+            return fail(unknown_data_source(&req.type_name, &self.provider).into());
+        };
+        let ty = &reg.value_type;
+        let config = match decode(req.config.as_ref(), ty, "data source configuration") {
+            Ok(v) => v,
+            Err(d) => return fail(d.into()),
+        };
+        let ctx = self.provider.ctx();
+        let read = match guarded_try("ReadDataSource", reg.data_source.read(&ctx, &config)).await {
+            Ok(r) => r,
+            Err(d) => return fail(d),
+        };
+        let mut diagnostics = read.diagnostics;
+        if diagnostics.has_errors() {
+            return fail(diagnostics);
+        }
+        if let Err(d) = check_data_source_result(&req.type_name, &read.state, ty) {
+            diagnostics.push(d);
+            return fail(diagnostics);
+        }
+        match encode(&read.state, ty, "data source state") {
+            Ok(dv) => Ok(Response::new(pb::read_data_source::Response {
+                state: Some(dv),
+                diagnostics: toproto::diagnostics(&diagnostics),
+                ..Default::default()
+            })),
+            Err(d) => {
+                diagnostics.push(d);
+                fail(diagnostics)
+            }
+        }
     }
 
     async fn generate_resource_config(
@@ -697,8 +781,77 @@ fn server_capabilities() -> pb::ServerCapabilities {
     }
 }
 
-fn no_data_sources(type_name: &str) -> Diagnostic {
-    no_such("data source", type_name)
+/// What Terraform would reject in a data source's result, refused here with a message that
+/// names the data source and the place, instead of Terraform's generic one.
+fn check_data_source_result(type_name: &str, state: &Value, ty: &Type) -> Result<(), Diagnostic> {
+    let bug = |summary: &str, what: String| {
+        Diagnostic::error(
+            summary,
+            format!(
+                "The {type_name} data source {what}. This is a bug in the provider; please \
+                 report it."
+            ),
+        )
+    };
+    if state.is_null() {
+        return Err(bug(
+            "Provider returned no data source value",
+            "returned null from a successful read".into(),
+        ));
+    }
+    if let Err(e) = state.conforms_to(ty) {
+        return Err(bug(
+            "Provider returned a data source value of the wrong type",
+            format!("returned a value that does not match its schema: {e}"),
+        ));
+    }
+    if let Some(at) = first_unknown(state) {
+        return Err(bug(
+            "Provider returned an incomplete data source value",
+            format!("left {at} unknown after reading"),
+        ));
+    }
+    Ok(())
+}
+
+/// Where the first unknown inside `v` is, written as Terraform writes paths (`a.b["k"][0]`);
+/// `None` when `v` is wholly known.
+fn first_unknown(v: &Value) -> Option<String> {
+    fn walk(v: &Value, at: &mut String) -> bool {
+        let inside = |at: &mut String, step: String, item: &Value| {
+            let len = at.len();
+            at.push_str(&step);
+            if walk(item, at) {
+                return true;
+            }
+            at.truncate(len);
+            false
+        };
+        match v {
+            Value::Unknown(_) => true,
+            Value::Dynamic(_, inner) => walk(inner, at),
+            Value::List(items) | Value::Set(items) | Value::Tuple(items) => items
+                .iter()
+                .enumerate()
+                .any(|(i, item)| inside(at, format!("[{i}]"), item)),
+            Value::Map(entries) => entries
+                .iter()
+                .any(|(k, item)| inside(at, format!("[{k:?}]"), item)),
+            Value::Object(attrs) => attrs.iter().any(|(name, item)| {
+                let dot = if at.is_empty() { "" } else { "." };
+                inside(at, format!("{dot}{name}"), item)
+            }),
+            Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_) => false,
+        }
+    }
+    let mut at = String::new();
+    walk(v, &mut at).then(|| {
+        if at.is_empty() {
+            "the whole value".into()
+        } else {
+            at
+        }
+    })
 }
 
 fn no_such(kind: &str, type_name: &str) -> Diagnostic {
