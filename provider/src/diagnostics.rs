@@ -1,10 +1,8 @@
 //! Diagnostics: what Terraform shows a user when something is wrong or worth a warning.
 //!
-//! This module owns the diagnostic model and its tfplugin5 encoding. Resources build
-//! diagnostics with a summary, a detail that says what to do next, and the attribute they are
-//! about; the RPC layer only converts.
-
-use galley_proto::tfplugin5 as pb;
+//! This module owns the diagnostic model. Resources build diagnostics with a summary, a detail
+//! that says what to do next, and the attribute they are about; the protocol layer
+//! (`server::toproto`) encodes them.
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Severity {
@@ -55,30 +53,6 @@ impl Diagnostic {
         self.path = path;
         self
     }
-
-    pub fn to_proto(&self) -> pb::Diagnostic {
-        use pb::attribute_path::step::Selector;
-        let steps = self
-            .path
-            .iter()
-            .map(|s| pb::attribute_path::Step {
-                selector: Some(match s {
-                    PathStep::Attr(name) => Selector::AttributeName(name.clone()),
-                    PathStep::Index(i) => Selector::ElementKeyInt(*i),
-                    PathStep::Key(k) => Selector::ElementKeyString(k.clone()),
-                }),
-            })
-            .collect::<Vec<_>>();
-        pb::Diagnostic {
-            severity: match self.severity {
-                Severity::Error => pb::diagnostic::Severity::Error,
-                Severity::Warning => pb::diagnostic::Severity::Warning,
-            } as i32,
-            summary: self.summary.clone(),
-            detail: self.detail.clone(),
-            attribute: (!steps.is_empty()).then_some(pb::AttributePath { steps }),
-        }
-    }
 }
 
 /// A list of diagnostics with the questions callers ask of it.
@@ -101,10 +75,6 @@ impl Diagnostics {
     pub fn has_errors(&self) -> bool {
         self.0.iter().any(|d| d.severity == Severity::Error)
     }
-
-    pub fn to_proto(&self) -> Vec<pb::Diagnostic> {
-        self.0.iter().map(Diagnostic::to_proto).collect()
-    }
 }
 
 impl From<Diagnostic> for Diagnostics {
@@ -122,24 +92,6 @@ impl FromIterator<Diagnostic> for Diagnostics {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn error_with_path_encodes_severity_and_steps() {
-        let d = Diagnostic::error("Invalid resources file", "fix it").at_path(vec![
-            PathStep::Attr("variables".into()),
-            PathStep::Key("x".into()),
-        ]);
-        let pb = d.to_proto();
-        assert_eq!(pb.severity, 1);
-        let steps = pb.attribute.unwrap().steps;
-        assert_eq!(steps.len(), 2);
-        assert!(matches!(
-            &steps[1].selector,
-            Some(pb::attribute_path::step::Selector::ElementKeyString(k)) if k == "x"
-        ));
-        assert_eq!(Diagnostic::warning("w", "").to_proto().severity, 2);
-        assert!(Diagnostic::warning("w", "").to_proto().attribute.is_none());
-    }
 
     #[test]
     fn has_errors_ignores_warnings() {

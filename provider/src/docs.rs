@@ -1,7 +1,10 @@
-//! Registry-layout documentation (`docs/index.md`, `docs/resources/<type>.md`) rendered from the
-//! schema descriptions and the example files, so the docs cannot drift from the code.
+//! Registry-layout documentation (`docs/index.md`, `docs/resources/<type>.md`,
+//! `docs/data-sources/<type>.md`) rendered from the schema descriptions and the example files
+//! (`examples/resources/<type>/resource.tf` and `import.sh`,
+//! `examples/data-sources/<type>/data-source.tf`), so the docs cannot drift from the code.
 //!
-//! The test `docs_are_current` fails when the checked-in `docs/` differ from what this renders;
+//! The test `docs_are_current` fails when the checked-in `docs/` differ from what this renders
+//! (a page for a type the provider no longer serves included);
 //! `GALLEY_WRITE_DOCS=1 cargo test -p terraform-provider-galley docs_are_current` rewrites them.
 
 use std::fmt::Write as _;
@@ -34,28 +37,62 @@ pub fn render_all(provider: &Provider, repo_root: &Path) -> Vec<(String, String)
     files.push(("docs/index.md".to_string(), index));
 
     for (name, reg) in provider.resources() {
-        let mut page = String::new();
-        let block = &reg.schema.block;
-        let _ = writeln!(
-            page,
-            "---\npage_title: \"{name} Resource - galley\"\nsubcategory: \"\"\ndescription: |-\n  {}\n---\n",
-            first_sentence(&block.description)
+        let page = render_page(
+            name,
+            "Resource",
+            &reg.schema.block,
+            read(repo_root, &format!("examples/resources/{name}/resource.tf")),
+            read(repo_root, &format!("examples/resources/{name}/import.sh")),
         );
-        let _ = writeln!(page, "# {name} (Resource)\n\n{}\n", block.description);
-        if let Some(example) = read(repo_root, &format!("examples/resources/{name}/resource.tf")) {
-            let _ = writeln!(page, "## Example Usage\n\n```terraform\n{example}```\n");
-        }
-        page.push_str("## Schema\n\n");
-        render_block(&mut page, block, "");
-        if let Some(import) = read(repo_root, &format!("examples/resources/{name}/import.sh")) {
-            let _ = writeln!(
-                page,
-                "## Import\n\nImport is supported using the following syntax:\n\n```shell\n{import}```"
-            );
-        }
-        files.push((format!("docs/resources/{name}.md"), page));
+        files.push((format!("{RESOURCES_DIR}/{name}.md"), page));
+    }
+    for (name, reg) in provider.data_sources() {
+        let page = render_page(
+            name,
+            "Data Source",
+            &reg.schema.block,
+            read(
+                repo_root,
+                &format!("examples/data-sources/{name}/data-source.tf"),
+            ),
+            None,
+        );
+        files.push((format!("{DATA_SOURCES_DIR}/{name}.md"), page));
     }
     files
+}
+
+/// The folders holding one page per type; a page there that nothing renders is stale.
+pub const RESOURCES_DIR: &str = "docs/resources";
+pub const DATA_SOURCES_DIR: &str = "docs/data-sources";
+
+/// One resource or data source page: `kind` is "Resource" or "Data Source".
+fn render_page(
+    name: &str,
+    kind: &str,
+    block: &Block,
+    example: Option<String>,
+    import: Option<String>,
+) -> String {
+    let mut page = String::new();
+    let _ = writeln!(
+        page,
+        "---\npage_title: \"{name} {kind} - galley\"\nsubcategory: \"\"\ndescription: |-\n  {}\n---\n",
+        first_sentence(&block.description)
+    );
+    let _ = writeln!(page, "# {name} ({kind})\n\n{}\n", block.description);
+    if let Some(example) = example {
+        let _ = writeln!(page, "## Example Usage\n\n```terraform\n{example}```\n");
+    }
+    page.push_str("## Schema\n\n");
+    render_block(&mut page, block, "");
+    if let Some(import) = import {
+        let _ = writeln!(
+            page,
+            "## Import\n\nImport is supported using the following syntax:\n\n```shell\n{import}```"
+        );
+    }
+    page
 }
 
 fn read(root: &Path, rel: &str) -> Option<String> {
@@ -149,13 +186,30 @@ mod tests {
         let provider = Provider::new();
         let write = std::env::var_os("GALLEY_WRITE_DOCS").is_some();
         let mut stale = Vec::new();
-        for (rel, content) in render_all(&provider, root) {
-            let path = root.join(&rel);
+        let rendered = render_all(&provider, root);
+        for (rel, content) in &rendered {
+            let path = root.join(rel);
             if write {
                 std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-                std::fs::write(&path, &content).unwrap();
+                std::fs::write(&path, content).unwrap();
             } else if std::fs::read_to_string(&path).ok().as_deref() != Some(content.as_str()) {
-                stale.push(rel);
+                stale.push(rel.clone());
+            }
+        }
+        // Pages of types the provider no longer serves.
+        for dir in [RESOURCES_DIR, DATA_SOURCES_DIR] {
+            let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let rel = format!("{dir}/{}", entry.file_name().to_string_lossy());
+                if !rendered.iter().any(|(r, _)| *r == rel) {
+                    if write {
+                        std::fs::remove_file(entry.path()).unwrap();
+                    } else {
+                        stale.push(rel);
+                    }
+                }
             }
         }
         assert!(
@@ -163,5 +217,34 @@ mod tests {
             "docs are out of date: {stale:?}. Regenerate with \
              `GALLEY_WRITE_DOCS=1 cargo test -p terraform-provider-galley docs_are_current`"
         );
+    }
+
+    #[test]
+    fn data_source_pages_take_their_example_and_schema() {
+        use std::sync::Arc;
+
+        use crate::data_sources::testing::{self, Echo};
+
+        let root = tempfile::tempdir().unwrap();
+        let example_dir = root
+            .path()
+            .join("examples/data-sources")
+            .join(testing::TYPE_NAME);
+        std::fs::create_dir_all(&example_dir).unwrap();
+        let example = "data \"galley_test_echo\" \"x\" {\n  name = \"world\"\n}\n";
+        std::fs::write(example_dir.join("data-source.tf"), example).unwrap();
+        let provider = Provider::with(Vec::new(), vec![Arc::new(Echo)]);
+        let files = render_all(&provider, root.path());
+        let rel = format!("docs/data-sources/{}.md", testing::TYPE_NAME);
+        let page = &files.iter().find(|(r, _)| *r == rel).expect("a page").1;
+        assert!(page.starts_with(
+            "---\npage_title: \"galley_test_echo Data Source - galley\"\nsubcategory: \"\"\n\
+             description: |-\n  Echoes its configuration.\n---\n\n# galley_test_echo (Data Source)"
+        ));
+        assert!(page.contains(&format!("## Example Usage\n\n```terraform\n{example}```")));
+        assert!(page.contains("### Required\n\n- `name` (String) Who to greet."));
+        assert!(page.contains("### Read-Only\n\n- `greeting` (String) The greeting."));
+        assert!(!page.contains("## Import"));
+        assert!(!files.iter().any(|(r, _)| r.starts_with("docs/resources/")));
     }
 }

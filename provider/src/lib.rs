@@ -1,13 +1,19 @@
 //! The Galley Terraform provider: a tfplugin5 server and the resources it serves.
 //!
 //! # Layout
-//! - `server`: the plugin protocol: handshake, AutoMTLS, the tfplugin5 service, go-plugin's
-//!   side services. Knows nothing about what a resource does.
+//! - `server`: the plugin protocol: handshake, AutoMTLS, the tfplugin5 service (`rpc`, with
+//!   the one panic guard every call into provider code goes through), go-plugin's side
+//!   services, and every conversion to and from the wire (`toproto`, `fromproto`). Knows
+//!   nothing about what a resource does.
 //! - `cty`: Terraform's value model and its msgpack and JSON encodings.
-//! - `schema`, `diagnostics`, `resource`: the contract every resource implements, in typed
-//!   values, without gRPC.
-//! - `provider`, `provider_config`: the resource registry, the provider block and Configure.
-//! - `resources`: one file per resource type.
+//! - `schema`, `diagnostics`, `resource`, `data_source`: the contracts every resource and data
+//!   source implements, in typed values, without gRPC or `galley_proto`.
+//! - `attrs`: reading and writing a resource's attributes, with one meaning of null and
+//!   unknown.
+//! - `provider`, `provider_config`: the resource and data source registries, the provider
+//!   block and Configure.
+//! - `resources`, `data_sources`: one file per resource type and per data source type, each
+//!   registered in its folder's one list.
 //! - `esb`: the engine behind `esb_resources` (resources.yml, DynamoDB and S3 clients, the
 //!   idempotent reconcile).
 //! - `packaging`: the file list of a directory (ignore rules), its digest, and the zip and
@@ -19,8 +25,11 @@
 //! - `timeouts`: the `timeouts` block of the OCI-backed resources.
 //! - `logging`: JSON log lines on stderr in go-plugin's format.
 
+pub mod attrs;
 pub mod build_script;
 pub mod cty;
+pub mod data_source;
+pub mod data_sources;
 pub mod diagnostics;
 pub mod docs;
 pub mod esb;

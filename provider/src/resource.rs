@@ -51,10 +51,35 @@ pub struct ApplyRequest<'a> {
 
 /// The result of an apply. `new_state` is written even when `diagnostics` has errors, so a
 /// half-finished create still lands in state and nothing is orphaned. Null means "gone".
+///
+/// Build one with a constructor, which says which of those cases it is.
 pub struct Applied {
     pub new_state: Value,
     pub private: Vec<u8>,
     pub diagnostics: Diagnostics,
+}
+
+impl Applied {
+    /// Done: `state` is the new state and there is nothing to report.
+    pub fn done(state: Value) -> Self {
+        Self::recorded(state, Diagnostics::new())
+    }
+
+    /// `state` is recorded whatever `diagnostics` say: after a failure it is what exists now
+    /// (the prior state when nothing changed, null when nothing was created, or a partial
+    /// state), so a retry starts from the truth.
+    pub fn recorded(state: Value, diagnostics: Diagnostics) -> Self {
+        Self {
+            new_state: state,
+            private: Vec::new(),
+            diagnostics,
+        }
+    }
+
+    /// The object is deleted: Terraform removes it from state.
+    pub fn gone() -> Self {
+        Self::done(Value::Null)
+    }
 }
 
 pub enum ReadOutcome {

@@ -1,11 +1,10 @@
-//! Schemas as the provider's resources declare them, and their translation to tfplugin5.
+//! Schemas as the provider, its resources and its data sources declare them.
 //!
 //! This module owns the schema model (blocks, attributes, nesting) and the cty type a block's
-//! values have. It knows nothing about any particular resource.
+//! values have. It knows nothing about any particular resource, nor about the wire: the
+//! tfplugin5 encoding lives in `server::toproto`.
 
 use std::collections::{BTreeMap, BTreeSet};
-
-use galley_proto::tfplugin5 as pb;
 
 use crate::cty::Type;
 
@@ -116,57 +115,6 @@ impl Block {
     pub fn attribute(&self, name: &str) -> Option<&Attribute> {
         self.attributes.iter().find(|a| a.name == name)
     }
-
-    pub fn to_proto(&self) -> pb::schema::Block {
-        pb::schema::Block {
-            version: 0,
-            attributes: self
-                .attributes
-                .iter()
-                .map(|a| pb::schema::Attribute {
-                    name: a.name.to_string(),
-                    r#type: a.ty.to_json().into_bytes(),
-                    description: a.description.clone(),
-                    required: a.required,
-                    optional: a.optional,
-                    computed: a.computed,
-                    sensitive: a.sensitive,
-                    description_kind: pb::StringKind::Markdown as i32,
-                    deprecated: a.deprecated,
-                    write_only: false,
-                })
-                .collect(),
-            block_types: self
-                .blocks
-                .iter()
-                .map(|b| pb::schema::NestedBlock {
-                    type_name: b.type_name.to_string(),
-                    block: Some(b.block.to_proto()),
-                    nesting: match b.nesting {
-                        Nesting::Single => pb::schema::nested_block::NestingMode::Single,
-                        Nesting::List => pb::schema::nested_block::NestingMode::List,
-                        Nesting::Set => pb::schema::nested_block::NestingMode::Set,
-                        Nesting::Map => pb::schema::nested_block::NestingMode::Map,
-                        Nesting::Group => pb::schema::nested_block::NestingMode::Group,
-                    } as i32,
-                    min_items: b.min_items,
-                    max_items: b.max_items,
-                })
-                .collect(),
-            description: self.description.clone(),
-            description_kind: pb::StringKind::Markdown as i32,
-            deprecated: self.deprecated,
-        }
-    }
-}
-
-impl Schema {
-    pub fn to_proto(&self) -> pb::Schema {
-        pb::Schema {
-            version: self.version,
-            block: Some(self.block.to_proto()),
-        }
-    }
 }
 
 #[cfg(test)]
@@ -211,19 +159,5 @@ mod tests {
             ["id", "name", "timeouts", "token"]
         );
         assert!(matches!(attrs["timeouts"], Type::Object { .. }));
-    }
-
-    #[test]
-    fn proto_encoding_keeps_flags_and_cty_type_json() {
-        let pb = sample().to_proto();
-        assert_eq!(pb.attributes.len(), 3);
-        let name = &pb.attributes[0];
-        assert!(name.required && !name.optional && !name.computed);
-        assert_eq!(name.r#type, br#""string""#);
-        assert!(pb.attributes[2].sensitive);
-        assert_eq!(
-            pb.block_types[0].nesting,
-            pb::schema::nested_block::NestingMode::Single as i32
-        );
     }
 }

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use crate::attrs::str_of;
 use crate::cty::{Type, Value};
 use crate::diagnostics::{Diagnostic, Diagnostics, PathStep};
 use crate::schema::{Attribute, Block, NestedBlock, Nesting, Presence};
@@ -47,9 +48,8 @@ pub fn block(fields: &[TimeoutField]) -> NestedBlock {
 pub fn get(resource: &Value, field: &TimeoutField) -> Duration {
     resource
         .get_attr("timeouts")
-        .and_then(|t| t.get_attr(field.name))
-        .and_then(Value::as_str)
-        .and_then(|s| parse_duration(s).ok())
+        .and_then(|t| str_of(t, field.name))
+        .and_then(|s| parse_duration(&s).ok())
         .unwrap_or(field.default)
 }
 
@@ -60,10 +60,10 @@ pub fn validate(config: &Value, fields: &[TimeoutField]) -> Diagnostics {
         return diags;
     };
     for field in fields {
-        let Some(text) = block.get_attr(field.name).and_then(Value::as_str) else {
+        let Some(text) = str_of(block, field.name) else {
             continue;
         };
-        if let Err(reason) = parse_duration(text) {
+        if let Err(reason) = parse_duration(&text) {
             diags.push(
                 Diagnostic::error(
                     "Invalid timeout",

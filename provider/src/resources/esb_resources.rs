@@ -10,6 +10,9 @@ use std::collections::BTreeSet;
 use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 
+use crate::attrs::{
+    bool_of, is_null, is_unknown, list_of, str_of, string_list_value, string_or_null,
+};
 use crate::cty::{Type, Value};
 use crate::diagnostics::{Diagnostic, Diagnostics, PathStep};
 use crate::esb::{self, Connection, EsbSpec, Owned};
@@ -165,22 +168,6 @@ struct Model {
     created_bucket_names: Option<Vec<String>>,
 }
 
-fn str_of(v: &Value, name: &str) -> Option<String> {
-    v.get_attr(name).and_then(Value::as_str).map(str::to_owned)
-}
-
-fn names_of(v: &Value, name: &str) -> Option<Vec<String>> {
-    let items = v.get_attr(name)?.as_elements()?;
-    items
-        .iter()
-        .map(|i| i.as_str().map(str::to_owned))
-        .collect()
-}
-
-fn is_unknown(v: &Value, name: &str) -> bool {
-    v.get_attr(name).is_some_and(|a| !a.is_known())
-}
-
 impl Model {
     fn from_value(v: &Value) -> Self {
         Model {
@@ -192,12 +179,12 @@ impl Model {
             region: str_of(v, "region"),
             access_key: str_of(v, "access_key"),
             secret_key: str_of(v, "secret_key"),
-            force_destroy: v.get_attr("force_destroy").and_then(Value::as_bool),
+            force_destroy: bool_of(v, "force_destroy"),
             source_sha256: str_of(v, "source_sha256"),
-            table_names: names_of(v, "table_names"),
-            bucket_names: names_of(v, "bucket_names"),
-            created_table_names: names_of(v, "created_table_names"),
-            created_bucket_names: names_of(v, "created_bucket_names"),
+            table_names: list_of(v, "table_names"),
+            bucket_names: list_of(v, "bucket_names"),
+            created_table_names: list_of(v, "created_table_names"),
+            created_bucket_names: list_of(v, "created_bucket_names"),
         }
     }
 
@@ -237,14 +224,6 @@ impl Model {
         }
         id
     }
-}
-
-fn string_or_null(v: &Option<String>) -> Value {
-    v.as_ref().map(Value::string).unwrap_or(Value::Null)
-}
-
-fn names_value(v: &[String]) -> Value {
-    Value::List(v.iter().map(Value::string).collect())
 }
 
 fn sorted(set: &BTreeSet<String>) -> Vec<String> {
@@ -381,12 +360,8 @@ impl Resource for EsbResources {
     }
 
     fn validate(&self, config: &Value) -> Diagnostics {
-        let file_set = config
-            .get_attr("resources_file")
-            .is_some_and(|v| !v.is_null());
-        let yaml_set = config
-            .get_attr("resources_yaml")
-            .is_some_and(|v| !v.is_null());
+        let file_set = !is_null(config, "resources_file");
+        let yaml_set = !is_null(config, "resources_yaml");
         if file_set == yaml_set {
             return exactly_one().into();
         }
@@ -414,20 +389,10 @@ impl Resource for EsbResources {
         // Terraform's proposal already carries the prior value when the config leaves it unset.
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         let mut planned = proposed.clone();
-        if req
-            .config
-            .get_attr("dynamodb_endpoint")
-            .is_some_and(Value::is_null)
-            && prior.is_none()
-        {
+        if is_null(req.config, "dynamodb_endpoint") && prior.is_none() {
             planned.dynamodb_endpoint = env("DYNAMODB_ENDPOINT");
         }
-        if req
-            .config
-            .get_attr("s3_endpoint")
-            .is_some_and(Value::is_null)
-            && prior.is_none()
-        {
+        if is_null(req.config, "s3_endpoint") && prior.is_none() {
             planned.s3_endpoint = env("S3_ENDPOINT");
         }
         if planned.region.is_none() && !is_unknown(req.config, "region") {
@@ -451,7 +416,7 @@ impl Resource for EsbResources {
             endpoint_value(req.config, "s3_endpoint", &planned.s3_endpoint),
         );
         if !is_unknown(req.config, "region") {
-            set("region", string_or_null(&planned.region));
+            set("region", string_or_null(planned.region.as_deref()));
         }
         if !is_unknown(req.config, "force_destroy") {
             set(
@@ -469,7 +434,7 @@ impl Resource for EsbResources {
                         && p.dynamodb_endpoint == planned.dynamodb_endpoint
                         && p.s3_endpoint == planned.s3_endpoint =>
                 {
-                    string_or_null(&p.id)
+                    string_or_null(p.id.as_deref())
                 }
                 (_, true) if !is_unknown(req.config, "resources_file") => {
                     Value::string(planned.import_id())
@@ -509,8 +474,8 @@ impl Resource for EsbResources {
         let bucket_names: Vec<String> = spec.buckets.iter().map(|b| b.name.clone()).collect();
         let sha = sha256_hex(&source.text);
         set("source_sha256", Value::string(&sha));
-        set("table_names", names_value(&table_names));
-        set("bucket_names", names_value(&bucket_names));
+        set("table_names", string_list_value(&table_names));
+        set("bucket_names", string_list_value(&bucket_names));
 
         // What this resource will own after apply is known only when nothing new is declared
         // and nothing vanished: otherwise whether an item exists decides create or adopt.
@@ -523,11 +488,11 @@ impl Resource for EsbResources {
             {
                 set(
                     "created_table_names",
-                    names_value(p.created_table_names.as_deref().unwrap_or_default()),
+                    string_list_value(p.created_table_names.as_deref().unwrap_or_default()),
                 );
                 set(
                     "created_bucket_names",
-                    names_value(p.created_bucket_names.as_deref().unwrap_or_default()),
+                    string_list_value(p.created_bucket_names.as_deref().unwrap_or_default()),
                 );
             }
             _ => {
@@ -572,11 +537,7 @@ impl Resource for EsbResources {
         }
         let planned = Model::from_value(req.planned_state);
         let prior = (!req.prior_state.is_null()).then(|| Model::from_value(req.prior_state));
-        let fail = |d: Diagnostics| Applied {
-            new_state: req.prior_state.clone(),
-            private: Vec::new(),
-            diagnostics: d,
-        };
+        let fail = |d: Diagnostics| Applied::recorded(req.prior_state.clone(), d);
 
         let source = match read_source(&planned, req.config) {
             Ok(Some(s)) => s,
@@ -631,20 +592,22 @@ impl Resource for EsbResources {
         let mut state = req.planned_state.clone();
         let id = planned.id.clone().unwrap_or_else(|| planned.import_id());
         state.set_attr("id", Value::string(&id));
-        state.set_attr("created_table_names", names_value(&sorted(&owned.tables)));
-        state.set_attr("created_bucket_names", names_value(&sorted(&owned.buckets)));
+        state.set_attr(
+            "created_table_names",
+            string_list_value(&sorted(&owned.tables)),
+        );
+        state.set_attr(
+            "created_bucket_names",
+            string_list_value(&sorted(&owned.buckets)),
+        );
         if diagnostics.has_errors() {
             // Partial state: what exists is recorded so nothing this resource created is lost.
             state.set_attr(
                 "source_sha256",
-                string_or_null(&prior.as_ref().and_then(|p| p.source_sha256.clone())),
+                string_or_null(prior.as_ref().and_then(|p| p.source_sha256.as_deref())),
             );
         }
-        Applied {
-            new_state: state,
-            private: Vec::new(),
-            diagnostics,
-        }
+        Applied::recorded(state, diagnostics)
     }
 
     async fn read(
@@ -668,15 +631,18 @@ impl Resource for EsbResources {
                 .collect()
         };
         let mut new_state = state.clone();
-        new_state.set_attr("table_names", names_value(&keep(&tables, &existing.tables)));
+        new_state.set_attr(
+            "table_names",
+            string_list_value(&keep(&tables, &existing.tables)),
+        );
         new_state.set_attr(
             "bucket_names",
-            names_value(&keep(&buckets, &existing.buckets)),
+            string_list_value(&keep(&buckets, &existing.buckets)),
         );
         let owned = m.owned();
         new_state.set_attr(
             "created_table_names",
-            names_value(&sorted(
+            string_list_value(&sorted(
                 &owned
                     .tables
                     .intersection(&existing.tables)
@@ -686,7 +652,7 @@ impl Resource for EsbResources {
         );
         new_state.set_attr(
             "created_bucket_names",
-            names_value(&sorted(
+            string_list_value(&sorted(
                 &owned
                     .buckets
                     .intersection(&existing.buckets)
@@ -768,15 +734,18 @@ impl Resource for EsbResources {
         let mut state = Value::null_object(&ty);
         state.set_attr("id", Value::string(m.import_id()));
         state.set_attr("resources_file", Value::string(file));
-        state.set_attr("dynamodb_endpoint", string_or_null(&m.dynamodb_endpoint));
-        state.set_attr("s3_endpoint", string_or_null(&m.s3_endpoint));
-        state.set_attr("region", string_or_null(&m.region));
+        state.set_attr(
+            "dynamodb_endpoint",
+            string_or_null(m.dynamodb_endpoint.as_deref()),
+        );
+        state.set_attr("s3_endpoint", string_or_null(m.s3_endpoint.as_deref()));
+        state.set_attr("region", string_or_null(m.region.as_deref()));
         state.set_attr("force_destroy", Value::Bool(false));
         state.set_attr("source_sha256", Value::string(sha256_hex(&source.text)));
-        state.set_attr("table_names", names_value(&live_tables));
-        state.set_attr("bucket_names", names_value(&live_buckets));
-        state.set_attr("created_table_names", names_value(&created_tables));
-        state.set_attr("created_bucket_names", names_value(&created_buckets));
+        state.set_attr("table_names", string_list_value(&live_tables));
+        state.set_attr("bucket_names", string_list_value(&live_buckets));
+        state.set_attr("created_table_names", string_list_value(&created_tables));
+        state.set_attr("created_bucket_names", string_list_value(&created_buckets));
         Ok(state)
     }
 }
@@ -806,7 +775,7 @@ fn endpoint_value(config: &Value, name: &str, planned: &Option<String>) -> Value
     if is_unknown(config, name) {
         Value::unknown()
     } else {
-        string_or_null(planned)
+        string_or_null(planned.as_deref())
     }
 }
 
@@ -830,28 +799,22 @@ async fn destroy(ctx: &Ctx, prior_state: &Value) -> Applied {
     conn.stop = ctx.stop.clone();
     let owned = m.owned();
     match esb::destroy(&conn, &owned, m.force_destroy.unwrap_or(false)).await {
-        Ok(_) => Applied {
-            new_state: Value::Null,
-            private: Vec::new(),
-            diagnostics: Diagnostics::new(),
-        },
+        Ok(_) => Applied::gone(),
         Err(failure) => {
             // Keep what is left in state so a retry (or force_destroy) can finish the job.
             let mut state = prior_state.clone();
             state.set_attr(
                 "created_table_names",
-                names_value(&sorted(&failure.owned.tables)),
+                string_list_value(&sorted(&failure.owned.tables)),
             );
             state.set_attr(
                 "created_bucket_names",
-                names_value(&sorted(&failure.owned.buckets)),
+                string_list_value(&sorted(&failure.owned.buckets)),
             );
-            Applied {
-                new_state: state,
-                private: Vec::new(),
-                diagnostics: engine_error("Failed to delete the ESB resources", &failure.error)
-                    .into(),
-            }
+            Applied::recorded(
+                state,
+                engine_error("Failed to delete the ESB resources", &failure.error).into(),
+            )
         }
     }
 }

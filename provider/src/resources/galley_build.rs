@@ -24,6 +24,7 @@ use galley_oci::object_storage::{
     PutObjectOptions, content_md5,
 };
 
+use crate::attrs::{i64_of, is_null, is_unknown, map_of, str_of, string_or_null, strings_value};
 use crate::build_script::{self, BuildScript, Header};
 use crate::cty::{Type, Value};
 use crate::diagnostics::{Diagnostic, Diagnostics, PathStep};
@@ -239,22 +240,6 @@ struct Model {
     image_digest: Option<String>,
 }
 
-fn str_of(v: &Value, name: &str) -> Option<String> {
-    v.get_attr(name).and_then(Value::as_str).map(str::to_owned)
-}
-
-fn is_unknown(v: &Value, name: &str) -> bool {
-    v.get_attr(name).is_some_and(|a| !a.is_wholly_known())
-}
-
-fn is_null(v: &Value, name: &str) -> bool {
-    v.get_attr(name).is_none_or(Value::is_null)
-}
-
-fn string_or_null(v: Option<&str>) -> Value {
-    v.map(Value::string).unwrap_or(Value::Null)
-}
-
 impl Model {
     fn from_value(v: &Value) -> Self {
         Model {
@@ -265,17 +250,12 @@ impl Model {
             namespace: str_of(v, "namespace"),
             image_uri: str_of(v, "image_uri"),
             dockerfile: str_of(v, "dockerfile"),
-            build_args: v.get_attr("build_args").and_then(|m| {
-                m.as_map()?
-                    .iter()
-                    .map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_owned())))
-                    .collect()
-            }),
+            build_args: map_of(v, "build_args"),
             registry_username: str_of(v, "registry_username"),
             registry_auth_token: str_of(v, "registry_auth_token"),
             source_sha256: str_of(v, "source_sha256"),
             object_name: str_of(v, "object_name"),
-            exit_code: v.get_attr("exit_code").and_then(Value::as_i64),
+            exit_code: i64_of(v, "exit_code"),
             image_digest: str_of(v, "image_digest"),
         }
     }
@@ -455,17 +435,10 @@ impl Resource for GalleyBuild {
         if req.planned_state.is_null() {
             return delete(ctx, req.prior_state).await;
         }
-        let rebuild = req
-            .planned_state
-            .get_attr("exit_code")
-            .is_some_and(|v| !v.is_known());
+        let rebuild = is_unknown(req.planned_state, "exit_code");
         if !rebuild {
             // Settings that do not change the image (instance, credentials, timeouts).
-            return Applied {
-                new_state: req.planned_state.clone(),
-                private: Vec::new(),
-                diagnostics: Diagnostics::new(),
-            };
+            return Applied::done(req.planned_state.clone());
         }
         build(ctx, req.prior_state, req.planned_state).await
     }
@@ -562,16 +535,7 @@ impl Resource for GalleyBuild {
         set(&mut state, "source_sha256", &header.source_sha256);
         set(&mut state, "object_name", &header.object);
         if !header.build_args.is_empty() {
-            state.set_attr(
-                "build_args",
-                Value::Map(
-                    header
-                        .build_args
-                        .iter()
-                        .map(|(k, v)| (k.clone(), Value::string(v)))
-                        .collect(),
-                ),
-            );
+            state.set_attr("build_args", strings_value(&header.build_args));
         }
         state.set_attr(
             "registry_username",
@@ -608,7 +572,7 @@ fn record_result(state: &mut Value, command_id: &str, e: Option<&InstanceAgentCo
 /// Fills build attributes left unknown (a failure before the command ran) with nulls.
 fn settle(state: &mut Value) {
     for name in BUILD_ATTRIBUTES {
-        if state.get_attr(name).is_some_and(|v| !v.is_known()) {
+        if is_unknown(state, name) {
             let empty = if *name == "output_tail" {
                 Value::string("")
             } else {
@@ -657,14 +621,15 @@ async fn build(ctx: &Ctx, prior_state: &Value, planned_state: &Value) -> Applied
     let prior = (!prior_state.is_null()).then(|| Model::from_value(prior_state));
     let is_create = prior.is_none();
     // Before anything exists remotely, a failure leaves the state as it was.
-    let untouched = |d: Diagnostics| Applied {
-        new_state: if is_create {
-            Value::Null
-        } else {
-            prior_state.clone()
-        },
-        private: Vec::new(),
-        diagnostics: d,
+    let untouched = |d: Diagnostics| {
+        Applied::recorded(
+            if is_create {
+                Value::Null
+            } else {
+                prior_state.clone()
+            },
+            d,
+        )
     };
     let tree = match scan_context(&planned) {
         Ok(t) => t,
@@ -781,11 +746,7 @@ async fn build(ctx: &Ctx, prior_state: &Value, planned_state: &Value) -> Applied
             }
         }
     }
-    Applied {
-        new_state: state,
-        private: Vec::new(),
-        diagnostics,
-    }
+    Applied::recorded(state, diagnostics)
 }
 
 /// Makes the URLs, sends the script, follows it and records the result in `state`.
@@ -1027,11 +988,7 @@ fn build_outcome(
 
 async fn delete(ctx: &Ctx, prior_state: &Value) -> Applied {
     let m = Model::from_value(prior_state);
-    let gone = Applied {
-        new_state: Value::Null,
-        private: Vec::new(),
-        diagnostics: Diagnostics::new(),
-    };
+    let gone = Applied::gone();
     let (Some(namespace), Some(bucket), Some(object)) =
         (&m.namespace, &m.bucket_name, &m.object_name)
     else {
@@ -1040,11 +997,7 @@ async fn delete(ctx: &Ctx, prior_state: &Value) -> Applied {
     let clients = match oci_clients::clients(&ctx.config).await {
         Ok(c) => c,
         Err(e) => {
-            return Applied {
-                new_state: prior_state.clone(),
-                private: Vec::new(),
-                diagnostics: e.diagnostic().into(),
-            };
+            return Applied::recorded(prior_state.clone(), e.diagnostic().into());
         }
     };
     match clients
@@ -1054,11 +1007,10 @@ async fn delete(ctx: &Ctx, prior_state: &Value) -> Applied {
     {
         Ok(_) => gone,
         Err(e) if e.is_not_found() => gone,
-        Err(e) => Applied {
-            new_state: prior_state.clone(),
-            private: Vec::new(),
-            diagnostics: oci_error("Failed to delete the uploaded build context", &e).into(),
-        },
+        Err(e) => Applied::recorded(
+            prior_state.clone(),
+            oci_error("Failed to delete the uploaded build context", &e).into(),
+        ),
     }
 }
 
@@ -1093,15 +1045,7 @@ mod tests {
     }
 
     async fn plan(prior: &Value, config: &Value) -> Result<Planned, Diagnostics> {
-        let mut proposed = config.clone();
-        if let Some(p) = prior.as_map() {
-            for (k, v) in p {
-                let computed = schema().block.attribute(k).is_some_and(|a| a.computed);
-                if computed && config.get_attr(k).is_none_or(Value::is_null) {
-                    proposed.set_attr(k, v.clone());
-                }
-            }
-        }
+        let proposed = crate::attrs::proposed_new_state(&schema().block, prior, config);
         GalleyBuild
             .plan(
                 &ctx(),

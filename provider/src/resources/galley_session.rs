@@ -21,6 +21,7 @@ use galley_oci::resource_manager::{
     UpdateStackDetails,
 };
 
+use crate::attrs::{bool_of, is_null, is_unknown, map_of, str_of, string_or_null, strings_value};
 use crate::cty::{Type, Value};
 use crate::diagnostics::{Diagnostic, Diagnostics, PathStep};
 use crate::oci_clients::{self, OciClients};
@@ -327,38 +328,6 @@ struct Model {
     last_job_state: Option<String>,
 }
 
-fn str_of(v: &Value, name: &str) -> Option<String> {
-    v.get_attr(name).and_then(Value::as_str).map(str::to_owned)
-}
-
-fn map_of(v: &Value, name: &str) -> Option<BTreeMap<String, String>> {
-    let entries = v.get_attr(name)?.as_map()?;
-    entries
-        .iter()
-        .map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_owned())))
-        .collect()
-}
-
-fn is_unknown(v: &Value, name: &str) -> bool {
-    v.get_attr(name).is_some_and(|a| !a.is_wholly_known())
-}
-
-fn is_null(v: &Value, name: &str) -> bool {
-    v.get_attr(name).is_none_or(Value::is_null)
-}
-
-fn string_or_null(v: Option<&str>) -> Value {
-    v.map(Value::string).unwrap_or(Value::Null)
-}
-
-fn strings_value(map: &BTreeMap<String, String>) -> Value {
-    Value::Map(
-        map.iter()
-            .map(|(k, v)| (k.clone(), Value::string(v)))
-            .collect(),
-    )
-}
-
 impl Model {
     fn from_value(v: &Value) -> Self {
         Model {
@@ -374,7 +343,7 @@ impl Model {
                 .get_attr("custom_terraform_provider")
                 .and_then(CustomProvider::from_value),
             operation: str_of(v, "operation"),
-            destroy_on_delete: v.get_attr("destroy_on_delete").and_then(Value::as_bool),
+            destroy_on_delete: bool_of(v, "destroy_on_delete"),
             source_sha256: str_of(v, "source_sha256"),
             last_job_id: str_of(v, "last_job_id"),
             last_job_state: str_of(v, "last_job_state"),
@@ -907,7 +876,7 @@ fn plan_summary_value(summary: Option<PlanSummary>) -> Value {
 /// after a failure is complete.
 fn settle_job_attributes(state: &mut Value) {
     for name in JOB_ATTRIBUTES {
-        if state.get_attr(name).is_some_and(|v| !v.is_known()) {
+        if is_unknown(state, name) {
             let empty = match *name {
                 "outputs" | "sensitive_outputs" => Value::Map(BTreeMap::new()),
                 "log_tail" => Value::string(""),
@@ -949,11 +918,7 @@ fn source_tags(
 
 async fn create(ctx: &Ctx, planned_state: &Value) -> Applied {
     let planned = Model::from_value(planned_state);
-    let fail = |d: Diagnostics| Applied {
-        new_state: Value::Null,
-        private: Vec::new(),
-        diagnostics: d,
-    };
+    let fail = |d: Diagnostics| Applied::recorded(Value::Null, d);
     let package = match package(&planned) {
         Ok(p) => p,
         Err(d) => return fail(d.into()),
@@ -1022,21 +987,13 @@ async fn create(ctx: &Ctx, planned_state: &Value) -> Applied {
             ),
         ));
     }
-    Applied {
-        new_state: state,
-        private: Vec::new(),
-        diagnostics,
-    }
+    Applied::recorded(state, diagnostics)
 }
 
 async fn update(ctx: &Ctx, prior_state: &Value, planned_state: &Value) -> Applied {
     let prior = Model::from_value(prior_state);
     let planned = Model::from_value(planned_state);
-    let keep_prior = |d: Diagnostics| Applied {
-        new_state: prior_state.clone(),
-        private: Vec::new(),
-        diagnostics: d,
-    };
+    let keep_prior = |d: Diagnostics| Applied::recorded(prior_state.clone(), d);
     let Some(stack_id) = prior.id.clone() else {
         return keep_prior(
             Diagnostic::error(
@@ -1046,9 +1003,7 @@ async fn update(ctx: &Ctx, prior_state: &Value, planned_state: &Value) -> Applie
             .into(),
         );
     };
-    let jobs_needed = planned_state
-        .get_attr("last_job_state")
-        .is_some_and(|v| !v.is_known());
+    let jobs_needed = is_unknown(planned_state, "last_job_state");
     let source_changed = prior.source_sha256 != planned.source_sha256;
     let wd_changed = prior.working_directory() != planned.working_directory();
     let mut details = UpdateStackDetails::default();
@@ -1077,11 +1032,7 @@ async fn update(ctx: &Ctx, prior_state: &Value, planned_state: &Value) -> Applie
     let stack_changes = source_changed || wd_changed || details != UpdateStackDetails::default();
     if !stack_changes && !jobs_needed {
         // Local settings only (terraform_dir spelling, timeouts, destroy_on_delete).
-        return Applied {
-            new_state: planned_state.clone(),
-            private: Vec::new(),
-            diagnostics: Diagnostics::new(),
-        };
+        return Applied::done(planned_state.clone());
     }
 
     let clients = match oci_clients::clients(&ctx.config).await {
@@ -1132,11 +1083,7 @@ async fn update(ctx: &Ctx, prior_state: &Value, planned_state: &Value) -> Applie
         Diagnostics::new()
     };
     settle_job_attributes(&mut state);
-    Applied {
-        new_state: state,
-        private: Vec::new(),
-        diagnostics,
-    }
+    Applied::recorded(state, diagnostics)
 }
 
 /// Which job a follow was for, for messages.
@@ -1350,16 +1297,8 @@ fn job_failure(stack_id: &str, kind: JobKind, f: &Followed) -> Diagnostic {
 
 async fn delete(ctx: &Ctx, prior_state: &Value) -> Applied {
     let m = Model::from_value(prior_state);
-    let gone = Applied {
-        new_state: Value::Null,
-        private: Vec::new(),
-        diagnostics: Diagnostics::new(),
-    };
-    let keep = |state: Value, d: Diagnostics| Applied {
-        new_state: state,
-        private: Vec::new(),
-        diagnostics: d,
-    };
+    let gone = Applied::gone();
+    let keep = |state: Value, d: Diagnostics| Applied::recorded(state, d);
     let Some(stack_id) = m.id.clone() else {
         return gone;
     };
@@ -1442,17 +1381,7 @@ mod tests {
     }
 
     async fn plan(prior: &Value, config: &Value) -> Result<Planned, Diagnostics> {
-        // Terraform's proposal: config, with prior values for unset computed attributes.
-        let mut proposed = config.clone();
-        if let Some(p) = prior.as_map() {
-            for (k, v) in p {
-                let a = schema().block.attribute(k).cloned();
-                let computed = a.is_some_and(|a| a.computed);
-                if computed && config.get_attr(k).is_none_or(Value::is_null) {
-                    proposed.set_attr(k, v.clone());
-                }
-            }
-        }
+        let proposed = crate::attrs::proposed_new_state(&schema().block, prior, config);
         GalleySession
             .plan(
                 &ctx(),

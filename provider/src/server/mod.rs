@@ -3,10 +3,12 @@
 //! `serve` runs on a listener it is given (tests pass their own); `run_plugin` and `run_debug`
 //! are the two ways the binary starts it. Nothing here knows what a resource does.
 
+pub mod fromproto;
 pub mod handshake;
 pub mod plugin_services;
 pub mod rpc;
 pub mod tls;
+pub mod toproto;
 
 use std::io::Write as _;
 use std::path::PathBuf;

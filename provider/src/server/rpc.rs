@@ -2,10 +2,12 @@
 //! provider and its resources, checks the answers against what Terraform would reject, and
 //! encodes them back.
 //!
-//! This module owns protocol semantics only. RPCs the provider does not serve answer the way
-//! Terraform expects (an empty answer or a diagnostic), and a panic inside a resource becomes an
-//! error diagnostic instead of a crashed plugin.
+//! This module owns protocol semantics only; the wire shapes are `fromproto` and `toproto`.
+//! RPCs the provider does not serve answer the way Terraform expects (an empty answer or a
+//! diagnostic), and every call into provider code goes through one panic guard, so a panic
+//! becomes an error diagnostic carrying its message instead of a crashed plugin.
 
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -15,6 +17,8 @@ use galley_proto::tfplugin5 as pb;
 use tonic::{Request, Response, Status};
 use tracing::{debug, warn};
 
+use super::fromproto::dynamic_value as decode;
+use super::toproto::{self, dynamic_value as encode};
 use crate::cty::{self, Type, Value};
 use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::provider::Provider;
@@ -33,80 +37,63 @@ impl ProviderService {
 
 type RpcResult<T> = Result<Response<T>, Status>;
 
-fn decode(dv: Option<&pb::DynamicValue>, ty: &Type, what: &str) -> Result<Value, Diagnostic> {
-    let Some(dv) = dv else {
-        return Ok(Value::Null);
-    };
-    let result = if !dv.msgpack.is_empty() {
-        cty::msgpack::decode(&dv.msgpack, ty)
-    } else if !dv.json.is_empty() {
-        cty::json::decode(&dv.json, ty)
+/// The answer to a type name the provider does not serve, listing the ones it does.
+fn unknown_type<'a>(
+    kind: &str,
+    type_name: &str,
+    known: impl Iterator<Item = &'a &'static str>,
+) -> Diagnostic {
+    let known: Vec<&str> = known.copied().collect();
+    let serves = if known.is_empty() {
+        format!("It serves no {kind}s.")
     } else {
-        return Ok(Value::Null);
+        format!("It serves: {}.", known.join(", "))
     };
-    result.map_err(|e| {
+    Diagnostic::error(
+        format!("Unknown {kind} type"),
+        format!("This provider has no {kind} type {type_name:?}. {serves}"),
+    )
+}
+
+fn unknown_resource(type_name: &str, provider: &Provider) -> Diagnostic {
+    unknown_type("resource", type_name, provider.resources().map(|(n, _)| n))
+}
+
+fn unknown_data_source(type_name: &str, provider: &Provider) -> Diagnostic {
+    unknown_type(
+        "data source",
+        type_name,
+        provider.data_sources().map(|(n, _)| n),
+    )
+}
+
+/// Runs provider code for the RPC `rpc`, turning a panic into an error diagnostic that keeps
+/// the panic's message, so Terraform reports a provider bug instead of "plugin crashed".
+async fn guarded<T>(rpc: &str, fut: impl Future<Output = T>) -> Result<T, Diagnostic> {
+    AssertUnwindSafe(fut).catch_unwind().await.map_err(|panic| {
+        let msg = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        tracing::error!(rpc, panic = %msg, "provider call panicked");
         Diagnostic::error(
-            format!("Failed to decode the {what}"),
-            format!(
-                "Terraform sent a value this provider could not read: {e}. This is a bug in the \
-                 provider or a Terraform version it does not support; please report it."
-            ),
+            "Internal error in the galley provider",
+            format!("The provider hit a bug and stopped this operation: {msg}. Please report it."),
         )
     })
 }
 
-fn encode(v: &Value, ty: &Type, what: &str) -> Result<pb::DynamicValue, Diagnostic> {
-    cty::msgpack::encode(v, ty)
-        .map(|msgpack| pb::DynamicValue {
-            msgpack,
-            json: Vec::new(),
-        })
-        .map_err(|e| {
-            Diagnostic::error(
-                format!("Failed to encode the {what}"),
-                format!("The provider produced a value of the wrong shape: {e}. Please report it."),
-            )
-        })
-}
-
-fn unknown_type(type_name: &str, provider: &Provider) -> Diagnostic {
-    let known: Vec<_> = provider.resources().map(|(n, _)| *n).collect();
-    Diagnostic::error(
-        "Unknown resource type",
-        format!(
-            "This provider has no resource type {type_name:?}. It serves: {}.",
-            known.join(", ")
-        ),
-    )
-}
-
-/// Runs a resource call, turning a panic into an error diagnostic so Terraform reports a
-/// provider bug instead of "plugin crashed".
-async fn guarded<T>(
-    fut: impl std::future::Future<Output = Result<T, Diagnostics>>,
+/// [`guarded`] for a call that itself answers with diagnostics on failure.
+async fn guarded_try<T>(
+    rpc: &str,
+    fut: impl Future<Output = Result<T, Diagnostics>>,
 ) -> Result<T, Diagnostics> {
-    match AssertUnwindSafe(fut).catch_unwind().await {
-        Ok(r) => r,
-        Err(panic) => {
-            let msg = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".into());
-            tracing::error!(panic = %msg, "resource call panicked");
-            Err(Diagnostic::error(
-                "Internal error in the galley provider",
-                format!(
-                    "The provider hit a bug and stopped this operation: {msg}. Please report it."
-                ),
-            )
-            .into())
-        }
-    }
+    guarded(rpc, fut).await.unwrap_or_else(|d| Err(d.into()))
 }
 
 fn diags(d: impl Into<Diagnostics>) -> Vec<pb::Diagnostic> {
-    d.into().to_proto()
+    toproto::diagnostics(&d.into())
 }
 
 type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
@@ -126,6 +113,13 @@ impl pb::provider_server::Provider for ProviderService {
                     type_name: name.to_string(),
                 })
                 .collect(),
+            data_sources: self
+                .provider
+                .data_sources()
+                .map(|(name, _)| pb::get_metadata::DataSourceMetadata {
+                    type_name: name.to_string(),
+                })
+                .collect(),
             ..Default::default()
         }))
     }
@@ -135,11 +129,16 @@ impl pb::provider_server::Provider for ProviderService {
         _req: Request<pb::get_provider_schema::Request>,
     ) -> RpcResult<pb::get_provider_schema::Response> {
         Ok(Response::new(pb::get_provider_schema::Response {
-            provider: Some(self.provider.schema.to_proto()),
+            provider: Some(toproto::schema(&self.provider.schema)),
             resource_schemas: self
                 .provider
                 .resources()
-                .map(|(name, r)| (name.to_string(), r.schema.to_proto()))
+                .map(|(name, r)| (name.to_string(), toproto::schema(&r.schema)))
+                .collect(),
+            data_source_schemas: self
+                .provider
+                .data_sources()
+                .map(|(name, d)| (name.to_string(), toproto::schema(&d.schema)))
                 .collect(),
             server_capabilities: Some(server_capabilities()),
             ..Default::default()
@@ -169,9 +168,14 @@ impl pb::provider_server::Provider for ProviderService {
                 }));
             }
         };
+        let diagnostics = guarded("PrepareProviderConfig", async {
+            provider_config::validate(&config)
+        })
+        .await
+        .unwrap_or_else(Diagnostics::from);
         Ok(Response::new(pb::prepare_provider_config::Response {
             prepared_config: req.config,
-            diagnostics: provider_config::validate(&config).to_proto(),
+            diagnostics: toproto::diagnostics(&diagnostics),
         }))
     }
 
@@ -182,7 +186,7 @@ impl pb::provider_server::Provider for ProviderService {
         let req = req.into_inner();
         let Some(reg) = self.provider.resource(&req.type_name) else {
             return Ok(Response::new(pb::validate_resource_type_config::Response {
-                diagnostics: diags(unknown_type(&req.type_name, &self.provider)),
+                diagnostics: diags(unknown_resource(&req.type_name, &self.provider)),
             }));
         };
         let diagnostics = match decode(
@@ -190,11 +194,15 @@ impl pb::provider_server::Provider for ProviderService {
             &reg.value_type,
             "resource configuration",
         ) {
-            Ok(config) => reg.resource.validate(&config),
+            Ok(config) => guarded("ValidateResourceTypeConfig", async {
+                reg.resource.validate(&config)
+            })
+            .await
+            .unwrap_or_else(Diagnostics::from),
             Err(d) => d.into(),
         };
         Ok(Response::new(pb::validate_resource_type_config::Response {
-            diagnostics: diagnostics.to_proto(),
+            diagnostics: toproto::diagnostics(&diagnostics),
         }))
     }
 
@@ -202,8 +210,26 @@ impl pb::provider_server::Provider for ProviderService {
         &self,
         req: Request<pb::validate_data_source_config::Request>,
     ) -> RpcResult<pb::validate_data_source_config::Response> {
+        let req = req.into_inner();
+        let Some(reg) = self.provider.data_source(&req.type_name) else {
+            return Ok(Response::new(pb::validate_data_source_config::Response {
+                diagnostics: diags(unknown_data_source(&req.type_name, &self.provider)),
+            }));
+        };
+        let diagnostics = match decode(
+            req.config.as_ref(),
+            &reg.value_type,
+            "data source configuration",
+        ) {
+            Ok(config) => guarded("ValidateDataSourceConfig", async {
+                reg.data_source.validate(&config)
+            })
+            .await
+            .unwrap_or_else(Diagnostics::from),
+            Err(d) => d.into(),
+        };
         Ok(Response::new(pb::validate_data_source_config::Response {
-            diagnostics: diags(no_data_sources(&req.into_inner().type_name)),
+            diagnostics: toproto::diagnostics(&diagnostics),
         }))
     }
 
@@ -215,11 +241,11 @@ impl pb::provider_server::Provider for ProviderService {
         let reply = |d: Diagnostics| {
             Ok(Response::new(pb::upgrade_resource_state::Response {
                 upgraded_state: None,
-                diagnostics: d.to_proto(),
+                diagnostics: toproto::diagnostics(&d),
             }))
         };
         let Some(reg) = self.provider.resource(&req.type_name) else {
-            return reply(unknown_type(&req.type_name, &self.provider).into());
+            return reply(unknown_resource(&req.type_name, &self.provider).into());
         };
         let Some(raw) = req.raw_state.filter(|r| !r.json.is_empty()) else {
             return reply(
@@ -243,7 +269,11 @@ impl pb::provider_server::Provider for ProviderService {
                 );
             }
         };
-        let upgraded = match reg.resource.upgrade_state(req.version, json) {
+        let upgraded = guarded_try("UpgradeResourceState", async {
+            reg.resource.upgrade_state(req.version, json)
+        })
+        .await;
+        let upgraded = match upgraded {
             Ok(j) => j,
             Err(d) => return reply(d),
         };
@@ -300,14 +330,19 @@ impl pb::provider_server::Provider for ProviderService {
                 }));
             }
         };
-        let diagnostics = provider_config::validate(&config);
-        if !diagnostics.has_errors() {
-            let cfg = provider_config::configure(&config, |k| std::env::var(k).ok());
-            debug!(terraform_version = %req.terraform_version, config = ?cfg, "provider configured");
-            self.provider.set_config(cfg);
-        }
+        let diagnostics = guarded("ConfigureProvider", async {
+            let diagnostics = provider_config::validate(&config);
+            if !diagnostics.has_errors() {
+                let cfg = provider_config::configure(&config, |k| std::env::var(k).ok());
+                debug!(terraform_version = %req.terraform_version, config = ?cfg, "provider configured");
+                self.provider.set_config(cfg);
+            }
+            diagnostics
+        })
+        .await
+        .unwrap_or_else(Diagnostics::from);
         Ok(Response::new(pb::configure::Response {
-            diagnostics: diagnostics.to_proto(),
+            diagnostics: toproto::diagnostics(&diagnostics),
         }))
     }
 
@@ -319,14 +354,14 @@ impl pb::provider_server::Provider for ProviderService {
         let fail = |d: Diagnostics, state: Option<pb::DynamicValue>, private: Vec<u8>| {
             Ok(Response::new(pb::read_resource::Response {
                 new_state: state,
-                diagnostics: d.to_proto(),
+                diagnostics: toproto::diagnostics(&d),
                 private,
                 ..Default::default()
             }))
         };
         let Some(reg) = self.provider.resource(&req.type_name) else {
             return fail(
-                unknown_type(&req.type_name, &self.provider).into(),
+                unknown_resource(&req.type_name, &self.provider).into(),
                 req.current_state,
                 req.private,
             );
@@ -339,7 +374,11 @@ impl pb::provider_server::Provider for ProviderService {
             return fail(Diagnostics::new(), req.current_state, req.private);
         }
         let ctx = self.provider.ctx();
-        let outcome = guarded(reg.resource.read(&ctx, &state, &req.private)).await;
+        let outcome = guarded_try(
+            "ReadResource",
+            reg.resource.read(&ctx, &state, &req.private),
+        )
+        .await;
         match outcome {
             Ok(ReadOutcome::Gone) => {
                 debug!(type_name = %req.type_name, "remote object is gone; removing from state");
@@ -366,12 +405,12 @@ impl pb::provider_server::Provider for ProviderService {
         let req = req.into_inner();
         let fail = |d: Diagnostics| {
             Ok(Response::new(pb::plan_resource_change::Response {
-                diagnostics: d.to_proto(),
+                diagnostics: toproto::diagnostics(&d),
                 ..Default::default()
             }))
         };
         let Some(reg) = self.provider.resource(&req.type_name) else {
-            return fail(unknown_type(&req.type_name, &self.provider).into());
+            return fail(unknown_resource(&req.type_name, &self.provider).into());
         };
         let ty = &reg.value_type;
         let decoded = (|| {
@@ -393,15 +432,18 @@ impl pb::provider_server::Provider for ProviderService {
             }));
         }
         let ctx = self.provider.ctx();
-        let planned = guarded(reg.resource.plan(
-            &ctx,
-            PlanRequest {
-                prior_state: &prior,
-                proposed_new_state: &proposed,
-                config: &config,
-                prior_private: &req.prior_private,
-            },
-        ))
+        let planned = guarded_try(
+            "PlanResourceChange",
+            reg.resource.plan(
+                &ctx,
+                PlanRequest {
+                    prior_state: &prior,
+                    proposed_new_state: &proposed,
+                    config: &config,
+                    prior_private: &req.prior_private,
+                },
+            ),
+        )
         .await;
         let planned = match planned {
             Ok(p) => p,
@@ -419,13 +461,10 @@ impl pb::provider_server::Provider for ProviderService {
             requires_replace: planned
                 .requires_replace
                 .iter()
-                .map(|path| {
-                    let d = Diagnostic::error("", "").at_path(path.clone()).to_proto();
-                    d.attribute.unwrap_or_default()
-                })
+                .map(|path| toproto::attribute_path(path))
                 .collect(),
             planned_private: planned.planned_private,
-            diagnostics: planned.diagnostics.to_proto(),
+            diagnostics: toproto::diagnostics(&planned.diagnostics),
             legacy_type_system: false,
             ..Default::default()
         }))
@@ -439,13 +478,13 @@ impl pb::provider_server::Provider for ProviderService {
         let fail = |d: Diagnostics, state: Option<pb::DynamicValue>| {
             Ok(Response::new(pb::apply_resource_change::Response {
                 new_state: state,
-                diagnostics: d.to_proto(),
+                diagnostics: toproto::diagnostics(&d),
                 ..Default::default()
             }))
         };
         let Some(reg) = self.provider.resource(&req.type_name) else {
             return fail(
-                unknown_type(&req.type_name, &self.provider).into(),
+                unknown_resource(&req.type_name, &self.provider).into(),
                 req.prior_state,
             );
         };
@@ -462,29 +501,24 @@ impl pb::provider_server::Provider for ProviderService {
             Err(d) => return fail(d.into(), req.prior_state),
         };
         let ctx = self.provider.ctx();
-        let applied = AssertUnwindSafe(reg.resource.apply(
-            &ctx,
-            ApplyRequest {
-                prior_state: &prior,
-                planned_state: &planned,
-                config: &config,
-                planned_private: &req.planned_private,
-            },
-        ))
-        .catch_unwind()
+        let applied = guarded(
+            "ApplyResourceChange",
+            reg.resource.apply(
+                &ctx,
+                ApplyRequest {
+                    prior_state: &prior,
+                    planned_state: &planned,
+                    config: &config,
+                    planned_private: &req.planned_private,
+                },
+            ),
+        )
         .await;
         let applied = match applied {
             Ok(a) => a,
-            Err(_) => {
-                return fail(
-                    Diagnostic::error(
-                        "Internal error in the galley provider",
-                        "The provider hit a bug during apply; the prior state was kept. Please \
-                         report it.",
-                    )
-                    .into(),
-                    req.prior_state,
-                );
+            Err(mut d) => {
+                d.detail.push_str(" The prior state was kept.");
+                return fail(d.into(), req.prior_state);
             }
         };
         let mut diagnostics = applied.diagnostics;
@@ -499,7 +533,7 @@ impl pb::provider_server::Provider for ProviderService {
             Ok(dv) => Ok(Response::new(pb::apply_resource_change::Response {
                 new_state: Some(dv),
                 private: applied.private,
-                diagnostics: diagnostics.to_proto(),
+                diagnostics: toproto::diagnostics(&diagnostics),
                 legacy_type_system: false,
                 ..Default::default()
             })),
@@ -517,18 +551,19 @@ impl pb::provider_server::Provider for ProviderService {
         let req = req.into_inner();
         let fail = |d: Diagnostics| {
             Ok(Response::new(pb::import_resource_state::Response {
-                diagnostics: d.to_proto(),
+                diagnostics: toproto::diagnostics(&d),
                 ..Default::default()
             }))
         };
         let Some(reg) = self.provider.resource(&req.type_name) else {
-            return fail(unknown_type(&req.type_name, &self.provider).into());
+            return fail(unknown_resource(&req.type_name, &self.provider).into());
         };
         let ctx = self.provider.ctx();
-        let state = match guarded(reg.resource.import(&ctx, &req.id)).await {
-            Ok(s) => s,
-            Err(d) => return fail(d),
-        };
+        let state =
+            match guarded_try("ImportResourceState", reg.resource.import(&ctx, &req.id)).await {
+                Ok(s) => s,
+                Err(d) => return fail(d),
+            };
         match encode(&state, &reg.value_type, "imported state") {
             Ok(dv) => Ok(Response::new(pb::import_resource_state::Response {
                 imported_resources: vec![pb::import_resource_state::ImportedResource {
@@ -565,10 +600,45 @@ impl pb::provider_server::Provider for ProviderService {
         &self,
         req: Request<pb::read_data_source::Request>,
     ) -> RpcResult<pb::read_data_source::Response> {
-        Ok(Response::new(pb::read_data_source::Response {
-            diagnostics: diags(no_data_sources(&req.into_inner().type_name)),
-            ..Default::default()
-        }))
+        let req = req.into_inner();
+        let fail = |d: Diagnostics| {
+            Ok(Response::new(pb::read_data_source::Response {
+                diagnostics: toproto::diagnostics(&d),
+                ..Default::default()
+            }))
+        };
+        let Some(reg) = self.provider.data_source(&req.type_name) else {
+            return fail(unknown_data_source(&req.type_name, &self.provider).into());
+        };
+        let ty = &reg.value_type;
+        let config = match decode(req.config.as_ref(), ty, "data source configuration") {
+            Ok(v) => v,
+            Err(d) => return fail(d.into()),
+        };
+        let ctx = self.provider.ctx();
+        let read = match guarded_try("ReadDataSource", reg.data_source.read(&ctx, &config)).await {
+            Ok(r) => r,
+            Err(d) => return fail(d),
+        };
+        let mut diagnostics = read.diagnostics;
+        if diagnostics.has_errors() {
+            return fail(diagnostics);
+        }
+        if let Err(d) = check_data_source_result(&req.type_name, &read.state, ty) {
+            diagnostics.push(d);
+            return fail(diagnostics);
+        }
+        match encode(&read.state, ty, "data source state") {
+            Ok(dv) => Ok(Response::new(pb::read_data_source::Response {
+                state: Some(dv),
+                diagnostics: toproto::diagnostics(&diagnostics),
+                ..Default::default()
+            })),
+            Err(d) => {
+                diagnostics.push(d);
+                fail(diagnostics)
+            }
+        }
     }
 
     async fn generate_resource_config(
@@ -711,8 +781,77 @@ fn server_capabilities() -> pb::ServerCapabilities {
     }
 }
 
-fn no_data_sources(type_name: &str) -> Diagnostic {
-    no_such("data source", type_name)
+/// What Terraform would reject in a data source's result, refused here with a message that
+/// names the data source and the place, instead of Terraform's generic one.
+fn check_data_source_result(type_name: &str, state: &Value, ty: &Type) -> Result<(), Diagnostic> {
+    let bug = |summary: &str, what: String| {
+        Diagnostic::error(
+            summary,
+            format!(
+                "The {type_name} data source {what}. This is a bug in the provider; please \
+                 report it."
+            ),
+        )
+    };
+    if state.is_null() {
+        return Err(bug(
+            "Provider returned no data source value",
+            "returned null from a successful read".into(),
+        ));
+    }
+    if let Err(e) = state.conforms_to(ty) {
+        return Err(bug(
+            "Provider returned a data source value of the wrong type",
+            format!("returned a value that does not match its schema: {e}"),
+        ));
+    }
+    if let Some(at) = first_unknown(state) {
+        return Err(bug(
+            "Provider returned an incomplete data source value",
+            format!("left {at} unknown after reading"),
+        ));
+    }
+    Ok(())
+}
+
+/// Where the first unknown inside `v` is, written as Terraform writes paths (`a.b["k"][0]`);
+/// `None` when `v` is wholly known.
+fn first_unknown(v: &Value) -> Option<String> {
+    fn walk(v: &Value, at: &mut String) -> bool {
+        let inside = |at: &mut String, step: String, item: &Value| {
+            let len = at.len();
+            at.push_str(&step);
+            if walk(item, at) {
+                return true;
+            }
+            at.truncate(len);
+            false
+        };
+        match v {
+            Value::Unknown(_) => true,
+            Value::Dynamic(_, inner) => walk(inner, at),
+            Value::List(items) | Value::Set(items) | Value::Tuple(items) => items
+                .iter()
+                .enumerate()
+                .any(|(i, item)| inside(at, format!("[{i}]"), item)),
+            Value::Map(entries) => entries
+                .iter()
+                .any(|(k, item)| inside(at, format!("[{k:?}]"), item)),
+            Value::Object(attrs) => attrs.iter().any(|(name, item)| {
+                let dot = if at.is_empty() { "" } else { "." };
+                inside(at, format!("{dot}{name}"), item)
+            }),
+            Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_) => false,
+        }
+    }
+    let mut at = String::new();
+    walk(v, &mut at).then(|| {
+        if at.is_empty() {
+            "the whole value".into()
+        } else {
+            at
+        }
+    })
 }
 
 fn no_such(kind: &str, type_name: &str) -> Diagnostic {
@@ -748,21 +887,4 @@ fn normalize_state_json(json: serde_json::Value, ty: &Type) -> serde_json::Value
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn normalize_drops_removed_and_adds_new_attributes() {
-        let ty = Type::Object {
-            attrs: [
-                ("a".to_string(), Type::String),
-                ("b".to_string(), Type::Bool),
-            ]
-            .into_iter()
-            .collect(),
-            optional: Default::default(),
-        };
-        let out = normalize_state_json(serde_json::json!({"a": "x", "gone": 1}), &ty);
-        assert_eq!(out, serde_json::json!({"a": "x", "b": null}));
-    }
-}
+mod tests;

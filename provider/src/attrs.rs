@@ -1,0 +1,289 @@
+//! Reading and writing the top-level attributes of a resource's object value (its
+//! configuration, planned state or state), with one meaning of null and unknown for every
+//! resource.
+//!
+//! This module owns the helpers only; what an attribute means belongs to the resource that
+//! declares it. It must not know any attribute name.
+//!
+//! # What null, unknown and a wrong type read as
+//! - The getters ([`str_of`], [`bool_of`], [`i64_of`], [`map_of`], [`list_of`]) return `Some`
+//!   only for a known value of the type they read. Null, unknown (refined or not), an absent
+//!   attribute and a value of another type all read as `None`, so a getter cannot tell "unset"
+//!   from "not yet known": ask [`is_unknown`] first where that matters (plan time).
+//! - A collection reads as `None` as a whole when any element is not a known string: a
+//!   half-known map is not a smaller map.
+//! - [`is_unknown`] is true when the attribute is unknown or holds an unknown anywhere inside
+//!   (a map with one unknown entry is unknown). An attribute of an unknown object is unknown.
+//! - [`is_null`] is true when the attribute is null or absent (the codecs write an absent
+//!   attribute as null), and for every attribute of a null object or of a value that is not an
+//!   object. An unknown is never null: it is not known yet, even without a "not null"
+//!   refinement.
+//! - `Dynamic` wrappers are looked through everywhere.
+
+use std::collections::BTreeMap;
+
+use crate::cty::Value;
+
+/// The attribute as a known string.
+pub fn str_of(v: &Value, name: &str) -> Option<String> {
+    v.get_attr(name).and_then(Value::as_str).map(str::to_owned)
+}
+
+/// The attribute as a known bool.
+pub fn bool_of(v: &Value, name: &str) -> Option<bool> {
+    v.get_attr(name).and_then(Value::as_bool)
+}
+
+/// The attribute as a known whole number that fits an `i64`.
+pub fn i64_of(v: &Value, name: &str) -> Option<i64> {
+    v.get_attr(name).and_then(Value::as_i64)
+}
+
+/// The attribute as a known map of known strings.
+pub fn map_of(v: &Value, name: &str) -> Option<BTreeMap<String, String>> {
+    let entries = v.get_attr(name)?.as_map()?;
+    entries
+        .iter()
+        .map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_owned())))
+        .collect()
+}
+
+/// The attribute as a known list (or set) of known strings, in its order.
+pub fn list_of(v: &Value, name: &str) -> Option<Vec<String>> {
+    let items = v.get_attr(name)?.as_elements()?;
+    items
+        .iter()
+        .map(|i| i.as_str().map(str::to_owned))
+        .collect()
+}
+
+/// Whether the attribute is unknown or holds an unknown anywhere inside.
+pub fn is_unknown(v: &Value, name: &str) -> bool {
+    match v.unwrap_dynamic() {
+        Value::Unknown(_) => true,
+        _ => v.get_attr(name).is_some_and(|a| !a.is_wholly_known()),
+    }
+}
+
+/// Whether the attribute is null (or absent, or of a null object).
+pub fn is_null(v: &Value, name: &str) -> bool {
+    match v.unwrap_dynamic() {
+        Value::Unknown(_) => false,
+        _ => v.get_attr(name).is_none_or(Value::is_null),
+    }
+}
+
+/// A known string, or null for `None`.
+pub fn string_or_null(v: Option<&str>) -> Value {
+    v.map(Value::string).unwrap_or(Value::Null)
+}
+
+/// A known map of known strings.
+pub fn strings_value(map: &BTreeMap<String, String>) -> Value {
+    Value::Map(
+        map.iter()
+            .map(|(k, v)| (k.clone(), Value::string(v)))
+            .collect(),
+    )
+}
+
+/// A known list of known strings.
+pub fn string_list_value(items: &[String]) -> Value {
+    Value::List(items.iter().map(Value::string).collect())
+}
+
+/// Terraform's proposed new state as PlanResourceChange receives it, for tests that call
+/// `plan` directly: the configuration, with the prior value of every computed attribute the
+/// configuration leaves null.
+#[cfg(test)]
+pub(crate) fn proposed_new_state(
+    block: &crate::schema::Block,
+    prior: &Value,
+    config: &Value,
+) -> Value {
+    let mut proposed = config.clone();
+    if let Some(p) = prior.as_map() {
+        for (k, v) in p {
+            let computed = block.attribute(k).is_some_and(|a| a.computed);
+            if computed && is_null(config, k) {
+                proposed.set_attr(k, v.clone());
+            }
+        }
+    }
+    proposed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cty::{Number, Refinement, Type};
+    use crate::schema::{Attribute, Block, Presence};
+
+    fn obj(attrs: &[(&str, Value)]) -> Value {
+        Value::object(attrs.iter().map(|(k, v)| (*k, v.clone())))
+    }
+
+    fn refined() -> Value {
+        Value::Unknown(Refinement::not_null().with_string_prefix("ocid1."))
+    }
+
+    #[test]
+    fn getters_read_only_known_values_of_their_type() {
+        let v = obj(&[
+            ("s", Value::string("x")),
+            ("b", Value::Bool(true)),
+            ("n", Value::number(42)),
+            ("m", Value::map([("k", Value::string("v"))])),
+            (
+                "l",
+                Value::list(vec![Value::string("a"), Value::string("b")]),
+            ),
+            ("set", Value::set(vec![Value::string("c")])),
+            ("d", Value::dynamic(Type::String, Value::string("dyn"))),
+        ]);
+        assert_eq!(str_of(&v, "s").as_deref(), Some("x"));
+        assert_eq!(str_of(&v, "d").as_deref(), Some("dyn"));
+        assert_eq!(bool_of(&v, "b"), Some(true));
+        assert_eq!(i64_of(&v, "n"), Some(42));
+        assert_eq!(
+            map_of(&v, "m"),
+            Some(BTreeMap::from([("k".to_string(), "v".to_string())]))
+        );
+        assert_eq!(list_of(&v, "l"), Some(vec!["a".into(), "b".into()]));
+        assert_eq!(list_of(&v, "set"), Some(vec!["c".into()]));
+    }
+
+    #[test]
+    fn null_unknown_refined_absent_and_wrong_type_read_as_none() {
+        for value in [Value::Null, Value::unknown(), refined(), Value::Bool(false)] {
+            let v = obj(&[("a", value.clone())]);
+            assert_eq!(str_of(&v, "a"), None, "{value:?}");
+            assert_eq!(map_of(&v, "a"), None, "{value:?}");
+            assert_eq!(list_of(&v, "a"), None, "{value:?}");
+            assert_eq!(i64_of(&v, "a"), None, "{value:?}");
+        }
+        let v = obj(&[
+            ("s", Value::string("x")),
+            ("f", Value::Number(Number::parse("1.5").unwrap())),
+        ]);
+        assert_eq!(str_of(&v, "absent"), None);
+        assert_eq!(bool_of(&v, "s"), None);
+        assert_eq!(i64_of(&v, "s"), None);
+        assert_eq!(i64_of(&v, "f"), None, "not a whole number");
+        // Attributes of something that is not a known object.
+        for outer in [Value::Null, Value::unknown(), Value::string("x")] {
+            assert_eq!(str_of(&outer, "s"), None, "{outer:?}");
+        }
+    }
+
+    #[test]
+    fn a_collection_with_one_bad_element_reads_as_none() {
+        for bad in [Value::Null, Value::unknown(), Value::Bool(true)] {
+            let v = obj(&[
+                (
+                    "m",
+                    Value::map([("k", Value::string("v")), ("x", bad.clone())]),
+                ),
+                ("l", Value::list(vec![Value::string("a"), bad.clone()])),
+            ]);
+            assert_eq!(map_of(&v, "m"), None, "{bad:?}");
+            assert_eq!(list_of(&v, "l"), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn is_unknown_looks_inside_collections_and_objects() {
+        let v = obj(&[
+            ("u", Value::unknown()),
+            ("r", refined()),
+            ("m", Value::map([("k", Value::unknown())])),
+            ("o", obj(&[("inner", Value::unknown())])),
+            ("known", Value::map([("k", Value::string("v"))])),
+            ("null", Value::Null),
+        ]);
+        for name in ["u", "r", "m", "o"] {
+            assert!(is_unknown(&v, name), "{name}");
+        }
+        for name in ["known", "null", "absent"] {
+            assert!(!is_unknown(&v, name), "{name}");
+        }
+        assert!(
+            is_unknown(&Value::unknown(), "a"),
+            "attribute of an unknown object"
+        );
+        assert!(!is_unknown(&Value::Null, "a"), "attribute of a null object");
+        assert!(!is_unknown(&Value::string("x"), "a"), "not an object");
+    }
+
+    #[test]
+    fn is_null_counts_absent_but_never_unknown() {
+        let v = obj(&[
+            ("null", Value::Null),
+            ("u", Value::unknown()),
+            ("r", Value::unknown_not_null()),
+            ("s", Value::string("")),
+            ("d", Value::dynamic(Type::String, Value::Null)),
+        ]);
+        assert!(is_null(&v, "null"));
+        assert!(is_null(&v, "absent"));
+        assert!(is_null(&v, "d"));
+        assert!(!is_null(&v, "u"));
+        assert!(!is_null(&v, "r"));
+        assert!(!is_null(&v, "s"), "an empty string is a value");
+        assert!(is_null(&Value::Null, "a"), "attribute of a null object");
+        assert!(
+            !is_null(&Value::unknown(), "a"),
+            "attribute of an unknown object"
+        );
+        assert!(is_null(&Value::string("x"), "a"), "not an object");
+    }
+
+    #[test]
+    fn writers_build_known_values_or_null() {
+        assert_eq!(string_or_null(Some("a")), Value::string("a"));
+        assert_eq!(string_or_null(None), Value::Null);
+        let m = BTreeMap::from([("k".to_string(), "v".to_string())]);
+        let v = obj(&[("m", strings_value(&m))]);
+        assert_eq!(map_of(&v, "m"), Some(m));
+        assert_eq!(
+            string_list_value(&["a".into(), "b".into()]),
+            Value::list(vec![Value::string("a"), Value::string("b")])
+        );
+        assert_eq!(strings_value(&BTreeMap::new()), Value::Map(BTreeMap::new()));
+    }
+
+    #[test]
+    fn proposed_state_keeps_prior_computed_values_the_config_leaves_unset() {
+        let block = Block {
+            attributes: vec![
+                Attribute::new("name", Type::String, Presence::Required, ""),
+                Attribute::new("id", Type::String, Presence::Computed, ""),
+                Attribute::new("mode", Type::String, Presence::OptionalComputed, ""),
+                Attribute::new("note", Type::String, Presence::Optional, ""),
+            ],
+            ..Default::default()
+        };
+        let prior = obj(&[
+            ("name", Value::string("old")),
+            ("id", Value::string("i-1")),
+            ("mode", Value::string("fast")),
+            ("note", Value::string("kept?")),
+        ]);
+        let config = obj(&[
+            ("name", Value::string("new")),
+            ("id", Value::Null),
+            ("mode", Value::Null),
+            ("note", Value::Null),
+        ]);
+        let p = proposed_new_state(&block, &prior, &config);
+        assert_eq!(str_of(&p, "name").as_deref(), Some("new"));
+        assert_eq!(str_of(&p, "id").as_deref(), Some("i-1"));
+        assert_eq!(str_of(&p, "mode").as_deref(), Some("fast"));
+        assert!(
+            is_null(&p, "note"),
+            "an optional, non-computed attribute follows config"
+        );
+        let created = proposed_new_state(&block, &Value::Null, &config);
+        assert_eq!(created, config);
+    }
+}
