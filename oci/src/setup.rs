@@ -56,15 +56,6 @@ pub mod env {
     /// `endpoints.object_storage`.
     pub const OBJECT_STORAGE_ENDPOINT: &str = "GALLEY_OBJECT_STORAGE_ENDPOINT";
 
-    /// What resource principal auth reads (the container or function sets them).
-    pub const RESOURCE_PRINCIPAL: [&str; 5] = [
-        resource_principal::VERSION_ENV,
-        resource_principal::RPST_ENV,
-        resource_principal::PRIVATE_PEM_ENV,
-        resource_principal::PRIVATE_PEM_PASSPHRASE_ENV,
-        resource_principal::REGION_ENV,
-    ];
-
     /// Where `~` in the config file path and its `key_file` points.
     pub const HOME: [&str; 2] = config_file::HOME_ENV;
 
@@ -81,6 +72,7 @@ pub mod env {
         PRIVATE_KEY_PATH,
         PRIVATE_KEY,
         PRIVATE_KEY_PASSWORD,
+        // What resource principal auth reads (the container or function sets them).
         resource_principal::VERSION_ENV,
         resource_principal::RPST_ENV,
         resource_principal::PRIVATE_PEM_ENV,
