@@ -171,7 +171,7 @@ pub fn profile_values(text: &str, profile: &str) -> Option<HashMap<String, Strin
 
 /// The default OCI config file: `OCI_CONFIG_FILE`, else `~/.oci/config`.
 pub fn default_config_path() -> PathBuf {
-    std::env::var_os("OCI_CONFIG_FILE")
+    std::env::var_os(galley_oci::setup::env::CONFIG_FILE)
         .map(PathBuf::from)
         .unwrap_or_else(|| expand_home("~/.oci/config"))
 }

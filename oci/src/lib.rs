@@ -15,6 +15,9 @@
 //! - [`endpoints`]: region codes, realms and domains, service base URLs and overrides.
 //! - [`client`]: the transport every call goes through: signing, JSON, `opc-request-id`,
 //!   [`client::OciError`], the retry policy with `opc-retry-token`, timeouts and cancellation.
+//! - [`setup`]: the settings a program is given (auth, region, endpoint overrides, and the
+//!   names of their environment variables) turned into the three service clients, with one
+//!   error that says where each setting comes from.
 //! - [`resource_manager`], [`instance_agent`], [`object_storage`]: typed calls and models, one
 //!   module per service, field names as in the official SDKs; [`model`] holds what they share
 //!   (string enums tolerant of new values, [`model::Reply`]).
@@ -68,4 +71,5 @@ pub mod instance_agent;
 pub mod model;
 pub mod object_storage;
 pub mod resource_manager;
+pub mod setup;
 pub mod signing;

@@ -19,7 +19,9 @@
 //! - `packaging`: the file list of a directory (ignore rules), its digest, and the zip and
 //!   tar.gz built from it.
 //! - `build_script`: the script `galley_build` runs on the build instance.
-//! - `oci_clients`: the provider block turned into OCI clients, lazily, once per process.
+//! - `oci_clients`: the provider block turned into OCI clients (through `galley_oci::setup`),
+//!   lazily, once per process.
+//! - `compartment`: the compartment an OCI-backed resource goes in when none is configured.
 //! - `remote`: following Resource Manager jobs and instance agent commands (poll schedules,
 //!   job logs, cancellation).
 //! - `timeouts`: the `timeouts` block of the OCI-backed resources.
@@ -27,6 +29,7 @@
 
 pub mod attrs;
 pub mod build_script;
+pub mod compartment;
 pub mod cty;
 pub mod data_source;
 pub mod data_sources;

@@ -5,6 +5,10 @@
 //! authentication is resolved only when an OCI-backed resource needs it, so a configuration that
 //! uses only `esb_resources` needs no OCI set-up at all.
 
+use galley_oci::auth::Secret;
+use galley_oci::endpoints::Service;
+use galley_oci::setup::{ENDPOINT_SETTINGS, EndpointOverrides, SetupInputs, env};
+
 use crate::cty::{Type, Value};
 use crate::diagnostics::{Diagnostic, Diagnostics, PathStep};
 use crate::schema::{Attribute, Block, NestedBlock, Nesting, Presence, Schema};
@@ -33,54 +37,75 @@ pub fn schema() -> Schema {
                     "auth",
                     &format!(
                         "How to authenticate to OCI: one of {}. Default `ApiKey` (from the \
-                     arguments below or the OCI config file). Environment: `OCI_AUTH`.",
+                         arguments below or the OCI config file). Environment: `{}`.",
                         AUTH_METHODS
                             .iter()
                             .map(|m| format!("`{m}`"))
                             .collect::<Vec<_>>()
-                            .join(", ")
+                            .join(", "),
+                        env::AUTH,
                     ),
                 ),
                 s(
                     "config_file_profile",
-                    "Profile of the OCI config file (`~/.oci/config`, or \
-                    `OCI_CONFIG_FILE`) to read. Default `DEFAULT`. Environment: \
-                    `OCI_CONFIG_FILE_PROFILE`.",
+                    &format!(
+                        "Profile of the OCI config file (`~/.oci/config`, or `{}`) to read. \
+                         Default `DEFAULT`. Environment: `{}`.",
+                        env::CONFIG_FILE,
+                        env::CONFIG_FILE_PROFILE,
+                    ),
                 ),
                 s(
                     "region",
-                    "OCI region, for example `us-ashburn-1` or its short code `iad`. \
-                    Environment: `OCI_REGION`.",
+                    &format!(
+                        "OCI region, for example `us-ashburn-1` or its short code `iad`. \
+                         Environment: `{}`.",
+                        env::REGION
+                    ),
                 ),
                 s(
                     "tenancy_ocid",
-                    "OCID of the tenancy (API key auth). Environment: \
-                    `OCI_TENANCY_OCID`.",
+                    &format!(
+                        "OCID of the tenancy (API key auth). Environment: `{}`.",
+                        env::TENANCY_OCID
+                    ),
                 ),
                 s(
                     "user_ocid",
-                    "OCID of the user (API key auth). Environment: `OCI_USER_OCID`.",
+                    &format!(
+                        "OCID of the user (API key auth). Environment: `{}`.",
+                        env::USER_OCID
+                    ),
                 ),
                 s(
                     "fingerprint",
-                    "Fingerprint of the API signing key. Environment: \
-                    `OCI_FINGERPRINT`.",
+                    &format!(
+                        "Fingerprint of the API signing key. Environment: `{}`.",
+                        env::FINGERPRINT
+                    ),
                 ),
                 s(
                     "private_key_path",
-                    "Path to the PEM private key of the API signing key. \
-                    Environment: `OCI_PRIVATE_KEY_PATH`.",
+                    &format!(
+                        "Path to the PEM private key of the API signing key. Environment: `{}`.",
+                        env::PRIVATE_KEY_PATH
+                    ),
                 ),
                 s(
                     "private_key",
-                    "The PEM private key itself, instead of `private_key_path`. \
-                    Environment: `OCI_PRIVATE_KEY`.",
+                    &format!(
+                        "The PEM private key itself, instead of `private_key_path`. \
+                         Environment: `{}`.",
+                        env::PRIVATE_KEY
+                    ),
                 )
                 .sensitive(),
                 s(
                     "private_key_password",
-                    "Pass phrase of an encrypted private key. \
-                    Environment: `OCI_PRIVATE_KEY_PASSWORD`.",
+                    &format!(
+                        "Pass phrase of an encrypted private key. Environment: `{}`.",
+                        env::PRIVATE_KEY_PASSWORD
+                    ),
                 )
                 .sensitive(),
             ],
@@ -93,26 +118,21 @@ pub fn schema() -> Schema {
                     description: "Service endpoints that replace the ones derived from `region` \
                         (a local OCI engine, a private endpoint)."
                         .into(),
-                    attributes: vec![
-                        s(
-                            "resource_manager",
-                            "Resource Manager base URL, for example \
-                            `http://127.0.0.1:8080/20180917`. Environment: \
-                            `GALLEY_RESOURCE_MANAGER_ENDPOINT`.",
-                        ),
-                        s(
-                            "instance_agent",
-                            "Compute Instance Agent base URL, for example \
-                            `http://127.0.0.1:8080/20180530`. Environment: \
-                            `GALLEY_INSTANCE_AGENT_ENDPOINT`.",
-                        ),
-                        s(
-                            "object_storage",
-                            "Object Storage base URL, for example \
-                            `http://127.0.0.1:8080`. Environment: \
-                            `GALLEY_OBJECT_STORAGE_ENDPOINT`.",
-                        ),
-                    ],
+                    attributes: ENDPOINT_SETTINGS
+                        .iter()
+                        .map(|setting| {
+                            s(
+                                setting.attribute,
+                                &format!(
+                                    "{} base URL, for example `http://127.0.0.1:8080{}`. \
+                                     Environment: `{}`.",
+                                    endpoint_title(setting.service),
+                                    setting.service.version_path(),
+                                    setting.env,
+                                ),
+                            )
+                        })
+                        .collect(),
                     ..Default::default()
                 },
             }],
@@ -121,45 +141,21 @@ pub fn schema() -> Schema {
     }
 }
 
-/// Per-service endpoint overrides.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Endpoints {
-    pub resource_manager: Option<String>,
-    pub instance_agent: Option<String>,
-    pub object_storage: Option<String>,
+/// How the documentation names each service whose endpoint can be overridden.
+fn endpoint_title(service: Service) -> &'static str {
+    match service {
+        Service::ResourceManager => "Resource Manager",
+        Service::InstanceAgent => "Compute Instance Agent",
+        Service::ObjectStorage => "Object Storage",
+        Service::Auth => "Identity federation",
+    }
 }
 
 /// The provider block after Configure. Secrets are held but never printed: `Debug` redacts them.
-#[derive(Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ProviderConfig {
-    pub auth: Option<String>,
-    pub config_file_profile: Option<String>,
-    pub region: Option<String>,
-    pub tenancy_ocid: Option<String>,
-    pub user_ocid: Option<String>,
-    pub fingerprint: Option<String>,
-    pub private_key_path: Option<String>,
-    pub private_key: Option<String>,
-    pub private_key_password: Option<String>,
-    pub endpoints: Endpoints,
-}
-
-impl std::fmt::Debug for ProviderConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let redact = |v: &Option<String>| v.as_ref().map(|_| "<redacted>");
-        f.debug_struct("ProviderConfig")
-            .field("auth", &self.auth)
-            .field("config_file_profile", &self.config_file_profile)
-            .field("region", &self.region)
-            .field("tenancy_ocid", &self.tenancy_ocid)
-            .field("user_ocid", &self.user_ocid)
-            .field("fingerprint", &self.fingerprint)
-            .field("private_key_path", &self.private_key_path)
-            .field("private_key", &redact(&self.private_key))
-            .field("private_key_password", &redact(&self.private_key_password))
-            .field("endpoints", &self.endpoints)
-            .finish()
-    }
+    /// The OCI settings, each from its attribute, else its environment variable.
+    pub oci: SetupInputs,
 }
 
 fn string_attr(v: &Value, name: &str) -> Option<String> {
@@ -226,39 +222,45 @@ fn endpoint_values(config: &Value) -> Vec<(&'static str, Option<String>)> {
         .get_attr("endpoints")
         .and_then(|l| l.as_elements())
         .and_then(|items| items.first());
-    ["resource_manager", "instance_agent", "object_storage"]
-        .into_iter()
-        .map(|field| (field, block.and_then(|b| string_attr(b, field))))
+    ENDPOINT_SETTINGS
+        .iter()
+        .map(|setting| {
+            (
+                setting.attribute,
+                block.and_then(|b| string_attr(b, setting.attribute)),
+            )
+        })
         .collect()
 }
 
 /// Builds the typed configuration. Unset attributes fall back to the environment variables the
-/// oracle/oci provider documents (`OCI_*`), so existing set-ups keep working.
+/// oracle/oci provider documents (`OCI_*`, see `galley_oci::setup::env`), so existing set-ups
+/// keep working.
 pub fn configure(config: &Value, env: impl Fn(&str) -> Option<String>) -> ProviderConfig {
-    let pick = |attr: &str, var: &str| {
-        string_attr(config, attr).or_else(|| env(var).filter(|s| !s.is_empty()))
-    };
+    let from_env = SetupInputs::from_env(env);
+    let attr = |name: &str| string_attr(config, name);
     let endpoints = endpoint_values(config);
-    let endpoint = |i: usize, var: &str| {
-        endpoints[i]
-            .1
-            .clone()
-            .or_else(|| env(var).filter(|s| !s.is_empty()))
-    };
+    let endpoint = |i: usize, fallback: Option<String>| endpoints[i].1.clone().or(fallback);
     ProviderConfig {
-        auth: pick("auth", "OCI_AUTH"),
-        config_file_profile: pick("config_file_profile", "OCI_CONFIG_FILE_PROFILE"),
-        region: pick("region", "OCI_REGION"),
-        tenancy_ocid: pick("tenancy_ocid", "OCI_TENANCY_OCID"),
-        user_ocid: pick("user_ocid", "OCI_USER_OCID"),
-        fingerprint: pick("fingerprint", "OCI_FINGERPRINT"),
-        private_key_path: pick("private_key_path", "OCI_PRIVATE_KEY_PATH"),
-        private_key: pick("private_key", "OCI_PRIVATE_KEY"),
-        private_key_password: pick("private_key_password", "OCI_PRIVATE_KEY_PASSWORD"),
-        endpoints: Endpoints {
-            resource_manager: endpoint(0, "GALLEY_RESOURCE_MANAGER_ENDPOINT"),
-            instance_agent: endpoint(1, "GALLEY_INSTANCE_AGENT_ENDPOINT"),
-            object_storage: endpoint(2, "GALLEY_OBJECT_STORAGE_ENDPOINT"),
+        oci: SetupInputs {
+            auth: attr("auth").or(from_env.auth),
+            config_file_profile: attr("config_file_profile").or(from_env.config_file_profile),
+            region: attr("region").or(from_env.region),
+            tenancy_ocid: attr("tenancy_ocid").or(from_env.tenancy_ocid),
+            user_ocid: attr("user_ocid").or(from_env.user_ocid),
+            fingerprint: attr("fingerprint").or(from_env.fingerprint),
+            private_key_path: attr("private_key_path").or(from_env.private_key_path),
+            private_key: attr("private_key")
+                .map(Secret::from)
+                .or(from_env.private_key),
+            private_key_password: attr("private_key_password")
+                .map(Secret::from)
+                .or(from_env.private_key_password),
+            endpoints: EndpointOverrides {
+                resource_manager: endpoint(0, from_env.endpoints.resource_manager),
+                instance_agent: endpoint(1, from_env.endpoints.instance_agent),
+                object_storage: endpoint(2, from_env.endpoints.object_storage),
+            },
         },
     }
 }
@@ -309,11 +311,12 @@ mod tests {
     fn environment_fills_unset_attributes_but_config_wins() {
         let c = config(&[("region", Value::string("us-phoenix-1"))], None);
         let cfg = configure(&c, |k| match k {
-            "OCI_REGION" => Some("eu-frankfurt-1".into()),
-            "OCI_TENANCY_OCID" => Some("ocid1.tenancy.oc1..t".into()),
-            "GALLEY_RESOURCE_MANAGER_ENDPOINT" => Some("http://127.0.0.1:9/20180917".into()),
+            env::REGION => Some("eu-frankfurt-1".into()),
+            env::TENANCY_OCID => Some("ocid1.tenancy.oc1..t".into()),
+            env::RESOURCE_MANAGER_ENDPOINT => Some("http://127.0.0.1:9/20180917".into()),
             _ => None,
-        });
+        })
+        .oci;
         assert_eq!(cfg.region.as_deref(), Some("us-phoenix-1"));
         assert_eq!(cfg.tenancy_ocid.as_deref(), Some("ocid1.tenancy.oc1..t"));
         assert_eq!(
@@ -325,15 +328,17 @@ mod tests {
     #[test]
     fn debug_output_redacts_keys() {
         let cfg = ProviderConfig {
-            private_key: Some("-----BEGIN PRIVATE KEY-----secret".into()),
-            private_key_password: Some("hunter2".into()),
-            ..Default::default()
+            oci: SetupInputs {
+                private_key: Some("-----BEGIN PRIVATE KEY-----secret".into()),
+                private_key_password: Some("hunter2".into()),
+                ..Default::default()
+            },
         };
         let text = format!("{cfg:?}");
         assert!(
             !text.contains("secret") && !text.contains("hunter2"),
             "{text}"
         );
-        assert!(text.contains("<redacted>"));
+        assert!(text.contains("redacted"), "{text}");
     }
 }

@@ -1,9 +1,12 @@
 //! Settings: the command line (`--stdio` or `--http ADDR`), the `GALLEY_*` environment variables,
-//! and the OCI settings the Galley provider reads (`oci::PROVIDER_ENV`), read once at start-up.
+//! and the OCI settings the Galley provider reads (`oci::provider_env`), read once at start-up.
 //! Nothing else reads the environment for settings.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+
+use galley_contract::env::WORK_COMPARTMENT_ID;
+use galley_oci::setup::env;
 
 use crate::oci::OciSettings;
 
@@ -42,11 +45,15 @@ pub struct Config {
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ConfigError {
-    #[error("{0}\n\n{USAGE}")]
+    #[error("{0}\n\n{usage}", usage = usage())]
     Usage(String),
 }
 
-pub const USAGE: &str = "usage: galley-sidecar --stdio | --http [ADDR]   (ADDR defaults to 127.0.0.1:8000)
+/// The command line help, with the OCI variables named by the shared constants.
+pub fn usage() -> String {
+    let pair = format!("{}, {}", env::CONFIG_FILE, env::CONFIG_FILE_PROFILE);
+    format!(
+        "usage: galley-sidecar --stdio | --http [ADDR]   (ADDR defaults to 127.0.0.1:8000)
 
 environment:
   GALLEY_DATA_DIR          where sessions live (default ./galley-data)
@@ -60,10 +67,20 @@ environment:
   RUST_LOG                 log filter (logs go to stderr)
 
 OCI access (passed to the Galley provider, and used by get_rm_job_status), as the provider reads it:
-  OCI_CONFIG_FILE, OCI_CONFIG_FILE_PROFILE   config file and profile (default ~/.oci/config, DEFAULT)
-  OCI_AUTH, OCI_REGION, OCI_TENANCY_OCID, OCI_USER_OCID, OCI_FINGERPRINT, OCI_PRIVATE_KEY_PATH
-  GALLEY_RESOURCE_MANAGER_ENDPOINT           Resource Manager URL override (a local engine)
-  GALLEY_WORK_COMPARTMENT_ID                 compartment of the stacks when a plan names none";
+  {pair:<43}config file and profile (default ~/.oci/config, DEFAULT)
+  {}, {}, {}, {}, {}, {}
+  {:<43}Resource Manager URL override (a local engine)
+  {:<43}compartment of the stacks when a plan names none",
+        env::AUTH,
+        env::REGION,
+        env::TENANCY_OCID,
+        env::USER_OCID,
+        env::FINGERPRINT,
+        env::PRIVATE_KEY_PATH,
+        env::RESOURCE_MANAGER_ENDPOINT,
+        WORK_COMPARTMENT_ID,
+    )
+}
 
 fn list(v: Option<String>) -> Option<Vec<String>> {
     v.map(|s| {
@@ -181,11 +198,11 @@ mod tests {
         assert_eq!(c.url_token, None);
         assert_eq!(c.oci, OciSettings::default());
         let c = Config::from_parts(&args(&["--stdio"]), |k| {
-            (k == "GALLEY_RESOURCE_MANAGER_ENDPOINT").then(|| "http://127.0.0.1:9".to_string())
+            (k == env::RESOURCE_MANAGER_ENDPOINT).then(|| "http://127.0.0.1:9".to_string())
         })
         .unwrap();
         assert_eq!(
-            c.oci.get("GALLEY_RESOURCE_MANAGER_ENDPOINT"),
+            c.oci.get(env::RESOURCE_MANAGER_ENDPOINT),
             Some("http://127.0.0.1:9")
         );
     }

@@ -34,7 +34,7 @@ fn init_logging() {
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "--help" || a == "-h") {
-        eprintln!("{}", galley_sidecar::config::USAGE);
+        eprintln!("{}", galley_sidecar::config::usage());
         return Ok(());
     }
     let config = match Config::from_parts(&args, |k| std::env::var(k).ok()) {

@@ -1,59 +1,32 @@
 //! The sidecar's own Resource Manager access (a job's state, the resources a stack deployed),
-//! authenticated the way the Galley provider that runs the stacks is: the same `OCI_*`
-//! variables, OCI config file and profile, and `GALLEY_*_ENDPOINT` overrides. This module owns
-//! that set of variables (the runner hands the same values to Terraform, so the provider and the
-//! sidecar always talk to the same place as the same principal) and the lazily built client.
+//! authenticated the way the Galley provider that runs the stacks is: the same OCI set-up
+//! (`galley_oci::setup`), from the same environment variables. This module owns the snapshot of
+//! those variables taken at start-up (the runner hands the same values to Terraform, so the
+//! provider and the sidecar always talk to the same place as the same principal) and the lazily
+//! built client.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use galley_oci::auth::{self, AuthError, AuthMethod, AuthSettings, Secret};
-use galley_oci::client::{BuildError, Client, OciError};
-use galley_oci::endpoints::{EndpointError, Endpoints, Service};
+use galley_contract::env::{LEGACY_COMPARTMENT_OCID, WORK_COMPARTMENT_ID};
+use galley_oci::client::OciError;
 use galley_oci::resource_manager::{Job, ResourceManagerClient};
+use galley_oci::setup::{self, OciClients, OciSetupError, SetupInputs, env};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// The variables the provider reads for its `provider "galley" {}` block (see its
-/// documentation), plus what auth needs to find files (`HOME`) and the resource principal set.
-pub const PROVIDER_ENV: &[&str] = &[
-    "OCI_AUTH",
-    "OCI_CONFIG_FILE",
-    "OCI_CONFIG_FILE_PROFILE",
-    "OCI_REGION",
-    "OCI_TENANCY_OCID",
-    "OCI_USER_OCID",
-    "OCI_FINGERPRINT",
-    "OCI_PRIVATE_KEY_PATH",
-    "OCI_PRIVATE_KEY",
-    "OCI_PRIVATE_KEY_PASSWORD",
-    "OCI_RESOURCE_PRINCIPAL_VERSION",
-    "OCI_RESOURCE_PRINCIPAL_RPST",
-    "OCI_RESOURCE_PRINCIPAL_PRIVATE_PEM",
-    "OCI_RESOURCE_PRINCIPAL_PRIVATE_PEM_PASSPHRASE",
-    "OCI_RESOURCE_PRINCIPAL_REGION",
-    "GALLEY_RESOURCE_MANAGER_ENDPOINT",
-    "GALLEY_INSTANCE_AGENT_ENDPOINT",
-    "GALLEY_OBJECT_STORAGE_ENDPOINT",
-    "GALLEY_WORK_COMPARTMENT_ID",
-    "HOME",
-];
+/// The variables the sidecar reads for OCI and hands to the Terraform it runs: every variable
+/// of OCI set-up (the provider block's `OCI_*` settings, resource principal, endpoint
+/// overrides, the home folder) and the work compartment of the stacks.
+pub fn provider_env() -> impl Iterator<Item = &'static str> {
+    env::ALL.into_iter().chain([WORK_COMPARTMENT_ID])
+}
 
-/// The compartment the provider puts stacks in when a configuration names none.
-const WORK_COMPARTMENT: &str = "GALLEY_WORK_COMPARTMENT_ID";
-/// The earlier sidecar setting for the same.
-const LEGACY_COMPARTMENT: &str = "GALLEY_COMPARTMENT_OCID";
+fn is_provider_env(name: &str) -> bool {
+    provider_env().any(|k| k == name)
+}
 
-/// Variables whose values are secrets: never logged, redacted in `Debug`.
-const SECRET_ENV: &[&str] = &[
-    "OCI_PRIVATE_KEY",
-    "OCI_PRIVATE_KEY_PASSWORD",
-    "OCI_RESOURCE_PRINCIPAL_RPST",
-    "OCI_RESOURCE_PRINCIPAL_PRIVATE_PEM",
-    "OCI_RESOURCE_PRINCIPAL_PRIVATE_PEM_PASSPHRASE",
-];
-
-/// A snapshot of [`PROVIDER_ENV`] taken at start-up.
+/// A snapshot of [`provider_env`] taken at start-up.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct OciSettings {
     vars: BTreeMap<String, String>,
@@ -65,7 +38,7 @@ impl std::fmt::Debug for OciSettings {
             .vars
             .iter()
             .map(|(k, v)| {
-                let v = if SECRET_ENV.contains(&k.as_str()) {
+                let v = if env::is_secret(k) {
                     "<redacted>"
                 } else {
                     v.as_str()
@@ -78,24 +51,8 @@ impl std::fmt::Debug for OciSettings {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum OciSetupError {
-    #[error(
-        "failed to set up OCI access: {0}. The sidecar authenticates like the Galley provider: \
-         an OCI config file profile (OCI_CONFIG_FILE, OCI_CONFIG_FILE_PROFILE) or OCI_AUTH with \
-         OCI_REGION, OCI_TENANCY_OCID, OCI_USER_OCID, OCI_FINGERPRINT and OCI_PRIVATE_KEY_PATH"
-    )]
-    Auth(#[from] AuthError),
-    #[error(
-        "failed to set up OCI access: {0}. GALLEY_RESOURCE_MANAGER_ENDPOINT overrides the Resource Manager URL"
-    )]
-    Endpoint(#[from] EndpointError),
-    #[error("failed to set up OCI access: {0}")]
-    Client(#[from] BuildError),
-}
-
-#[derive(Debug, thiserror::Error)]
 pub enum RmError {
-    #[error(transparent)]
+    #[error("failed to set up OCI access: {0}")]
     Setup(#[from] OciSetupError),
     #[error(
         "Resource Manager has no {what} {id}: a destroy deletes the stack together with its jobs; otherwise check the id (the runs of this sidecar return it)"
@@ -108,19 +65,18 @@ pub enum RmError {
 }
 
 impl OciSettings {
-    /// Takes [`PROVIDER_ENV`] from `env`; empty values count as unset. `GALLEY_COMPARTMENT_OCID`,
-    /// the sidecar's earlier name for the stacks' compartment, stands in for
-    /// `GALLEY_WORK_COMPARTMENT_ID` when that is not set.
+    /// Takes [`provider_env`] from `env`; empty values count as unset. The earlier name of the
+    /// work compartment variable ([`LEGACY_COMPARTMENT_OCID`]) stands in for
+    /// [`WORK_COMPARTMENT_ID`] when that is not set.
     pub fn from_env(env: impl Fn(&str) -> Option<String>) -> Self {
         let set = |k: &str| env(k).filter(|v| !v.trim().is_empty());
-        let mut vars: BTreeMap<String, String> = PROVIDER_ENV
-            .iter()
+        let mut vars: BTreeMap<String, String> = provider_env()
             .filter_map(|k| set(k).map(|v| (k.to_string(), v)))
             .collect();
-        if !vars.contains_key(WORK_COMPARTMENT)
-            && let Some(c) = set(LEGACY_COMPARTMENT)
+        if !vars.contains_key(WORK_COMPARTMENT_ID)
+            && let Some(c) = set(LEGACY_COMPARTMENT_OCID)
         {
-            vars.insert(WORK_COMPARTMENT.to_string(), c);
+            vars.insert(WORK_COMPARTMENT_ID.to_string(), c);
         }
         OciSettings { vars }
     }
@@ -130,7 +86,7 @@ impl OciSettings {
         OciSettings {
             vars: pairs
                 .into_iter()
-                .filter(|(k, _)| PROVIDER_ENV.contains(k))
+                .filter(|(k, _)| is_provider_env(k))
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
         }
@@ -145,59 +101,23 @@ impl OciSettings {
         self.vars.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
 
-    /// Whether a variable of [`PROVIDER_ENV`] is a secret.
+    /// Whether a variable of [`provider_env`] is a secret.
     pub fn is_secret(name: &str) -> bool {
-        SECRET_ENV.contains(&name)
+        env::is_secret(name)
     }
 
-    /// The provider block's auth attributes, all left to their environment defaults.
-    fn auth_settings(&self) -> Result<AuthSettings, AuthError> {
-        let s = |k: &str| self.get(k).map(str::to_string);
-        Ok(AuthSettings {
-            method: match self.get("OCI_AUTH") {
-                Some(m) => m.parse()?,
-                None => AuthMethod::default(),
-            },
-            config_file: None,
-            profile: s("OCI_CONFIG_FILE_PROFILE"),
-            region: s("OCI_REGION"),
-            tenancy_ocid: s("OCI_TENANCY_OCID"),
-            user_ocid: s("OCI_USER_OCID"),
-            fingerprint: s("OCI_FINGERPRINT"),
-            private_key: s("OCI_PRIVATE_KEY").map(Secret::from),
-            private_key_path: s("OCI_PRIVATE_KEY_PATH"),
-            private_key_password: s("OCI_PRIVATE_KEY_PASSWORD").map(Secret::from),
-            metadata_base_url: None,
-            federation_base_url: None,
-        })
+    /// The OCI set-up inputs these settings give: what the provider block's attributes would
+    /// be with all of them left to the environment.
+    pub fn inputs(&self) -> SetupInputs {
+        SetupInputs::from_env(|k| self.get(k).map(str::to_string))
     }
 
-    /// The Resource Manager override. Like the provider, a base URL with the API version
-    /// (`http://host:port/20180917`) and a bare root are both accepted.
-    fn endpoints(&self) -> Result<Endpoints, EndpointError> {
-        let mut endpoints = Endpoints::new();
-        if let Some(url) = self.get("GALLEY_RESOURCE_MANAGER_ENDPOINT") {
-            let service = Service::ResourceManager;
-            let url = url.trim().trim_end_matches('/');
-            let root = url.strip_suffix(service.version_path()).unwrap_or(url);
-            endpoints.set(service, root)?;
-        }
-        Ok(endpoints)
-    }
-
-    async fn resource_manager(&self) -> Result<ResourceManagerClient, OciSetupError> {
-        let settings = self.auth_settings()?;
+    /// Authenticates and builds the clients, reading files through the snapshot (`HOME`,
+    /// `OCI_CONFIG_FILE`) rather than the live environment.
+    async fn clients(&self) -> Result<OciClients, OciSetupError> {
         let lookup = |k: &str| self.get(k).map(str::to_string);
-        let authenticated = auth::from_settings(&settings, &lookup).await?;
-        let client = Client::builder(authenticated.provider.clone())
-            .user_agent(format!("galley-sidecar/{}", env!("CARGO_PKG_VERSION")))
-            .build()?;
-        let endpoints = self.endpoints()?;
-        Ok(ResourceManagerClient::for_region(
-            client,
-            &endpoints,
-            &authenticated.region,
-        )?)
+        let user_agent = format!("galley-sidecar/{}", env!("CARGO_PKG_VERSION"));
+        setup::build_clients(&self.inputs(), &lookup, &user_agent).await
     }
 }
 
@@ -258,7 +178,7 @@ impl ResourceManager {
 
     async fn client(&self) -> Result<&ResourceManagerClient, OciSetupError> {
         self.client
-            .get_or_try_init(|| self.settings.resource_manager())
+            .get_or_try_init(|| async { Ok(self.settings.clients().await?.resource_manager) })
             .await
     }
 
@@ -327,41 +247,70 @@ mod tests {
     #[test]
     fn settings_take_only_provider_variables_and_hide_secrets() {
         let s = OciSettings::from_env(|k| match k {
-            "OCI_CONFIG_FILE" => Some("/etc/oci/config".into()),
-            "OCI_PRIVATE_KEY" => Some("-----BEGIN PRIVATE KEY-----".into()),
-            "OCI_REGION" => Some("  ".into()),
+            env::CONFIG_FILE => Some("/etc/oci/config".into()),
+            env::PRIVATE_KEY => Some("-----BEGIN PRIVATE KEY-----".into()),
+            env::REGION => Some("  ".into()),
             "PATH" => Some("/bin".into()),
             _ => None,
         });
         let names: Vec<&str> = s.vars().map(|(k, _)| k).collect();
-        assert_eq!(names, ["OCI_CONFIG_FILE", "OCI_PRIVATE_KEY"]);
+        assert_eq!(names, [env::CONFIG_FILE, env::PRIVATE_KEY]);
         let shown = format!("{s:?}");
         assert!(shown.contains("/etc/oci/config"), "{shown}");
         assert!(!shown.contains("BEGIN PRIVATE KEY"), "{shown}");
     }
 
     #[test]
-    fn the_earlier_compartment_setting_still_works() {
-        let s = OciSettings::from_env(|k| (k == "GALLEY_COMPARTMENT_OCID").then(|| "c1".into()));
-        assert_eq!(s.get("GALLEY_WORK_COMPARTMENT_ID"), Some("c1"));
-        let s = OciSettings::from_env(|k| match k {
-            "GALLEY_COMPARTMENT_OCID" => Some("old".into()),
-            "GALLEY_WORK_COMPARTMENT_ID" => Some("new".into()),
-            _ => None,
-        });
-        assert_eq!(s.get("GALLEY_WORK_COMPARTMENT_ID"), Some("new"));
+    fn every_oci_setup_variable_and_the_work_compartment_are_handed_on() {
+        let s = OciSettings::from_env(|k| Some(format!("value of {k}")));
+        for name in env::ALL.into_iter().chain([WORK_COMPARTMENT_ID]) {
+            assert_eq!(s.get(name), Some(format!("value of {name}").as_str()));
+        }
+        assert_eq!(s.vars().count(), env::ALL.len() + 1);
     }
 
     #[test]
-    fn endpoint_override_accepts_a_versioned_base_url() {
+    fn the_earlier_compartment_setting_still_works() {
+        let s = OciSettings::from_env(|k| (k == LEGACY_COMPARTMENT_OCID).then(|| "c1".into()));
+        assert_eq!(s.get(WORK_COMPARTMENT_ID), Some("c1"));
+        let s = OciSettings::from_env(|k| match k {
+            LEGACY_COMPARTMENT_OCID => Some("old".into()),
+            WORK_COMPARTMENT_ID => Some("new".into()),
+            _ => None,
+        });
+        assert_eq!(s.get(WORK_COMPARTMENT_ID), Some("new"));
+    }
+
+    /// The sidecar used to read only the Resource Manager override (with its own copy of the
+    /// normalisation), and an empty value given to it failed as an invalid URL; it now reads
+    /// all three as the provider does.
+    #[test]
+    fn endpoint_overrides_are_read_as_the_provider_reads_them() {
+        use galley_oci::endpoints::Service;
         for url in ["http://127.0.0.1:9/20180917", "http://127.0.0.1:9/"] {
-            let s = OciSettings::from_pairs([("GALLEY_RESOURCE_MANAGER_ENDPOINT", url)]);
+            let s = OciSettings::from_pairs([
+                (env::RESOURCE_MANAGER_ENDPOINT, url),
+                (env::INSTANCE_AGENT_ENDPOINT, "http://127.0.0.1:8/20180530/"),
+                (env::OBJECT_STORAGE_ENDPOINT, ""),
+            ]);
+            let endpoints = s.inputs().endpoints.to_endpoints().unwrap();
             assert_eq!(
-                s.endpoints()
-                    .unwrap()
+                endpoints
                     .base_url_for(Service::ResourceManager, "iad")
                     .unwrap(),
                 "http://127.0.0.1:9/20180917"
+            );
+            assert_eq!(
+                endpoints
+                    .base_url_for(Service::InstanceAgent, "iad")
+                    .unwrap(),
+                "http://127.0.0.1:8/20180530"
+            );
+            assert_eq!(
+                endpoints
+                    .base_url_for(Service::ObjectStorage, "iad")
+                    .unwrap(),
+                "https://objectstorage.us-ashburn-1.oraclecloud.com"
             );
         }
     }
@@ -390,8 +339,9 @@ mod tests {
     async fn missing_credentials_say_what_to_set() {
         let home = tempfile::tempdir().unwrap();
         let h = home.path().display().to_string();
-        let rm = ResourceManager::new(OciSettings::from_pairs([("HOME", h.as_str())]));
+        let rm = ResourceManager::new(OciSettings::from_pairs([(env::HOME[0], h.as_str())]));
         let err = rm.job("ocid1.ormjob.oc1..x").await.unwrap_err().to_string();
-        assert!(err.contains("OCI_CONFIG_FILE"), "{err}");
+        assert!(err.starts_with("failed to set up OCI access: "), "{err}");
+        assert!(err.contains(env::CONFIG_FILE), "{err}");
     }
 }

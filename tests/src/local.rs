@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use galley_contract::env::WORK_COMPARTMENT_ID;
+use galley_oci::setup::env as oci_env;
 use tempfile::TempDir;
 
 use crate::terraform::Workdir;
@@ -264,14 +266,14 @@ impl LocalOci {
         let endpoint = self.endpoint();
         vec![
             (
-                "OCI_CONFIG_FILE".into(),
+                oci_env::CONFIG_FILE.into(),
                 self.config_file().display().to_string(),
             ),
-            ("OCI_CONFIG_FILE_PROFILE".into(), "DEFAULT".into()),
-            ("GALLEY_RESOURCE_MANAGER_ENDPOINT".into(), endpoint.clone()),
-            ("GALLEY_INSTANCE_AGENT_ENDPOINT".into(), endpoint.clone()),
-            ("GALLEY_OBJECT_STORAGE_ENDPOINT".into(), endpoint),
-            ("GALLEY_WORK_COMPARTMENT_ID".into(), COMPARTMENT.into()),
+            (oci_env::CONFIG_FILE_PROFILE.into(), "DEFAULT".into()),
+            (oci_env::RESOURCE_MANAGER_ENDPOINT.into(), endpoint.clone()),
+            (oci_env::INSTANCE_AGENT_ENDPOINT.into(), endpoint.clone()),
+            (oci_env::OBJECT_STORAGE_ENDPOINT.into(), endpoint),
+            (WORK_COMPARTMENT_ID.into(), COMPARTMENT.into()),
         ]
     }
 

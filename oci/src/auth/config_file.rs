@@ -17,6 +17,9 @@ pub const DEFAULT_PROFILE: &str = "DEFAULT";
 /// Environment variable naming a config file to use instead of `~/.oci/config`.
 pub const CONFIG_FILE_ENV: &str = "OCI_CONFIG_FILE";
 
+/// Where `~` points, in the order they are tried (`USERPROFILE` is Windows' name).
+pub const HOME_ENV: [&str; 2] = ["HOME", "USERPROFILE"];
+
 /// A parsed config file.
 #[derive(Clone)]
 pub struct ConfigFile {
@@ -227,8 +230,9 @@ pub fn expand_home(path: &str, env: Env<'_>) -> Result<PathBuf, AuthError> {
         Some(rest) if rest.is_empty() || rest.starts_with('/') || rest.starts_with('\\') => rest,
         _ => return Ok(PathBuf::from(path)),
     };
-    let home = env("HOME")
-        .or_else(|| env("USERPROFILE"))
+    let home = HOME_ENV
+        .iter()
+        .find_map(|name| env(name))
         .filter(|h| !h.is_empty())
         .ok_or_else(|| AuthError::NoHome {
             path: path.to_owned(),

@@ -337,9 +337,10 @@ pub async fn from_settings(
                     "{method} auth found none; set `region` in the provider block{}",
                     match method {
                         AuthMethod::ApiKey | AuthMethod::SecurityToken =>
-                            " or `region` in the config file profile",
-                        AuthMethod::ResourcePrincipal => " or OCI_RESOURCE_PRINCIPAL_REGION",
-                        AuthMethod::InstancePrincipal => "",
+                            " or `region` in the config file profile".to_owned(),
+                        AuthMethod::ResourcePrincipal =>
+                            format!(" or {}", resource_principal::REGION_ENV),
+                        AuthMethod::InstancePrincipal => String::new(),
                     }
                 ),
             })?,

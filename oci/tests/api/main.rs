@@ -12,6 +12,7 @@ mod models;
 mod resource_principal;
 mod retry;
 mod services;
+mod setup;
 mod stand_in;
 mod transport;
 

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use galley_contract::env::WORK_COMPARTMENT_ID;
 use galley_oci::client::OciError;
 use galley_oci::instance_agent::{
     CreateInstanceAgentCommandDetails, ExecutionLifecycleState, InstanceAgentCommandExecution,
@@ -28,12 +29,11 @@ use crate::attrs::{i64_of, is_null, is_unknown, map_of, str_of, string_or_null, 
 use crate::build_script::{self, BuildScript, Header};
 use crate::cty::{Type, Value};
 use crate::diagnostics::{Diagnostic, Diagnostics, PathStep};
-use crate::oci_clients::{self, OciClients};
+use crate::oci_clients::{self, OciClients, SetupDiagnostic as _};
 use crate::packaging::{self, Tree};
 use crate::remote::command::{CommandEnding, CommandFollowed, follow_command};
 use crate::remote::tf_log;
 use crate::resource::{Applied, ApplyRequest, Ctx, PlanRequest, Planned, ReadOutcome, Resource};
-use crate::resources::galley_session::WORK_COMPARTMENT_ENV;
 use crate::schema::{Attribute, Block, Presence, Schema};
 use crate::timeouts::{self, TimeoutField};
 
@@ -105,9 +105,7 @@ fn schema() -> Schema {
                     "compartment_id",
                     s.clone(),
                     Presence::OptionalComputed,
-                    &format!(
-                        "Compartment of the build command. Default: `{WORK_COMPARTMENT_ENV}`."
-                    ),
+                    &format!("Compartment of the build command. Default: `{WORK_COMPARTMENT_ID}`."),
                 ),
                 Attribute::new(
                     "instance_id",
@@ -363,7 +361,7 @@ impl Resource for GalleyBuild {
         if is_null(config, "dockerfile") {
             state.set_attr("dockerfile", Value::string(DEFAULT_DOCKERFILE));
         }
-        crate::oci_clients::plan_compartment(
+        crate::compartment::plan_compartment(
             &mut state,
             config,
             prior.as_ref().and_then(|p| p.compartment_id.clone()),

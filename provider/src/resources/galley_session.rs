@@ -13,6 +13,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use galley_contract::env::WORK_COMPARTMENT_ID;
 use galley_oci::client::OciError;
 use galley_oci::resource_manager::{
     CreateConfigSourceDetails, CreateJobDetails, CreateJobOperationDetails, CreateStackDetails,
@@ -24,7 +25,7 @@ use galley_oci::resource_manager::{
 use crate::attrs::{bool_of, is_null, is_unknown, map_of, str_of, string_or_null, strings_value};
 use crate::cty::{Type, Value};
 use crate::diagnostics::{Diagnostic, Diagnostics, PathStep};
-use crate::oci_clients::{self, OciClients};
+use crate::oci_clients::{self, OciClients, SetupDiagnostic as _};
 use crate::packaging::{self, Tree};
 use crate::remote::job::{self as rmjob, Ending, FollowPolicy, Followed};
 use crate::remote::tf_log::{self, PlanSummary};
@@ -39,9 +40,6 @@ const TYPE_NAME: &str = "galley_session";
 /// The stack tag holding the digest of the uploaded configuration (the zip itself cannot be
 /// read back cheaply), so refresh notices a configuration replaced out of band.
 pub const SOURCE_TAG: &str = "galley-source-sha256";
-
-/// The compartment used when `compartment_id` is not set.
-pub use crate::oci_clients::WORK_COMPARTMENT_ENV;
 
 pub const DEFAULT_TERRAFORM_VERSION: &str = "1.5.x";
 
@@ -114,7 +112,7 @@ fn schema() -> Schema {
                     s.clone(),
                     Presence::OptionalComputed,
                     &format!(
-                        "Compartment of the stack. Default: `{WORK_COMPARTMENT_ENV}`. Changing it \
+                        "Compartment of the stack. Default: `{WORK_COMPARTMENT_ID}`. Changing it \
                          replaces the stack."
                     ),
                 ),
@@ -524,7 +522,7 @@ impl Resource for GalleySession {
         if is_null(config, "destroy_on_delete") {
             state.set_attr("destroy_on_delete", Value::Bool(true));
         }
-        crate::oci_clients::plan_compartment(
+        crate::compartment::plan_compartment(
             &mut state,
             config,
             prior.as_ref().and_then(|p| p.compartment_id.clone()),

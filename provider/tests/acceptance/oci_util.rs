@@ -1,16 +1,15 @@
 //! Helpers for the OCI-backed suites: a signed galley-oci client of the local engine (an
 //! independent view of what the provider did) and the provider configuration pointing at it.
 
+use std::collections::HashMap;
 use std::future::Future;
 
-use galley_oci::auth::{self, AuthSettings};
-use galley_oci::client::Client;
-use galley_oci::endpoints::{Endpoints, Service};
 use galley_oci::instance_agent::InstanceAgentClient;
 use galley_oci::object_storage::ObjectStorageClient;
 use galley_oci::resource_manager::{
     JobSummary, ListJobsRequest, ListStacksRequest, ResourceManagerClient, StackSummary,
 };
+use galley_oci::setup::{self, SetupInputs};
 use galley_tests::local::{COMPARTMENT, LocalOci};
 use galley_tests::terraform::{Install, TfVersion, Workdir};
 
@@ -30,27 +29,20 @@ impl Oci {
             .enable_all()
             .build()
             .unwrap();
-        let settings = AuthSettings {
-            config_file: Some(local.config_file()),
-            ..AuthSettings::default()
-        };
-        let authenticated = rt
-            .block_on(auth::from_settings(&settings, &auth::process_env))
+        // The OCI set-up the provider runs, from the environment Terraform gets.
+        let env: HashMap<String, String> = local.env().into_iter().collect();
+        let lookup = move |k: &str| env.get(k).cloned();
+        let clients = rt
+            .block_on(setup::build_clients(
+                &SetupInputs::from_env(&lookup),
+                &lookup,
+                "galley-acceptance",
+            ))
             .unwrap();
-        let client = Client::builder(authenticated.provider).build().unwrap();
-        let root = local.endpoint();
-        let endpoints = Endpoints::new()
-            .with(Service::ResourceManager, &root)
-            .unwrap()
-            .with(Service::InstanceAgent, &root)
-            .unwrap()
-            .with(Service::ObjectStorage, &root)
-            .unwrap();
-        let region = &authenticated.region;
         Oci {
-            rm: ResourceManagerClient::for_region(client.clone(), &endpoints, region).unwrap(),
-            os: ObjectStorageClient::for_region(client.clone(), &endpoints, region).unwrap(),
-            ia: InstanceAgentClient::for_region(client, &endpoints, region).unwrap(),
+            rm: clients.resource_manager,
+            os: clients.object_storage,
+            ia: clients.instance_agent,
             rt,
         }
     }

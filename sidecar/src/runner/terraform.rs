@@ -23,6 +23,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
+use galley_contract::env::WORK_COMPARTMENT_ID;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 use tokio_util::sync::CancellationToken;
@@ -367,7 +368,7 @@ impl TerraformRunner {
             var(
                 "compartment_ocid",
                 "string",
-                "Compartment of the stack; null: GALLEY_WORK_COMPARTMENT_ID.",
+                &format!("Compartment of the stack; null: {WORK_COMPARTMENT_ID}."),
                 Some(Expr::raw("null")),
             ),
             var(

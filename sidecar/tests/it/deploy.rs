@@ -13,6 +13,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use galley_contract::env::{LEGACY_COMPARTMENT_OCID, WORK_COMPARTMENT_ID};
+use galley_oci::setup::env as oci_env;
 use galley_sidecar::config::{Config, Transport};
 use hcl::expr::{Expression, ObjectKey};
 use hcl::structure::{Block, Body};
@@ -274,15 +276,15 @@ fn the_gateway_requires_a_token_and_reaches_the_sidecar_where_it_listens() {
     assert_eq!(text(attr(&c.body, "image_url")), "var.sidecar_image");
     let env = object(attr(&c.body, "environment_variables"));
     assert_eq!(text(env["GALLEY_URL_TOKEN"]), "var.galley_url_token");
-    assert_eq!(string(env["OCI_AUTH"]), "ResourcePrincipal");
-    assert_eq!(text(env["GALLEY_COMPARTMENT_OCID"]), "var.compartment_ocid");
+    assert_eq!(string(env[oci_env::AUTH]), "ResourcePrincipal");
+    assert_eq!(text(env[LEGACY_COMPARTMENT_OCID]), "var.compartment_ocid");
     // The sidecar hands it to the provider as the stacks' compartment.
     let config = Config::from_parts(&["--stdio".to_string()], |k| {
-        (k == "GALLEY_COMPARTMENT_OCID").then(|| "ocid1.compartment.oc1..c".to_string())
+        (k == LEGACY_COMPARTMENT_OCID).then(|| "ocid1.compartment.oc1..c".to_string())
     })
     .expect("config");
     assert_eq!(
-        config.oci.get("GALLEY_WORK_COMPARTMENT_ID"),
+        config.oci.get(WORK_COMPARTMENT_ID),
         Some("ocid1.compartment.oc1..c")
     );
     let hosts = text(env["GALLEY_ALLOWED_HOSTS"]);

@@ -8,14 +8,13 @@
 //! Needs `cargo build -p terraform-provider-galley -p galley-local` before
 //! `cargo test -p galley-sidecar` (a workspace test run builds both); the panic says so.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use galley_oci::auth::{self, AuthSettings};
-use galley_oci::client::Client;
-use galley_oci::endpoints::{Endpoints, Service};
 use galley_oci::resource_manager::{JobLifecycleState, ResourceManagerClient, StackLifecycleState};
+use galley_oci::setup::{self, SetupInputs};
 use galley_tests::local::LocalOci;
 use serde_json::Value;
 
@@ -97,21 +96,17 @@ impl Rm {
             .enable_all()
             .build()
             .expect("runtime");
-        let settings = AuthSettings {
-            config_file: Some(local.config_file()),
-            ..AuthSettings::default()
-        };
-        let authenticated = rt
-            .block_on(auth::from_settings(&settings, &auth::process_env))
-            .expect("auth");
-        let client = Client::builder(authenticated.provider)
-            .build()
-            .expect("client");
-        let endpoints = Endpoints::new()
-            .with(Service::ResourceManager, &local.endpoint())
-            .expect("endpoint");
-        let rm = ResourceManagerClient::for_region(client, &endpoints, &authenticated.region)
-            .expect("rm client");
+        // The set-up the sidecar and the provider share, from the environment they get.
+        let env: HashMap<String, String> = local.env().into_iter().collect();
+        let lookup = move |k: &str| env.get(k).cloned();
+        let rm = rt
+            .block_on(setup::build_clients(
+                &SetupInputs::from_env(&lookup),
+                &lookup,
+                "galley-sidecar-tests",
+            ))
+            .expect("OCI set-up")
+            .resource_manager;
         Rm { rt, rm }
     }
 
