@@ -228,6 +228,8 @@ fn job_event(job: &Job, kind: JobEventKind) -> JobEvent {
     }
 }
 
+/// The follow loop proper: polls and log reads until the job ends, the timeout passes or
+/// `stop` fires (the two last cancel the job); what happened is in the returned `ending`.
 async fn until_the_end(
     mut f: Follower<'_>,
     timeout: Duration,
