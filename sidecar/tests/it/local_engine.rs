@@ -208,13 +208,9 @@ fn python_sdk_deploys_and_destroys_over_http_with_the_url_token() {
     }
 }
 
-fn inspector(args: &[&str], env: &[(String, String)]) -> Value {
-    inspector_exit(args, env, true)
-}
-
 /// The inspector's JSON output; `ok`: whether it must exit successfully (it does not when a
 /// tool call returns an error result).
-fn inspector_exit(args: &[&str], env: &[(String, String)], ok: bool) -> Value {
+fn inspector(args: &[&str], env: &[(String, String)], ok: bool) -> Value {
     let mut cmd = Command::new(util::tool("mcp-inspector"));
     cmd.arg("--cli");
     for (k, v) in env {
@@ -245,7 +241,7 @@ fn inspector_result(
         a.push(format!("{k}={v}"));
     }
     let refs: Vec<&str> = a.iter().map(String::as_str).collect();
-    inspector_exit(&refs, env, ok)
+    inspector(&refs, env, ok)
 }
 
 fn inspector_call(tool: &str, args: &[(&str, &str)], env: &[(String, String)]) -> Value {
