@@ -66,7 +66,7 @@ impl<S: Subscriber> Layer<S> for JsonLines {
     }
 }
 
-fn render(module: &str, event: &Event<'_>) -> String {
+pub(crate) fn render(module: &str, event: &Event<'_>) -> String {
     let mut fields = FieldMap::default();
     event.record(&mut fields);
     let meta = event.metadata();

@@ -1,6 +1,7 @@
 //! Following long remote operations: Resource Manager jobs ([`job`]) and instance agent
-//! commands ([`command`]), on the poll schedules of [`poll`], reading Terraform's console
-//! output with [`tf_log`].
+//! commands ([`command`]), on the poll schedules of [`poll`], keeping the last lines of their
+//! output with [`tf_log`]. A job's log is read with `galley_contract::tf_output` and reported
+//! as the contract's job events.
 //!
 //! Knows the OCI calls (through small traits, so benchmarks and tests can simulate them) and
 //! nothing about Terraform's protocol or resource schemas.

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use galley_contract::env::WORK_COMPARTMENT_ID;
+use galley_contract::tf_output::PlanSummary;
 use galley_oci::client::OciError;
 use galley_oci::resource_manager::{
     CreateConfigSourceDetails, CreateJobDetails, CreateJobOperationDetails, CreateStackDetails,
@@ -28,7 +29,6 @@ use crate::diagnostics::{Diagnostic, Diagnostics, PathStep};
 use crate::oci_clients::{self, OciClients, SetupDiagnostic as _};
 use crate::packaging::{self, Tree};
 use crate::remote::job::{self as rmjob, Ending, FollowPolicy, Followed};
-use crate::remote::tf_log::{self, PlanSummary};
 use crate::resource::{Applied, ApplyRequest, Ctx, PlanRequest, Planned, ReadOutcome, Resource};
 use crate::schema::{Attribute, Block, NestedBlock, Nesting, Presence, Schema};
 use crate::timeouts::{self, TimeoutField};
@@ -42,14 +42,6 @@ const TYPE_NAME: &str = "galley_session";
 pub const SOURCE_TAG: &str = "galley-source-sha256";
 
 pub const DEFAULT_TERRAFORM_VERSION: &str = "1.5.x";
-
-/// Variables Resource Manager sets itself on every job; values given for them are not sent.
-pub const RM_INJECTED: &[&str] = &[
-    "region",
-    "compartment_ocid",
-    "tenancy_ocid",
-    "current_user_ocid",
-];
 
 /// Lines of the last job's log kept in `log_tail`.
 const TAIL_LINES: usize = 20;
@@ -365,7 +357,7 @@ impl Model {
 fn sent_variables(vars: Option<&BTreeMap<String, String>>) -> BTreeMap<String, String> {
     vars.into_iter()
         .flatten()
-        .filter(|(k, _)| !RM_INJECTED.contains(&k.as_str()))
+        .filter(|(k, _)| !galley_contract::rm::is_injected(k))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
 }
@@ -434,7 +426,7 @@ fn injected_variable_warnings(config: &Value) -> Diagnostics {
         return Diagnostics::new();
     };
     vars.keys()
-        .filter(|k| RM_INJECTED.contains(&k.as_str()))
+        .filter(|k| galley_contract::rm::is_injected(k))
         .map(|k| {
             Diagnostic::warning(
                 "Variable set by Resource Manager is not sent",
@@ -1137,7 +1129,6 @@ async fn run_job(
             ));
         }
     };
-    tracing::info!(stack = %stack_id, job = %job.id, operation = kind.operation, "job started");
     record_job(state, &job);
     let timeout = timeouts::get(timeouts_from, &kind.timeout);
     let followed = rmjob::follow(rm, job, &FollowPolicy::default(), timeout, &ctx.stop).await;
@@ -1145,7 +1136,6 @@ async fn run_job(
     let tail: Vec<&str> = followed.lines.lines().collect();
     let tail = &tail[tail.len().saturating_sub(TAIL_LINES)..];
     state.set_attr("log_tail", Value::string(tail.join("\n")));
-    tracing::info!(job = %followed.job.id, state = %followed.job.lifecycle_state, stats = ?followed.stats, "job followed");
     if followed.succeeded() {
         Ok(followed)
     } else {
@@ -1184,8 +1174,7 @@ async fn run_jobs(
     .await;
     let plan = match plan {
         Ok(followed) => {
-            let summary = tf_log::plan_summary(followed.lines.lines());
-            state.set_attr("plan_summary", plan_summary_value(summary));
+            state.set_attr("plan_summary", plan_summary_value(followed.summary));
             followed
         }
         Err(d) => {
@@ -1257,10 +1246,9 @@ fn job_failure(stack_id: &str, kind: JobKind, f: &Followed) -> Diagnostic {
             kind.operation, job.id
         ),
     };
-    let errors = tf_log::errors(lines.iter().copied());
-    if !errors.is_empty() {
+    if !f.errors.is_empty() {
         detail.push_str("\n\nTerraform errors:\n");
-        for e in &errors {
+        for e in &f.errors {
             detail.push_str(&format!("  {e}\n"));
         }
     }
@@ -1694,6 +1682,8 @@ mod tests {
             },
             opc_request_id: Some("REQ123".into()),
             ending: Ending::Finished,
+            summary: None,
+            errors: galley_contract::tf_output::errors(lines.lines()),
             lines,
             stats: Default::default(),
             seen_finished_at: None,

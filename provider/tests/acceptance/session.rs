@@ -1,11 +1,15 @@
 //! `galley_session` with real Terraform against galley-local, whose Resource Manager jobs run
 //! real Terraform too: create, an empty second plan, a changed file, drift, out-of-band
-//! deletion, import, destroy; a failing job; transient faults; an interrupted apply.
+//! deletion, import, destroy; a failing job; transient faults; an interrupted apply; the job
+//! events of Terraform's log, read with the contract's parser as the sidecar reads them.
 
 use std::io::Read;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use galley_contract::job_event::{FollowEnd, JobEvent, JobEventKind};
+use galley_contract::log_line;
+use galley_contract::tf_output::TerraformError;
 use galley_oci::resource_manager::{JobLifecycleState, JobOperation, UpdateStackDetails};
 use galley_provider::packaging::Tree;
 use galley_tests::local::{COMPARTMENT, LocalOci};
@@ -423,4 +427,101 @@ fn interrupt_during_apply_cancels_the_job_and_keeps_the_stack() {
     assert_eq!(values["id"], stack_id.as_str());
     assert_eq!(values["last_job_id"], job_id.as_str());
     assert_eq!(values["last_job_state"], "CANCELED");
+}
+
+/// The job events of a run's stderr (`TF_LOG_PROVIDER=INFO`), read as the sidecar reads them.
+fn job_events(stderr: &str) -> Vec<JobEvent> {
+    stderr
+        .lines()
+        .filter_map(log_line::parse_terraform_line)
+        .collect()
+}
+
+/// The contract with the sidecar, end to end: a failing PLAN job's events as real Terraform
+/// renders the provider's log, with the log format of current Terraform and of Terraform 1.0.
+#[test]
+fn job_events_reach_terraform_s_log_as_the_contract_defines_them() {
+    for (version, install) in [
+        (TfVersion::Latest, Install::DevOverrides),
+        (TfVersion::V1_0, Install::PluginDir),
+    ] {
+        let local = LocalOci::start();
+        let mut wd = workdir(&local, version, install);
+        wd.env("TF_LOG_PROVIDER", "INFO");
+        copy_fixture_dir("session/broken", &stack_dir(&wd), &[]);
+        wd.write("main.tf", &session_config(""));
+        wd.init();
+        let run = wd.run(&["apply", "-auto-approve", "-no-color"]);
+        assert_ne!(run.status, 0, "{}", run.combined());
+        let events = job_events(&run.stderr);
+        let context = format!("{version:?}:\n{}", run.stderr);
+        let stack = attr(&wd, ADDRESS, "id");
+        let job = attr(&wd, ADDRESS, "last_job_id");
+
+        // Every event names the job, its operation and its stack.
+        assert!(!events.is_empty(), "no job events in {context}");
+        for e in &events {
+            assert_eq!(e.job_id, job, "{context}");
+            assert_eq!(e.operation.as_deref(), Some("PLAN"), "{context}");
+            assert_eq!(e.stack_id.as_deref(), Some(stack.as_str()), "{context}");
+        }
+        assert_eq!(
+            events[0].kind,
+            JobEventKind::Started {
+                state: "ACCEPTED".into()
+            },
+            "{context}"
+        );
+        // The job's own lines, whole: quotes and all.
+        let logged: Vec<&str> = events
+            .iter()
+            .filter_map(|e| match &e.kind {
+                JobEventKind::Log { text } => Some(text.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert!(
+            logged
+                .iter()
+                .any(|l| l.contains("Error: Reference to undeclared input variable")),
+            "{context}"
+        );
+        assert!(
+            logged
+                .iter()
+                .any(|l| l.contains("on main.tf line 6, in output \"broken\":")),
+            "{logged:#?}"
+        );
+        let errors: Vec<&TerraformError> = events
+            .iter()
+            .filter_map(|e| match &e.kind {
+                JobEventKind::Error(e) => Some(e),
+                _ => None,
+            })
+            .collect();
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.summary == "Reference to undeclared input variable"
+                    && e.file.as_deref() == Some("main.tf")
+                    && e.line == Some(6)),
+            "{errors:#?}\n{context}"
+        );
+        let JobEventKind::Finished {
+            state,
+            ending,
+            failure,
+            summary,
+        } = &events.last().unwrap().kind
+        else {
+            panic!("the last event is not job_finished: {context}");
+        };
+        assert_eq!(state, "FAILED");
+        assert_eq!(*ending, FollowEnd::Finished);
+        assert_eq!(
+            failure.as_ref().map(|f| f.code.as_str()),
+            Some("TERRAFORM_EXECUTION_ERROR")
+        );
+        assert_eq!(*summary, None);
+    }
 }

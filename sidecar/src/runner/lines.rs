@@ -1,14 +1,13 @@
 //! What one line of a Terraform run means. A run prints two kinds of lines: on stdout Terraform's
 //! machine-readable UI (`-json`: one object per line with `@message`, `type` and, for
 //! diagnostics, `diagnostic{severity, summary, detail, range}`), and on stderr, with
-//! `TF_LOG_PROVIDER=INFO`, the Galley provider's log as Terraform renders it
-//! (`TIME [INFO]  provider.terraform-provider-galley: MESSAGE: key=value ...`), which carries the
-//! Resource Manager job's own log lines (fields `job` and `operation`) and its start and end.
+//! `TF_LOG_PROVIDER=INFO`, the Galley provider's log as Terraform renders it, among which the
+//! contract's job events (`galley_contract::job_event`: started, state changes, each line of
+//! the job's log, its Terraform errors, cancelling, the end). Events are read from their named
+//! fields only; the provider's messages are never looked at.
 
-use std::collections::BTreeMap;
-use std::sync::LazyLock;
-
-use regex::Regex;
+use galley_contract::job_event::JobEvent;
+use galley_contract::log_line;
 
 use super::output::Diagnostic;
 
@@ -21,29 +20,10 @@ pub enum Line {
         kind: String,
         diagnostic: Option<UiDiagnostic>,
     },
-    /// A line of a Resource Manager job's log, relayed by the provider.
-    JobLog {
-        job_id: String,
-        operation: String,
-        line: String,
-    },
-    /// The provider started, finished or cancelled a job.
-    Job {
-        job_id: String,
-        operation: Option<String>,
-        event: JobEvent,
-        stack_id: Option<String>,
-    },
+    /// A job event of the provider's log.
+    Job(JobEvent),
     /// Anything else (plain text, other provider or plugin log lines).
     Other(String),
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum JobEvent {
-    Started,
-    /// The follow ended; the job's final state when it is known.
-    Followed(Option<String>),
-    Cancelling,
 }
 
 /// A diagnostic of Terraform's UI stream.
@@ -53,13 +33,6 @@ pub struct UiDiagnostic {
     pub diagnostic: Diagnostic,
 }
 
-static PROVIDER_LOG: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^\S+ \[([A-Z]+)\]\s+provider\.terraform-provider-galley[^:\s]*: ?(.*)$")
-        .expect("static regex")
-});
-static FIELD_KEY: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[@A-Za-z_][A-Za-z0-9_.@-]*$").expect("static regex"));
-
 /// Classifies a line of stdout (`stdout = true`) or stderr.
 pub fn classify(line: &str, stdout: bool) -> Line {
     if stdout
@@ -68,9 +41,8 @@ pub fn classify(line: &str, stdout: bool) -> Line {
     {
         return ui;
     }
-    if let Some(c) = PROVIDER_LOG.captures(line) {
-        let (message, fields) = split_fields(&c[2]);
-        return provider_line(message, fields, line);
+    if !stdout && let Some(event) = log_line::parse_terraform_line(line) {
+        return Line::Job(event);
     }
     Line::Other(line.to_string())
 }
@@ -102,113 +74,38 @@ fn ui_line(line: &str) -> Option<Line> {
     })
 }
 
-fn provider_line(message: &str, fields: BTreeMap<String, String>, raw: &str) -> Line {
-    let job = fields.get("job").cloned();
-    let operation = fields.get("operation").cloned();
-    let Some(job_id) = job else {
-        return Line::Other(raw.to_string());
-    };
-    let event = match message {
-        "job started" => Some(JobEvent::Started),
-        "job followed" => Some(JobEvent::Followed(fields.get("state").cloned())),
-        "cancelling the Resource Manager job" => Some(JobEvent::Cancelling),
-        _ => None,
-    };
-    // The job's log lines are the ones the follower relays: with the job and its operation,
-    // and logged from the follower's module.
-    let relayed = fields
-        .get("@caller")
-        .is_some_and(|c| c.ends_with("remote::job"))
-        && operation.is_some();
-    if relayed {
-        return Line::JobLog {
-            job_id,
-            operation: operation.unwrap_or_default(),
-            line: message.to_string(),
-        };
-    }
-    match event {
-        Some(event) => Line::Job {
-            job_id,
-            operation,
-            event,
-            stack_id: fields.get("stack").cloned(),
-        },
-        None => Line::Other(raw.to_string()),
-    }
-}
-
-/// Splits `MESSAGE: k=v k="quoted v" ...` into the message and its fields. The message may
-/// itself hold `: `, so the split is the first `: ` after which everything parses as fields
-/// including `@module` (every provider line has it). A line of fields only has no message.
-pub fn split_fields(rest: &str) -> (&str, BTreeMap<String, String>) {
-    if let Some(fields) = parse_fields(rest) {
-        return ("", fields);
-    }
-    let mut from = 0;
-    while let Some(i) = rest[from..].find(": ") {
-        let at = from + i;
-        if let Some(fields) = parse_fields(&rest[at + 2..]) {
-            return (&rest[..at], fields);
-        }
-        from = at + 2;
-    }
-    (rest, BTreeMap::new())
-}
-
-/// `k=v` tokens separated by spaces, values bare or Go-quoted; `None` unless the whole text is
-/// such tokens and `@module` is among them.
-fn parse_fields(text: &str) -> Option<BTreeMap<String, String>> {
-    let mut out = BTreeMap::new();
-    let mut rest = text.trim_end();
-    while !rest.is_empty() {
-        rest = rest.trim_start_matches(' ');
-        let eq = rest.find('=')?;
-        let key = &rest[..eq];
-        if !FIELD_KEY.is_match(key) {
-            return None;
-        }
-        let after = &rest[eq + 1..];
-        let (value, remaining) = if let Some(quoted) = after.strip_prefix('"') {
-            let mut value = String::new();
-            let mut chars = quoted.char_indices();
-            let mut end = None;
-            while let Some((i, c)) = chars.next() {
-                match c {
-                    '\\' => match chars.next() {
-                        Some((_, 'n')) => value.push('\n'),
-                        Some((_, 't')) => value.push('\t'),
-                        Some((_, other)) => value.push(other),
-                        None => return None,
-                    },
-                    '"' => {
-                        end = Some(i + 1);
-                        break;
-                    }
-                    c => value.push(c),
-                }
-            }
-            let end = end?;
-            (value, &quoted[end..])
-        } else {
-            let end = after.find(' ').unwrap_or(after.len());
-            (after[..end].to_string(), &after[end..])
-        };
-        if !(remaining.is_empty() || remaining.starts_with(' ')) {
-            return None;
-        }
-        out.insert(key.to_string(), value);
-        rest = remaining;
-    }
-    out.contains_key("@module").then_some(out)
-}
-
 #[cfg(test)]
 mod tests {
+    use galley_contract::job_event::{Failure, FollowEnd, JobEventKind};
+
     use super::*;
 
-    const JOB: &str = "ocid1.ormjob.oc1..2ml4";
-    const STACK: &str = "ocid1.ormstack.oc1..40qy";
+    const JOB: &str = "ocid1.ormjob.oc1..4wga";
+    const STACK: &str = "ocid1.ormstack.oc1..be5k";
+
+    /// A line of Terraform's log as Terraform 1.15 rendered it (ids shortened).
+    fn current(rest: &str) -> String {
+        format!(
+            "2026-12-06T04:03:12.266Z [INFO]  provider.terraform-provider-galley: {}",
+            rest.replace("{JOB}", JOB).replace("{STACK}", STACK)
+        )
+    }
+
+    /// The same as Terraform 1.0 renders it: the plugin's file name has its version, and values
+    /// are quoted only for blanks (an empty one is bare).
+    fn legacy(rest: &str) -> String {
+        format!(
+            "2026-12-06T04:03:14.647Z [INFO]  provider.terraform-provider-galley_v0.1.0: {}",
+            rest.replace("{JOB}", JOB).replace("{STACK}", STACK)
+        )
+    }
+
+    fn event(line: &str) -> JobEvent {
+        match classify(line, false) {
+            Line::Job(e) => e,
+            other => panic!("{other:?}"),
+        }
+    }
 
     #[test]
     fn ui_messages_and_diagnostics() {
@@ -238,96 +135,125 @@ mod tests {
 
     #[test]
     fn relayed_job_log_lines() {
-        let l = classify(
-            &format!(
-                "2026-11-23T04:32:52.595Z [INFO]  provider.terraform-provider-galley: Plan: 2 to add, 0 to change, 0 to destroy.: @module=provider.galley job={JOB} operation=PLAN @caller=galley_provider::remote::job timestamp=2026-11-23T04:32:52.590Z"
-            ),
-            false,
-        );
+        let l = event(&current(
+            "job log: job_id={JOB} operation=PLAN stack_id={STACK} text=\"  on main.tf line 6, in output %22broken%22:\" @module=provider.galley event=job_log @caller=galley_contract::job_event timestamp=2026-12-06T04:03:12.267Z",
+        ));
         assert_eq!(
             l,
-            Line::JobLog {
+            JobEvent {
                 job_id: JOB.into(),
-                operation: "PLAN".into(),
-                line: "Plan: 2 to add, 0 to change, 0 to destroy.".into()
+                operation: Some("PLAN".into()),
+                stack_id: Some(STACK.into()),
+                kind: JobEventKind::Log {
+                    text: "  on main.tf line 6, in output \"broken\":".into()
+                },
             }
         );
-        // A message holding ": " and one ending in ":", and an empty line.
-        let l = classify(
-            &format!(
-                "T [INFO]  provider.terraform-provider-galley: Running: terraform init -input=false: @module=provider.galley job={JOB} operation=PLAN @caller=galley_provider::remote::job"
+        // A line holding ": " and one ending in ":", and empty lines in both renderings.
+        for (line, text) in [
+            (
+                current(
+                    "job log: event=job_log @caller=galley_contract::job_event @module=provider.galley job_id={JOB} operation=PLAN stack_id={STACK} text=\"Running: terraform init -input=false -no-color\" timestamp=x",
+                ),
+                "Running: terraform init -input=false -no-color",
             ),
-            false,
-        );
-        assert!(
-            matches!(&l, Line::JobLog { line, .. } if line == "Running: terraform init -input=false"),
-            "{l:?}"
-        );
-        let l = classify(
-            &format!(
-                "T [INFO]  provider.terraform-provider-galley: Terraform will perform the following actions:: @module=provider.galley job={JOB} operation=APPLY @caller=galley_provider::remote::job"
+            (
+                current(
+                    "job log: event=job_log job_id={JOB} operation=APPLY text=\"Terraform will perform the following actions:\" @module=provider.galley",
+                ),
+                "Terraform will perform the following actions:",
             ),
-            false,
-        );
-        assert!(
-            matches!(&l, Line::JobLog { line, operation, .. } if line == "Terraform will perform the following actions:" && operation == "APPLY"),
-            "{l:?}"
-        );
-        let l = classify(
-            &format!(
-                "T [INFO]  provider.terraform-provider-galley: @caller=galley_provider::remote::job @module=provider.galley job={JOB} operation=PLAN timestamp=x"
+            (
+                current(
+                    "job log: @caller=galley_contract::job_event text=\"\" @module=provider.galley event=job_log job_id={JOB} operation=PLAN stack_id={STACK} timestamp=x",
+                ),
+                "",
             ),
-            false,
-        );
-        assert!(
-            matches!(&l, Line::JobLog { line, .. } if line.is_empty()),
-            "{l:?}"
-        );
+            (
+                legacy(
+                    "job log: event=job_log stack_id={STACK} text= @caller=galley_contract::job_event operation=PLAN @module=provider.galley job_id={JOB} timestamp=x",
+                ),
+                "",
+            ),
+        ] {
+            assert_eq!(
+                event(&line).kind,
+                JobEventKind::Log { text: text.into() },
+                "{line}"
+            );
+        }
     }
 
     #[test]
     fn job_events() {
-        let l = classify(
-            &format!(
-                "T [INFO]  provider.terraform-provider-galley: job started: @module=provider.galley job={JOB} operation=PLAN stack={STACK} @caller=galley_provider::resources::galley_session timestamp=x"
-            ),
-            false,
-        );
+        let started = event(&current(
+            "job started: @caller=galley_contract::job_event @module=provider.galley event=job_started job_id={JOB} stack_id={STACK} operation=PLAN state=ACCEPTED timestamp=x",
+        ));
         assert_eq!(
-            l,
-            Line::Job {
+            started,
+            JobEvent {
                 job_id: JOB.into(),
                 operation: Some("PLAN".into()),
-                event: JobEvent::Started,
-                stack_id: Some(STACK.into())
+                stack_id: Some(STACK.into()),
+                kind: JobEventKind::Started {
+                    state: "ACCEPTED".into()
+                },
             }
         );
-        let l = classify(
-            &format!(
-                "T [INFO]  provider.terraform-provider-galley: job followed: stats=\"FollowStats {{ status_calls: 1, log_calls: 1 }}\" @caller=galley_provider::resources::galley_session @module=provider.galley job={JOB} state=SUCCEEDED timestamp=x"
+        let error = event(&legacy(
+            "Terraform error in the job's log: error_location=\"on main.tf line 6, in output %22broken%22:\" operation=PLAN stack_id={STACK} @caller=galley_contract::job_event @module=provider.galley error_file=main.tf error_summary=\"Reference to undeclared input variable\" error_detail=\"An input variable with the name %22missing%22 has not been declared.\" job_id={JOB} error_line=6 event=job_error timestamp=x",
+        ));
+        let JobEventKind::Error(e) = error.kind else {
+            panic!("{error:?}")
+        };
+        assert_eq!(e.summary, "Reference to undeclared input variable");
+        assert_eq!(e.file.as_deref(), Some("main.tf"));
+        assert_eq!(e.line, Some(6));
+        assert_eq!(
+            e.detail,
+            "An input variable with the name \"missing\" has not been declared."
+        );
+        let finished = event(&current(
+            "job followed: @module=provider.galley ending=finished event=job_finished failure_code=TERRAFORM_EXECUTION_ERROR operation=PLAN stack_id={STACK} @caller=galley_contract::job_event failure_message=\"Error: Reference to undeclared input variable%0A%0A  on main.tf line 6, in output %22broken%22:\" job_id={JOB} state=FAILED timestamp=x",
+        ));
+        assert_eq!(
+            finished.kind,
+            JobEventKind::Finished {
+                state: "FAILED".into(),
+                ending: FollowEnd::Finished,
+                failure: Some(Failure {
+                    code: "TERRAFORM_EXECUTION_ERROR".into(),
+                    message: "Error: Reference to undeclared input variable\n\n  on main.tf line 6, in output \"broken\":".into(),
+                }),
+                summary: None,
+            }
+        );
+        let cancelling = event(&legacy(
+            "cancelling the Resource Manager job: @module=provider.galley event=job_cancelling job_id={JOB} operation=APPLY reason=interrupted timestamp=x",
+        ));
+        assert_eq!(
+            cancelling.kind,
+            JobEventKind::Cancelling {
+                reason: FollowEnd::Interrupted
+            }
+        );
+    }
+
+    #[test]
+    fn the_provider_s_wording_is_not_read() {
+        let line = "job started: @module=provider.galley event=job_started job_id={JOB} operation=PLAN state=ACCEPTED";
+        let reworded = "Resource Manager job created: following it now: @module=provider.galley event=job_started job_id={JOB} operation=PLAN state=ACCEPTED";
+        assert_eq!(event(&current(line)), event(&current(reworded)));
+        // The old wording without the event's fields is no event.
+        assert!(matches!(
+            classify(
+                &current(
+                    "job started: @module=provider.galley job={JOB} operation=PLAN stack={STACK}"
+                ),
+                false
             ),
-            false,
-        );
-        assert!(
-            matches!(&l, Line::Job { event: JobEvent::Followed(Some(s)), .. } if s == "SUCCEEDED"),
-            "{l:?}"
-        );
-        let l = classify(
-            &format!(
-                "T [INFO]  provider.terraform-provider-galley: cancelling the Resource Manager job: @module=provider.galley job={JOB} reason=Interrupted @caller=galley_provider::remote::job"
-            ),
-            false,
-        );
-        assert!(
-            matches!(
-                &l,
-                Line::Job {
-                    event: JobEvent::Cancelling,
-                    ..
-                }
-            ),
-            "{l:?}"
-        );
+            Line::Other(_)
+        ));
     }
 
     #[test]
@@ -339,17 +265,13 @@ mod tests {
         ] {
             assert!(matches!(classify(l, false), Line::Other(_)), "{l}");
         }
-    }
-
-    #[test]
-    fn quoted_values_unescape() {
-        let (m, f) =
-            split_fields(r#"creating: @module=provider.galley compartment="Some(\"c\")" x=1"#);
-        assert_eq!(m, "creating");
-        assert_eq!(f["compartment"], "Some(\"c\")");
-        assert_eq!(f["x"], "1");
-        let (m, f) = split_fields("no fields: here");
-        assert_eq!(m, "no fields: here");
-        assert!(f.is_empty());
+        // Events are read from stderr only.
+        assert!(matches!(
+            classify(
+                &current("job started: event=job_started job_id={JOB} state=ACCEPTED"),
+                true
+            ),
+            Line::Other(_)
+        ));
     }
 }

@@ -1,8 +1,9 @@
 //! Running Terraform for a session, behind the `Runner` trait so the tools' gating (plan tokens,
 //! locks, read-only mode) does not depend on how a run happens. The real implementation,
 //! `TerraformRunner`, writes a root module that uses `galley_session` on the session's stack and
-//! runs the `terraform` CLI; `lines` classifies what the CLI prints, `output` parses the text of
-//! Resource Manager job logs, `show` reads `terraform show -json`.
+//! runs the `terraform` CLI; `lines` classifies what the CLI prints (the provider's job events
+//! among it, read with `galley_contract`), `output` holds the shapes of reported errors and of
+//! the plan summary, `show` reads `terraform show -json`.
 
 pub mod lines;
 pub mod output;

@@ -36,11 +36,7 @@ pub fn session_state(show: &Value) -> Option<SessionState> {
     let r = find_resource(&show["values"]["root_module"])?;
     let v = &r["values"];
     let s = |k: &str| v[k].as_str().filter(|s| !s.is_empty()).map(str::to_string);
-    let n = |k: &str| {
-        v["plan_summary"][k]
-            .as_u64()
-            .and_then(|n| u32::try_from(n).ok())
-    };
+    let n = |k: &str| v["plan_summary"][k].as_u64();
     let plan_summary = v["plan_summary"].is_object().then(|| PlanSummary {
         add: n("add").unwrap_or(0),
         change: n("change").unwrap_or(0),

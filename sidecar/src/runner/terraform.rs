@@ -11,10 +11,11 @@
 //! - destroy preview: `plan -destroy` is saved, and the resources the stack's state holds are
 //!   listed (what its DESTROY job removes); destroy applies that saved plan.
 //!
-//! Results come from `terraform show -json` and the machine-readable UI (`-json`); job progress
-//! from the provider's log (`TF_LOG_PROVIDER=INFO`, see `lines`). Every line is streamed out as an
-//! event and kept in `<op>.log` in the work directory. Cancellation sends SIGINT, so Terraform
-//! asks the provider to stop, which cancels the running job.
+//! Results come from `terraform show -json` and the machine-readable UI (`-json`); jobs' progress,
+//! log lines, Terraform errors and resource counts from the job events of the provider's log
+//! (`TF_LOG_PROVIDER=INFO`, see `lines`). Every line is streamed out as an event and kept in
+//! `<op>.log` in the work directory. Cancellation sends SIGINT, so Terraform asks the provider to
+//! stop, which cancels the running job.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::io::Write as _;
@@ -28,8 +29,10 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 use tokio_util::sync::CancellationToken;
 
-use super::lines::{self, JobEvent, Line};
-use super::output::{self, Diagnostic, Origin, PlanSummary};
+use galley_contract::job_event::{Failure, FollowEnd, JobEvent, JobEventKind};
+
+use super::lines::{self, Line};
+use super::output::{Diagnostic, Origin, PlanSummary};
 use super::show::{self, ADDRESS, SessionState};
 use super::{Events, JobStatus, RunEvent, RunOutcome, RunRequest, Runner, RunnerError};
 use crate::hcl::{self, Block, Expr, Item};
@@ -45,8 +48,7 @@ const MAX_KEPT_LINES: usize = 20_000;
 /// How long Terraform gets to stop after SIGINT before it is killed. The provider cancels the
 /// job and waits for it to end, which takes a while on a real Resource Manager.
 const INTERRUPT_GRACE: Duration = Duration::from_secs(180);
-/// Longest detail kept of one diagnostic of the sidecar's own run (the provider's job failure
-/// repeats the job's errors and log, which the result carries separately).
+/// Longest detail kept of one diagnostic of the sidecar's own run.
 const MAX_DETAIL: usize = 1_500;
 
 /// The saved plans.
@@ -84,6 +86,45 @@ struct JobSeen {
     id: String,
     operation: String,
     state: String,
+    /// What its `job_finished` event said, once it came.
+    end: Option<JobEnd>,
+}
+
+#[derive(Debug, Clone)]
+struct JobEnd {
+    ending: FollowEnd,
+    failure: Option<Failure>,
+    summary: Option<PlanSummary>,
+}
+
+impl JobSeen {
+    /// Following ended and the job did not succeed.
+    fn failed(&self) -> bool {
+        self.end
+            .as_ref()
+            .is_some_and(|e| e.ending != FollowEnd::Finished || self.state != "SUCCEEDED")
+    }
+
+    /// How the job ended, in the sidecar's words, from the event's fields.
+    fn report(&self) -> Option<String> {
+        let end = self.end.as_ref()?;
+        let (op, id, state) = (&self.operation, &self.id, &self.state);
+        Some(match (end.ending, &end.failure) {
+            (FollowEnd::Finished, Some(f)) => {
+                format!("{op} job {id} ended {state}: {}: {}", f.code, f.message)
+            }
+            (FollowEnd::Finished, None) => format!("{op} job {id} ended {state}."),
+            (FollowEnd::Interrupted, _) => {
+                format!("{op} job {id} was cancelled as the run was interrupted; it is {state}.")
+            }
+            (FollowEnd::TimedOut, _) => {
+                format!("{op} job {id} did not finish in time and was cancelled; it is {state}.")
+            }
+            (FollowEnd::Unreachable, _) => {
+                format!("Lost track of {op} job {id} (last seen {state}); it may still be running.")
+            }
+        })
+    }
 }
 
 /// Everything one operation's Terraform runs printed, classified.
@@ -93,7 +134,9 @@ struct Transcript {
     messages: VecDeque<String>,
     /// Job log lines with their job id.
     job_lines: VecDeque<(String, String)>,
-    /// Error diagnostics of Terraform's UI.
+    /// The stack's errors, from the jobs' `job_error` events.
+    stack_errors: Vec<Diagnostic>,
+    /// Error diagnostics of Terraform's UI, and the runner's own.
     errors: Vec<Diagnostic>,
     jobs: Vec<JobSeen>,
     stack_id: Option<String>,
@@ -107,14 +150,9 @@ fn keep<T>(q: &mut VecDeque<T>, item: T) {
     }
 }
 
-/// The provider's failure text repeats the job's errors and log; keep what comes before.
+/// At most [`MAX_DETAIL`] bytes of `detail`.
 fn trim_detail(detail: &str) -> String {
-    let cut = ["\n\nTerraform errors:", "\nLast log lines:"]
-        .iter()
-        .filter_map(|m| detail.find(m))
-        .min()
-        .unwrap_or(detail.len());
-    let mut d = detail[..cut].trim().to_string();
+    let mut d = detail.trim().to_string();
     if d.len() > MAX_DETAIL {
         let mut end = MAX_DETAIL;
         while !d.is_char_boundary(end) {
@@ -137,6 +175,7 @@ impl Transcript {
             log,
             messages: VecDeque::new(),
             job_lines: VecDeque::new(),
+            stack_errors: Vec::new(),
             errors: Vec::new(),
             jobs: Vec::new(),
             stack_id: None,
@@ -164,6 +203,7 @@ impl Transcript {
                     id: job_id.to_string(),
                     operation: operation.unwrap_or_default().to_string(),
                     state: String::new(),
+                    end: None,
                 });
                 let last = self.jobs.len() - 1;
                 &mut self.jobs[last]
@@ -194,43 +234,14 @@ impl Transcript {
                 if let Some(d) = diagnostic
                     && d.error
                 {
-                    let mut diag = d.diagnostic;
-                    diag.detail = trim_detail(&diag.detail);
-                    self.errors.push(diag);
+                    self.errors.push(d.diagnostic);
                 }
                 if kind != "version" {
                     let _ = events.send(RunEvent::Log(message.clone()));
                     keep(&mut self.messages, message);
                 }
             }
-            Line::JobLog {
-                job_id,
-                operation,
-                line,
-            } => {
-                let known = self.jobs.iter().find(|j| j.id == job_id);
-                if known.is_none_or(|j| j.state == "ACCEPTED") {
-                    self.set_job_state(&job_id, Some(&operation), "IN_PROGRESS", events);
-                }
-                let _ = events.send(RunEvent::Log(format!("[{operation} job] {line}")));
-                keep(&mut self.job_lines, (job_id, line));
-            }
-            Line::Job {
-                job_id,
-                operation,
-                event,
-                stack_id,
-            } => {
-                if stack_id.is_some() {
-                    self.stack_id = stack_id;
-                }
-                let state = match event {
-                    JobEvent::Started => "ACCEPTED".to_string(),
-                    JobEvent::Followed(state) => state.unwrap_or_else(|| "UNKNOWN".into()),
-                    JobEvent::Cancelling => "CANCELING".to_string(),
-                };
-                self.set_job_state(&job_id, operation.as_deref(), &state, events);
-            }
+            Line::Job(event) => self.job_event(event, events),
             Line::Other(text) => {
                 // Plugin and core log lines are for the run log only.
                 let is_log = text
@@ -240,6 +251,58 @@ impl Transcript {
                 if !is_log && !text.trim().is_empty() {
                     let _ = events.send(RunEvent::Log(text.clone()));
                     keep(&mut self.messages, text);
+                }
+            }
+        }
+    }
+
+    fn job_event(&mut self, event: JobEvent, events: &Events) {
+        let JobEvent {
+            job_id,
+            operation,
+            stack_id,
+            kind,
+        } = event;
+        if stack_id.is_some() {
+            self.stack_id = stack_id;
+        }
+        let operation = operation.as_deref();
+        match kind {
+            JobEventKind::Started { state } | JobEventKind::StateChanged { state } => {
+                self.set_job_state(&job_id, operation, &state, events);
+            }
+            JobEventKind::Log { text } => {
+                // Log lines mean the job runs, even before a status read says so.
+                let known = self.jobs.iter().find(|j| j.id == job_id);
+                if known.is_none_or(|j| j.state == "ACCEPTED") {
+                    self.set_job_state(&job_id, operation, "IN_PROGRESS", events);
+                }
+                let op = self
+                    .jobs
+                    .iter()
+                    .find(|j| j.id == job_id)
+                    .map(|j| j.operation.clone())
+                    .unwrap_or_default();
+                let _ = events.send(RunEvent::Log(format!("[{op} job] {text}")));
+                keep(&mut self.job_lines, (job_id, text));
+            }
+            JobEventKind::Error(e) => self.stack_errors.push(Diagnostic::from_stack(&e)),
+            JobEventKind::Cancelling { .. } => {
+                self.set_job_state(&job_id, operation, "CANCELING", events);
+            }
+            JobEventKind::Finished {
+                state,
+                ending,
+                failure,
+                summary,
+            } => {
+                self.set_job_state(&job_id, operation, &state, events);
+                if let Some(job) = self.jobs.iter_mut().find(|j| j.id == job_id) {
+                    job.end = Some(JobEnd {
+                        ending,
+                        failure,
+                        summary,
+                    });
                 }
             }
         }
@@ -269,29 +332,34 @@ impl Transcript {
         source.into_iter().skip(skip).cloned().collect()
     }
 
-    /// The errors of the run: the stack's (from the jobs' logs) first, then the runner's.
+    /// The errors of the run: the stack's (from the jobs' events) first, then the runner's.
+    /// A runner diagnostic that names a job which did not succeed is the provider's report of
+    /// it (which repeats the stack's errors and the log the result carries anyway): its detail
+    /// becomes the job's end as the events tell it. Others keep their detail, trimmed.
     fn all_errors(&self) -> Vec<Diagnostic> {
-        let job_text: Vec<String> = self.job_lines.iter().map(|(_, l)| l.clone()).collect();
-        let mut errors = output::errors(&job_text);
-        errors.extend(self.errors.iter().cloned());
+        let mut errors = self.stack_errors.clone();
+        errors.extend(self.errors.iter().map(|d| {
+            let report = self
+                .jobs
+                .iter()
+                .rev()
+                .filter(|j| j.failed() && d.detail.contains(&j.id))
+                .find_map(JobSeen::report);
+            Diagnostic {
+                detail: trim_detail(report.as_deref().unwrap_or(&d.detail)),
+                ..d.clone()
+            }
+        }));
         errors
     }
 
-    /// The summary the logs of the jobs of one operation (PLAN, DESTROY...) print.
+    /// The resource counts of the last job of one operation (PLAN, DESTROY...) that had them.
     fn job_summary(&self, operation: &str) -> Option<PlanSummary> {
-        let ids: Vec<&str> = self
-            .jobs
+        self.jobs
             .iter()
+            .rev()
             .filter(|j| j.operation == operation)
-            .map(|j| j.id.as_str())
-            .collect();
-        let text: Vec<String> = self
-            .job_lines
-            .iter()
-            .filter(|(id, _)| ids.contains(&id.as_str()))
-            .map(|(_, l)| l.clone())
-            .collect();
-        output::summary(&text)
+            .find_map(|j| j.end.as_ref()?.summary)
     }
 
     fn runner_error(&mut self, summary: &str, detail: String) {
@@ -443,10 +511,7 @@ impl TerraformRunner {
                 vars.insert(k.clone(), serde_json::Value::String(v.clone()));
             }
             // Resource Manager fills these in itself; they are never stack variables.
-            if !matches!(
-                k.as_str(),
-                "compartment_ocid" | "tenancy_ocid" | "region" | "current_user_ocid"
-            ) {
+            if !galley_contract::rm::is_injected(k) {
                 stack_vars.insert(k, v);
             }
         }
@@ -874,7 +939,7 @@ impl TerraformRunner {
                     outcome.summary = Some(PlanSummary {
                         add: 0,
                         change: 0,
-                        destroy: u32::try_from(resources.len()).unwrap_or(u32::MAX),
+                        destroy: u64::try_from(resources.len()).unwrap_or(u64::MAX),
                     });
                     outcome.resources = resources;
                 }
@@ -969,48 +1034,55 @@ mod tests {
     }
 
     #[test]
-    fn failure_details_keep_the_first_part() {
-        let d = "PLAN job J of stack S ended FAILED: x: y\n\nTerraform errors:\n  a\nLast log lines:\n  b";
-        assert_eq!(trim_detail(d), "PLAN job J of stack S ended FAILED: x: y");
+    fn long_details_are_trimmed() {
         let long = "é".repeat(MAX_DETAIL);
         assert!(trim_detail(&long).ends_with("..."));
+        assert_eq!(trim_detail("  short \n"), "short");
+    }
+
+    /// The provider's log of a PLAN job that fails on a stack error, as Terraform renders it
+    /// (`{m}` stands for the provider's messages, `{p}` for the line's start).
+    const FAILED_PLAN: &[&str] = &[
+        "{p} {m}: @caller=galley_contract::job_event @module=provider.galley event=job_started job_id=J1 stack_id=S1 operation=PLAN state=ACCEPTED timestamp=x",
+        "{p} {m}: event=job_log job_id=J1 operation=PLAN stack_id=S1 text=\"Error: Unsupported argument\" @module=provider.galley",
+        "{p} {m}: @module=provider.galley event=job_log text=\"\" job_id=J1 operation=PLAN stack_id=S1",
+        "{p} {m}: text=\"  on main.tf line 4, in resource %22x%22 %22y%22:\" event=job_log job_id=J1 operation=PLAN stack_id=S1 @module=provider.galley",
+        "{p} {m}: event=job_error job_id=J1 operation=PLAN stack_id=S1 error_summary=\"Unsupported argument\" error_detail=\"\" error_location=\"on main.tf line 4, in resource %22x%22 %22y%22:\" error_file=main.tf error_line=4 @module=provider.galley",
+        "{p} {m}: @module=provider.galley event=job_finished job_id=J1 operation=PLAN stack_id=S1 state=FAILED ending=finished timestamp=x",
+        "2026 [INFO]  provider: configuring client automatic mTLS",
+    ];
+
+    /// Feeds `FAILED_PLAN` with `message` as the provider's message, then the provider's
+    /// diagnostic; returns the transcript and the events it sent.
+    fn failed_plan(dir: &Path, message: &str) -> (Transcript, Vec<RunEvent>) {
+        let mut t = Transcript::new(&dir.join("x.log"));
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        for l in FAILED_PLAN {
+            let l = l
+                .replace("{p}", "T [INFO]  provider.terraform-provider-galley:")
+                .replace("{m}", message);
+            t.take(&l, false, &tx);
+        }
+        t.take(
+            r#"{"@message":"Error: Resource Manager PLAN job failed","type":"diagnostic","diagnostic":{"severity":"error","summary":"Resource Manager PLAN job failed","detail":"PLAN job J1 of stack S1 ended FAILED.\n\nTerraform errors:\n  x"}}"#,
+            true,
+            &tx,
+        );
+        drop(tx);
+        let mut sent = Vec::new();
+        while let Ok(ev) = rx.try_recv() {
+            sent.push(ev);
+        }
+        (t, sent)
     }
 
     #[test]
     fn transcript_follows_jobs_and_keeps_their_log() {
         let dir = tempfile::tempdir().unwrap();
-        let mut t = Transcript::new(&dir.path().join("x.log"));
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        let p = "T [INFO]  provider.terraform-provider-galley:";
-        for l in [
-            format!(
-                "{p} job started: @module=provider.galley job=J1 operation=PLAN stack=S1 @caller=galley_provider::resources::galley_session"
-            ),
-            format!(
-                "{p} Error: Unsupported argument: @module=provider.galley job=J1 operation=PLAN @caller=galley_provider::remote::job"
-            ),
-            format!(
-                "{p} : @module=provider.galley job=J1 operation=PLAN @caller=galley_provider::remote::job"
-            ),
-            format!(
-                "{p}   on main.tf line 4, in resource \"x\" \"y\":: @module=provider.galley job=J1 operation=PLAN @caller=galley_provider::remote::job"
-            ),
-            format!(
-                "{p} job followed: @module=provider.galley job=J1 state=FAILED @caller=galley_provider::resources::galley_session"
-            ),
-            "2026 [INFO]  provider: configuring client automatic mTLS".to_string(),
-        ] {
-            t.take(&l, false, &tx);
-        }
-        t.take(
-            r#"{"@message":"Error: Resource Manager PLAN job failed","type":"diagnostic","diagnostic":{"severity":"error","summary":"Resource Manager PLAN job failed","detail":"PLAN job J1 ended FAILED.\n\nTerraform errors:\n  x"}}"#,
-            true,
-            &tx,
-        );
-        drop(tx);
+        let (t, sent) = failed_plan(dir.path(), "job news");
         let mut states = Vec::new();
         let mut logs = Vec::new();
-        while let Ok(ev) = rx.try_recv() {
+        for ev in sent {
             match ev {
                 RunEvent::JobState { state, .. } => states.push(state),
                 RunEvent::Log(l) => logs.push(l),
@@ -1030,5 +1102,89 @@ mod tests {
         assert_eq!(t.tail().len(), 3);
         let log = std::fs::read_to_string(dir.path().join("x.log")).unwrap();
         assert!(log.contains("mTLS"), "the run log keeps everything");
+    }
+
+    #[test]
+    fn rewording_the_provider_s_messages_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, sent_a) = failed_plan(dir.path(), "job news");
+        let (b, sent_b) = failed_plan(
+            dir.path(),
+            "Something happened: see the fields (or not): really",
+        );
+        assert!(
+            sent_a
+                .iter()
+                .any(|e| matches!(e, RunEvent::JobState { state, .. } if state == "FAILED")),
+            "{sent_a:?}"
+        );
+        assert_eq!(a.all_errors().len(), 2);
+        assert_eq!(sent_a, sent_b);
+        assert_eq!(a.all_errors(), b.all_errors());
+        assert_eq!(a.tail(), b.tail());
+        assert_eq!(a.stack_id, b.stack_id);
+    }
+
+    #[test]
+    fn a_failed_job_s_diagnostic_tells_its_end_from_the_event() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut t = Transcript::new(&dir.path().join("x.log"));
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let p = "T [INFO]  provider.terraform-provider-galley: m:";
+        for l in [
+            format!("{p} event=job_started job_id=J1 operation=PLAN state=ACCEPTED"),
+            format!(
+                "{p} event=job_finished job_id=J1 operation=PLAN state=SUCCEEDED ending=finished add=2 change=0 destroy=1"
+            ),
+            format!("{p} event=job_started job_id=J2 operation=APPLY state=ACCEPTED"),
+            format!(
+                "{p} event=job_finished job_id=J2 operation=APPLY state=FAILED ending=finished failure_code=TERRAFORM_EXECUTION_ERROR failure_message=\"400 InvalidParameter\""
+            ),
+            format!("{p} event=job_started job_id=J3 operation=DESTROY state=ACCEPTED"),
+            format!("{p} event=job_cancelling job_id=J3 operation=DESTROY reason=timed_out"),
+            format!(
+                "{p} event=job_finished job_id=J3 operation=DESTROY state=CANCELED ending=timed_out"
+            ),
+        ] {
+            t.take(&l, false, &tx);
+        }
+        let diagnostic = |detail: &str| {
+            format!(
+                r#"{{"@message":"Error: x","type":"diagnostic","diagnostic":{{"severity":"error","summary":"x","detail":{}}}}}"#,
+                serde_json::Value::from(detail)
+            )
+        };
+        // Whatever the provider wrote around the id, the detail comes from the event.
+        t.take(
+            &diagnostic("Anything about J2, reworded.\n\nMore"),
+            true,
+            &tx,
+        );
+        t.take(&diagnostic("And J3, which timed out"), true, &tx);
+        // A diagnostic naming only a job that succeeded is kept as it is.
+        t.take(
+            &diagnostic("Failed to read the outputs after J1"),
+            true,
+            &tx,
+        );
+        let details: Vec<String> = t.all_errors().into_iter().map(|d| d.detail).collect();
+        assert_eq!(
+            details,
+            [
+                "APPLY job J2 ended FAILED: TERRAFORM_EXECUTION_ERROR: 400 InvalidParameter",
+                "DESTROY job J3 did not finish in time and was cancelled; it is CANCELED.",
+                "Failed to read the outputs after J1",
+            ]
+        );
+        assert_eq!(
+            t.job_summary("PLAN"),
+            Some(PlanSummary {
+                add: 2,
+                change: 0,
+                destroy: 1
+            })
+        );
+        assert_eq!(t.job_summary("APPLY"), None);
+        assert_eq!(t.jobs[2].state, "CANCELED");
     }
 }

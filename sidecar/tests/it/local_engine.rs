@@ -203,20 +203,28 @@ fn python_sdk_deploys_and_destroys_over_http_with_the_url_token() {
     }
 }
 
-fn inspector(args: &[&str], env: &[(String, String)]) -> Value {
+/// The inspector's JSON output; `ok`: whether it must exit successfully (it does not when a
+/// tool call returns an error result).
+fn inspector(args: &[&str], env: &[(String, String)], ok: bool) -> Value {
     let mut cmd = Command::new(util::tool("mcp-inspector"));
     cmd.arg("--cli");
     for (k, v) in env {
         cmd.arg("-e").arg(format!("{k}={v}"));
     }
     cmd.arg(util::sidecar_bin()).arg("--stdio").args(args);
-    let (ok, out, err) = util::run_with_timeout(&mut cmd, Duration::from_secs(180));
-    assert!(ok, "inspector {args:?} failed:\n{out}\n{err}");
+    let (exited_ok, out, err) = util::run_with_timeout(&mut cmd, Duration::from_secs(180));
+    assert!(exited_ok || !ok, "inspector {args:?} failed:\n{out}\n{err}");
     serde_json::from_str(&out)
-        .unwrap_or_else(|e| panic!("inspector output is not JSON ({e}):\n{out}"))
+        .unwrap_or_else(|e| panic!("inspector output is not JSON ({e}):\n{out}\n{err}"))
 }
 
-fn inspector_call(tool: &str, args: &[(&str, &str)], env: &[(String, String)]) -> Value {
+/// The whole `tools/call` result; `ok`: whether the call must succeed.
+fn inspector_result(
+    tool: &str,
+    args: &[(&str, &str)],
+    env: &[(String, String)],
+    ok: bool,
+) -> Value {
     let mut a: Vec<String> = vec![
         "--method".into(),
         "tools/call".into(),
@@ -228,7 +236,11 @@ fn inspector_call(tool: &str, args: &[(&str, &str)], env: &[(String, String)]) -
         a.push(format!("{k}={v}"));
     }
     let refs: Vec<&str> = a.iter().map(String::as_str).collect();
-    let r = inspector(&refs, env);
+    inspector(&refs, env, ok)
+}
+
+fn inspector_call(tool: &str, args: &[(&str, &str)], env: &[(String, String)]) -> Value {
+    let r = inspector_result(tool, args, env, true);
     assert_ne!(r["isError"], true, "{tool}: {r}");
     r["structuredContent"].clone()
 }
@@ -316,6 +328,45 @@ fn inspector_cli_plans_on_the_engine_and_reads_the_job_after_a_restart() {
     assert_eq!(status["operation"], "PLAN");
     assert_eq!(status["session_id"], sid);
     assert_eq!(status["stack_id"], stack);
+
+    // A stack error: the provider's job events give its file and line, and the job's end.
+    inspector_call(
+        "update_terraform_file",
+        &[
+            ("session_id", sid),
+            ("file_path", "outputs.tf"),
+            (
+                "new_content",
+                "output \"region\" {\n  value = var.nope\n}\n",
+            ),
+        ],
+        &env,
+    );
+    let failed = inspector_result("run_terraform_plan", &[("session_id", sid)], &env, false);
+    assert_eq!(failed["isError"], true, "{failed}");
+    let failed = &failed["structuredContent"];
+    assert_eq!(failed["success"], false, "{failed}");
+    assert_eq!(failed["job_state"], "FAILED", "{failed}");
+    let job = failed["job_id"].as_str().expect("job id");
+    let errors = failed["errors"].as_array().expect("errors");
+    assert!(
+        errors.iter().any(|e| e["origin"] == "stack"
+            && e["summary"] == "Reference to undeclared input variable"
+            && e["file"] == "outputs.tf"
+            && e["line"] == 2),
+        "{failed}"
+    );
+    let runner: Vec<&str> = errors
+        .iter()
+        .filter(|e| e["origin"] == "runner")
+        .filter_map(|e| e["detail"].as_str())
+        .collect();
+    assert!(
+        runner.iter().any(|d| d.starts_with(&format!(
+            "PLAN job {job} ended FAILED: TERRAFORM_EXECUTION_ERROR: "
+        ))),
+        "{failed}"
+    );
 }
 
 /// The run log of the session's last apply.
