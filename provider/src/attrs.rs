@@ -19,6 +19,8 @@
 //!   object. An unknown is never null: it is not known yet, even without a "not null"
 //!   refinement.
 //! - `Dynamic` wrappers are looked through everywhere.
+//! - [`Attr`] holds one attribute in a resource's typed model: known, null, or unknown kept
+//!   exactly as Terraform gave it.
 
 use std::collections::BTreeMap;
 
@@ -90,6 +92,67 @@ pub fn strings_value(map: &BTreeMap<String, String>) -> Value {
 /// A known list of known strings.
 pub fn string_list_value(items: &[String]) -> Value {
     Value::List(items.iter().map(Value::string).collect())
+}
+
+/// One attribute as a typed model holds it: known, null, or not known yet. An unknown keeps
+/// the value Terraform gave (its refinements, the known part of a half-known map), so a model
+/// read from a plan and written back returns the configuration's unknowns unchanged, as
+/// Terraform requires of a plan.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Attr<T> {
+    Known(T),
+    Null,
+    Unknown(Value),
+}
+
+impl<T> Attr<T> {
+    /// Reads attribute `name` of `v` with a getter of this module (`str_of`, `map_of`, ...).
+    /// What the getter does not read is unknown when [`is_unknown`] says so, else null (a
+    /// value of another type, which the schema rules out, reads as null too).
+    pub fn read(v: &Value, name: &str, get: impl Fn(&Value, &str) -> Option<T>) -> Self {
+        match get(v, name) {
+            Some(known) => Attr::Known(known),
+            None if is_unknown(v, name) => {
+                Attr::Unknown(v.get_attr(name).cloned().unwrap_or_else(Value::unknown))
+            }
+            None => Attr::Null,
+        }
+    }
+
+    /// Not known until apply, without refinements.
+    pub fn unknown() -> Self {
+        Attr::Unknown(Value::unknown())
+    }
+
+    /// Known for `Some`, null for `None`.
+    pub fn from_option(v: Option<T>) -> Self {
+        v.map_or(Attr::Null, Attr::Known)
+    }
+
+    /// The known value, if any: null and unknown both read as `None`.
+    pub fn known(&self) -> Option<&T> {
+        match self {
+            Attr::Known(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    pub fn is_null(&self) -> bool {
+        matches!(self, Attr::Null)
+    }
+
+    pub fn is_unknown(&self) -> bool {
+        matches!(self, Attr::Unknown(_))
+    }
+
+    /// The attribute's value, a known one written with `put`.
+    pub fn write(&self, put: impl Fn(&T) -> Value) -> Value {
+        match self {
+            Attr::Known(v) => put(v),
+            Attr::Null => Value::Null,
+            Attr::Unknown(v) => v.clone(),
+        }
+    }
 }
 
 /// Terraform's proposed new state as PlanResourceChange receives it, for tests that call
@@ -250,6 +313,46 @@ mod tests {
             Value::list(vec![Value::string("a"), Value::string("b")])
         );
         assert_eq!(strings_value(&BTreeMap::new()), Value::Map(BTreeMap::new()));
+    }
+
+    #[test]
+    fn attr_reads_known_null_and_unknown_and_writes_them_back_unchanged() {
+        let half_known = Value::map([("k", Value::string("v")), ("u", Value::unknown())]);
+        let v = obj(&[
+            ("s", Value::string("x")),
+            ("null", Value::Null),
+            ("r", refined()),
+            ("m", half_known.clone()),
+        ]);
+        let s = Attr::read(&v, "s", str_of);
+        assert_eq!(s.known().map(String::as_str), Some("x"));
+        assert_eq!(s.write(|v| Value::string(v.as_str())), Value::string("x"));
+        let null = Attr::read(&v, "null", str_of);
+        assert!(null.is_null() && null.known().is_none());
+        assert_eq!(Attr::read(&v, "absent", str_of), Attr::Null);
+        let r = Attr::read(&v, "r", str_of);
+        assert!(r.is_unknown() && r.known().is_none());
+        assert_eq!(
+            r.write(|v| Value::string(v.as_str())),
+            refined(),
+            "refinements survive"
+        );
+        let m = Attr::read(&v, "m", map_of);
+        assert!(m.is_unknown());
+        assert_eq!(
+            m.write(strings_value),
+            half_known,
+            "the known entry survives"
+        );
+        assert_eq!(
+            Attr::<i64>::unknown().write(|n| Value::number(*n)),
+            Value::unknown()
+        );
+        assert_eq!(
+            Attr::from_option(Some(1)).write(|n| Value::number(*n)),
+            Value::number(1)
+        );
+        assert_eq!(Attr::<i64>::from_option(None), Attr::Null);
     }
 
     #[test]

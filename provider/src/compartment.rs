@@ -21,6 +21,19 @@ pub fn plan_compartment(
     })
 }
 
+/// The `compartment_id` to plan when the configuration leaves it unset (`Ok(None)` when it is
+/// set: the planned value stands), for a resource that plans through a typed model; as
+/// [`plan_compartment`].
+pub fn planned_compartment(
+    config: &Value,
+    prior_compartment: Option<String>,
+    purpose: &str,
+) -> Result<Option<String>, Diagnostic> {
+    planned_compartment_from(config, prior_compartment, purpose, |k| {
+        std::env::var(k).ok()
+    })
+}
+
 fn plan_compartment_from(
     state: &mut Value,
     config: &Value,
@@ -28,20 +41,29 @@ fn plan_compartment_from(
     purpose: &str,
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<(), Diagnostic> {
+    if let Some(c) = planned_compartment_from(config, prior_compartment, purpose, env)? {
+        state.set_attr("compartment_id", Value::string(c));
+    }
+    Ok(())
+}
+
+fn planned_compartment_from(
+    config: &Value,
+    prior_compartment: Option<String>,
+    purpose: &str,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Option<String>, Diagnostic> {
     if !config
         .get_attr("compartment_id")
         .is_some_and(Value::is_null)
     {
-        return Ok(());
+        return Ok(None);
     }
     let compartment = prior_compartment
         .or_else(|| env(WORK_COMPARTMENT_ID))
         .filter(|c| !c.is_empty());
     match compartment {
-        Some(c) => {
-            state.set_attr("compartment_id", Value::string(c));
-            Ok(())
-        }
+        Some(c) => Ok(Some(c)),
         None => Err(Diagnostic::error(
             "No compartment",
             format!(

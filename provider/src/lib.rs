@@ -18,7 +18,9 @@
 //!   idempotent reconcile).
 //! - `packaging`: the file list of a directory (ignore rules), its digest, and the zip and
 //!   tar.gz built from it.
-//! - `build_script`: the script `galley_build` runs on the build instance.
+//! - `build`: the engine behind `galley_build` (the build context packaged and uploaded, the
+//!   scratch objects and pre-authenticated URLs, the script run through the Instance Agent,
+//!   what the command left).
 //! - `oci_clients`: the provider block turned into OCI clients (through `galley_oci::setup`),
 //!   lazily, once per process.
 //! - `compartment`: the compartment an OCI-backed resource goes in when none is configured.
@@ -28,7 +30,7 @@
 //! - `logging`: JSON log lines on stderr in go-plugin's format.
 
 pub mod attrs;
-pub mod build_script;
+pub mod build;
 pub mod compartment;
 pub mod cty;
 pub mod data_source;
