@@ -92,6 +92,118 @@ pub fn string_list_value(items: &[String]) -> Value {
     Value::List(items.iter().map(Value::string).collect())
 }
 
+/// One attribute of a typed model as Terraform holds it: null, a known value of the model's
+/// type, or anything else kept exactly as it came (an unknown, refined or not; a collection
+/// holding an unknown or a null element; an object only partly known). A model read with
+/// [`Attr::from_value`] writes the very same value back with [`Attr::to_value`], so a plan built
+/// from Terraform's proposal never changes what the configuration says.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Attr<T> {
+    #[default]
+    Null,
+    Known(T),
+    Other(Value),
+}
+
+/// A Rust type an [`Attr`] holds: read from a wholly known value, written back as one.
+pub trait AttrValue: Sized {
+    /// `None` when the value is not of this type.
+    fn read(v: &Value) -> Option<Self>;
+    fn write(&self) -> Value;
+}
+
+impl AttrValue for String {
+    fn read(v: &Value) -> Option<Self> {
+        v.as_str().map(str::to_owned)
+    }
+    fn write(&self) -> Value {
+        Value::string(self)
+    }
+}
+
+impl AttrValue for bool {
+    fn read(v: &Value) -> Option<Self> {
+        v.as_bool()
+    }
+    fn write(&self) -> Value {
+        Value::Bool(*self)
+    }
+}
+
+impl AttrValue for BTreeMap<String, String> {
+    fn read(v: &Value) -> Option<Self> {
+        v.as_map()?
+            .iter()
+            .map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_owned())))
+            .collect()
+    }
+    fn write(&self) -> Value {
+        strings_value(self)
+    }
+}
+
+impl<T: AttrValue> Attr<T> {
+    /// The attribute `name` of the object `v` (absent, or of a null object: null; of an
+    /// unknown object: unknown).
+    pub fn of(v: &Value, name: &str) -> Self {
+        match v.unwrap_dynamic() {
+            Value::Unknown(_) => Self::unknown(),
+            _ => Self::from_value(v.get_attr(name).unwrap_or(&Value::Null)),
+        }
+    }
+
+    /// `Known` only when `v` is wholly known, of the type, and written back unchanged.
+    pub fn from_value(v: &Value) -> Self {
+        if v.is_null() {
+            return Attr::Null;
+        }
+        match T::read(v).filter(|t| v.is_wholly_known() && t.write() == *v) {
+            Some(t) => Attr::Known(t),
+            None => Attr::Other(v.clone()),
+        }
+    }
+
+    pub fn to_value(&self) -> Value {
+        match self {
+            Attr::Null => Value::Null,
+            Attr::Known(t) => t.write(),
+            Attr::Other(v) => v.clone(),
+        }
+    }
+
+    /// Not known until apply.
+    pub fn unknown() -> Self {
+        Attr::Other(Value::unknown())
+    }
+
+    /// `Known` for `Some`, null for `None`.
+    pub fn from_option(value: Option<T>) -> Self {
+        value.map_or(Attr::Null, Attr::Known)
+    }
+
+    pub fn known(&self) -> Option<&T> {
+        match self {
+            Attr::Known(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    pub fn is_null(&self) -> bool {
+        matches!(self, Attr::Null)
+    }
+
+    /// Unknown, or holding an unknown anywhere inside.
+    pub fn is_unknown(&self) -> bool {
+        matches!(self, Attr::Other(v) if !v.is_wholly_known())
+    }
+}
+
+impl Attr<String> {
+    pub fn as_deref(&self) -> Option<&str> {
+        self.known().map(String::as_str)
+    }
+}
+
 /// Terraform's proposed new state as PlanResourceChange receives it, for tests that call
 /// `plan` directly: the configuration, with the prior value of every computed attribute the
 /// configuration leaves null.
@@ -250,6 +362,43 @@ mod tests {
             Value::list(vec![Value::string("a"), Value::string("b")])
         );
         assert_eq!(strings_value(&BTreeMap::new()), Value::Map(BTreeMap::new()));
+    }
+
+    #[test]
+    fn a_typed_attribute_writes_back_exactly_what_it_read() {
+        let partly_unknown = Value::map([("a", Value::string("x")), ("b", Value::unknown())]);
+        let null_element = Value::map([("a", Value::Null)]);
+        let v = obj(&[
+            ("s", Value::string("x")),
+            ("m", Value::map([("k", Value::string("v"))])),
+            ("partly", partly_unknown.clone()),
+            ("null_element", null_element.clone()),
+            ("refined", refined()),
+            ("null", Value::Null),
+        ]);
+        let s = Attr::<String>::of(&v, "s");
+        assert_eq!(s.as_deref(), Some("x"));
+        let m = Attr::<BTreeMap<String, String>>::of(&v, "m");
+        assert_eq!(m.known().map(|m| m["k"].as_str()), Some("v"));
+        for name in ["partly", "null_element", "refined"] {
+            let a = Attr::<BTreeMap<String, String>>::of(&v, name);
+            assert_eq!(a.known(), None, "{name}");
+            assert_eq!(&a.to_value(), v.get_attr(name).unwrap(), "{name}");
+        }
+        assert!(Attr::<BTreeMap<String, String>>::of(&v, "partly").is_unknown());
+        assert!(!Attr::<BTreeMap<String, String>>::of(&v, "null_element").is_unknown());
+        assert!(Attr::<String>::of(&v, "refined").is_unknown());
+        for name in ["null", "absent"] {
+            let a = Attr::<String>::of(&v, name);
+            assert!(a.is_null() && !a.is_unknown(), "{name}");
+            assert_eq!(a.to_value(), Value::Null);
+        }
+        assert!(Attr::<String>::of(&Value::unknown(), "s").is_unknown());
+        assert!(Attr::<String>::of(&Value::Null, "s").is_null());
+        // A value of another type is kept, not read.
+        assert_eq!(Attr::<bool>::of(&v, "s"), Attr::Other(Value::string("x")));
+        assert_eq!(Attr::from_option(Some(true)).to_value(), Value::Bool(true));
+        assert_eq!(Attr::<bool>::from_option(None), Attr::Null);
     }
 
     #[test]
