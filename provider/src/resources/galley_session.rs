@@ -22,7 +22,7 @@ use galley_oci::resource_manager::JobLifecycleState;
 
 use self::diagnostics::{injected_variable_warnings, source_diagnostic};
 use self::model::Model;
-use crate::attrs::{Attr, str_of};
+use crate::attrs::Attr;
 use crate::cty::{Type, Value};
 use crate::diagnostics::{Diagnostic, Diagnostics, PathStep};
 use crate::oci_clients::{self, OciClients, SetupDiagnostic as _};
@@ -277,9 +277,10 @@ impl Resource for GalleySession {
     }
 
     fn validate(&self, config: &Value) -> Diagnostics {
+        let m = Model::from_value(config);
         let mut diags = Diagnostics::new();
-        if let Some(op) = str_of(config, "operation") {
-            if !OPERATIONS.contains(&op.as_str()) {
+        if let Some(op) = m.operation.as_deref() {
+            if !OPERATIONS.contains(&op) {
                 diags.push(
                     Diagnostic::error(
                         "Invalid operation",
@@ -289,7 +290,7 @@ impl Resource for GalleySession {
                 );
             }
         }
-        if let Some(wd) = str_of(config, "working_directory") {
+        if let Some(wd) = m.working_directory.as_deref() {
             if wd.starts_with('/') || wd.split('/').any(|p| p == "..") {
                 diags.push(
                     Diagnostic::error(

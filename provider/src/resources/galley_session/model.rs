@@ -258,10 +258,14 @@ impl Model {
         if let Some(e) = &report.failure {
             diagnostics.push(diagnostic(e));
         }
-        if let Some(SessionError::Oci { source, .. }) = &report.outputs_error {
+        if let Some(e) = &report.outputs_error {
+            let cause = match e {
+                SessionError::Oci { source, .. } => source.to_string(),
+                other => other.to_string(),
+            };
             diagnostics.push(Diagnostic::warning(
                 "Failed to read the stack's outputs",
-                format!("{source}. The next refresh reads them again."),
+                format!("{cause}. The next refresh reads them again."),
             ));
         }
         diagnostics

@@ -8,7 +8,7 @@ use galley_oci::resource_manager::Stack;
 
 use super::model::Model;
 use super::*;
-use crate::attrs::map_of;
+use crate::attrs::{map_of, str_of};
 use crate::diagnostics::PathStep;
 use crate::packaging::{Tree, testdir};
 use crate::provider_config::ProviderConfig;
