@@ -94,45 +94,118 @@ pub fn string_list_value(items: &[String]) -> Value {
     Value::List(items.iter().map(Value::string).collect())
 }
 
-/// One attribute as a typed model holds it: known, null, or not known yet. An unknown keeps
-/// the value Terraform gave (its refinements, the known part of a half-known map), so a model
-/// read from a plan and written back returns the configuration's unknowns unchanged, as
-/// Terraform requires of a plan.
-#[derive(Debug, Clone, PartialEq)]
+/// One attribute of a typed model as Terraform holds it: null, a known value of the model's
+/// type, or anything else kept exactly as it came (an unknown, refined or not; a collection
+/// holding an unknown or a null element; an object only partly known). A model read with
+/// [`Attr::from_value`] writes the very same value back with [`Attr::to_value`], so a plan built
+/// from Terraform's proposal never changes what the configuration says.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Attr<T> {
-    Known(T),
+    #[default]
     Null,
-    Unknown(Value),
+    Known(T),
+    Other(Value),
 }
 
-impl<T> Attr<T> {
-    /// Reads attribute `name` of `v` with a getter of this module (`str_of`, `map_of`, ...).
-    /// What the getter does not read is unknown when [`is_unknown`] says so, else null (a
-    /// value of another type, which the schema rules out, reads as null too).
-    pub fn read(v: &Value, name: &str, get: impl Fn(&Value, &str) -> Option<T>) -> Self {
-        match get(v, name) {
-            Some(known) => Attr::Known(known),
-            None if is_unknown(v, name) => {
-                Attr::Unknown(v.get_attr(name).cloned().unwrap_or_else(Value::unknown))
-            }
-            None => Attr::Null,
+/// A Rust type an [`Attr`] holds: read from a wholly known value, written back as one.
+pub trait AttrValue: Sized {
+    /// `None` when the value is not of this type.
+    fn read(v: &Value) -> Option<Self>;
+    fn write(&self) -> Value;
+}
+
+impl AttrValue for String {
+    fn read(v: &Value) -> Option<Self> {
+        v.as_str().map(str::to_owned)
+    }
+    fn write(&self) -> Value {
+        Value::string(self)
+    }
+}
+
+impl AttrValue for bool {
+    fn read(v: &Value) -> Option<Self> {
+        v.as_bool()
+    }
+    fn write(&self) -> Value {
+        Value::Bool(*self)
+    }
+}
+
+impl AttrValue for i64 {
+    fn read(v: &Value) -> Option<Self> {
+        v.as_i64()
+    }
+    fn write(&self) -> Value {
+        Value::number(*self)
+    }
+}
+
+/// A secret attribute (a registry token): its `Debug` stays redacted inside a model.
+impl AttrValue for galley_oci::auth::Secret {
+    fn read(v: &Value) -> Option<Self> {
+        v.as_str()
+            .map(|s| galley_oci::auth::Secret::new(s.to_owned()))
+    }
+    fn write(&self) -> Value {
+        Value::string(self.expose())
+    }
+}
+
+impl AttrValue for BTreeMap<String, String> {
+    fn read(v: &Value) -> Option<Self> {
+        v.as_map()?
+            .iter()
+            .map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_owned())))
+            .collect()
+    }
+    fn write(&self) -> Value {
+        strings_value(self)
+    }
+}
+
+impl<T: AttrValue> Attr<T> {
+    /// The attribute `name` of the object `v` (absent, or of a null object: null; of an
+    /// unknown object: unknown).
+    pub fn of(v: &Value, name: &str) -> Self {
+        match v.unwrap_dynamic() {
+            Value::Unknown(_) => Self::unknown(),
+            _ => Self::from_value(v.get_attr(name).unwrap_or(&Value::Null)),
         }
     }
 
-    /// Not known until apply, without refinements.
+    /// `Known` only when `v` is wholly known, of the type, and written back unchanged.
+    pub fn from_value(v: &Value) -> Self {
+        if v.is_null() {
+            return Attr::Null;
+        }
+        match T::read(v).filter(|t| v.is_wholly_known() && t.write() == *v) {
+            Some(t) => Attr::Known(t),
+            None => Attr::Other(v.clone()),
+        }
+    }
+
+    pub fn to_value(&self) -> Value {
+        match self {
+            Attr::Null => Value::Null,
+            Attr::Known(t) => t.write(),
+            Attr::Other(v) => v.clone(),
+        }
+    }
+
+    /// Not known until apply.
     pub fn unknown() -> Self {
-        Attr::Unknown(Value::unknown())
+        Attr::Other(Value::unknown())
     }
 
-    /// Known for `Some`, null for `None`.
-    pub fn from_option(v: Option<T>) -> Self {
-        v.map_or(Attr::Null, Attr::Known)
+    /// `Known` for `Some`, null for `None`.
+    pub fn from_option(value: Option<T>) -> Self {
+        value.map_or(Attr::Null, Attr::Known)
     }
 
-    /// The known value, if any: null and unknown both read as `None`.
     pub fn known(&self) -> Option<&T> {
         match self {
-            Attr::Known(v) => Some(v),
+            Attr::Known(t) => Some(t),
             _ => None,
         }
     }
@@ -141,17 +214,15 @@ impl<T> Attr<T> {
         matches!(self, Attr::Null)
     }
 
+    /// Unknown, or holding an unknown anywhere inside.
     pub fn is_unknown(&self) -> bool {
-        matches!(self, Attr::Unknown(_))
+        matches!(self, Attr::Other(v) if !v.is_wholly_known())
     }
+}
 
-    /// The attribute's value, a known one written with `put`.
-    pub fn write(&self, put: impl Fn(&T) -> Value) -> Value {
-        match self {
-            Attr::Known(v) => put(v),
-            Attr::Null => Value::Null,
-            Attr::Unknown(v) => v.clone(),
-        }
+impl Attr<String> {
+    pub fn as_deref(&self) -> Option<&str> {
+        self.known().map(String::as_str)
     }
 }
 
@@ -316,43 +387,40 @@ mod tests {
     }
 
     #[test]
-    fn attr_reads_known_null_and_unknown_and_writes_them_back_unchanged() {
-        let half_known = Value::map([("k", Value::string("v")), ("u", Value::unknown())]);
+    fn a_typed_attribute_writes_back_exactly_what_it_read() {
+        let partly_unknown = Value::map([("a", Value::string("x")), ("b", Value::unknown())]);
+        let null_element = Value::map([("a", Value::Null)]);
         let v = obj(&[
             ("s", Value::string("x")),
+            ("m", Value::map([("k", Value::string("v"))])),
+            ("partly", partly_unknown.clone()),
+            ("null_element", null_element.clone()),
+            ("refined", refined()),
             ("null", Value::Null),
-            ("r", refined()),
-            ("m", half_known.clone()),
         ]);
-        let s = Attr::read(&v, "s", str_of);
-        assert_eq!(s.known().map(String::as_str), Some("x"));
-        assert_eq!(s.write(|v| Value::string(v.as_str())), Value::string("x"));
-        let null = Attr::read(&v, "null", str_of);
-        assert!(null.is_null() && null.known().is_none());
-        assert_eq!(Attr::read(&v, "absent", str_of), Attr::Null);
-        let r = Attr::read(&v, "r", str_of);
-        assert!(r.is_unknown() && r.known().is_none());
-        assert_eq!(
-            r.write(|v| Value::string(v.as_str())),
-            refined(),
-            "refinements survive"
-        );
-        let m = Attr::read(&v, "m", map_of);
-        assert!(m.is_unknown());
-        assert_eq!(
-            m.write(strings_value),
-            half_known,
-            "the known entry survives"
-        );
-        assert_eq!(
-            Attr::<i64>::unknown().write(|n| Value::number(*n)),
-            Value::unknown()
-        );
-        assert_eq!(
-            Attr::from_option(Some(1)).write(|n| Value::number(*n)),
-            Value::number(1)
-        );
-        assert_eq!(Attr::<i64>::from_option(None), Attr::Null);
+        let s = Attr::<String>::of(&v, "s");
+        assert_eq!(s.as_deref(), Some("x"));
+        let m = Attr::<BTreeMap<String, String>>::of(&v, "m");
+        assert_eq!(m.known().map(|m| m["k"].as_str()), Some("v"));
+        for name in ["partly", "null_element", "refined"] {
+            let a = Attr::<BTreeMap<String, String>>::of(&v, name);
+            assert_eq!(a.known(), None, "{name}");
+            assert_eq!(&a.to_value(), v.get_attr(name).unwrap(), "{name}");
+        }
+        assert!(Attr::<BTreeMap<String, String>>::of(&v, "partly").is_unknown());
+        assert!(!Attr::<BTreeMap<String, String>>::of(&v, "null_element").is_unknown());
+        assert!(Attr::<String>::of(&v, "refined").is_unknown());
+        for name in ["null", "absent"] {
+            let a = Attr::<String>::of(&v, name);
+            assert!(a.is_null() && !a.is_unknown(), "{name}");
+            assert_eq!(a.to_value(), Value::Null);
+        }
+        assert!(Attr::<String>::of(&Value::unknown(), "s").is_unknown());
+        assert!(Attr::<String>::of(&Value::Null, "s").is_null());
+        // A value of another type is kept, not read.
+        assert_eq!(Attr::<bool>::of(&v, "s"), Attr::Other(Value::string("x")));
+        assert_eq!(Attr::from_option(Some(true)).to_value(), Value::Bool(true));
+        assert_eq!(Attr::<bool>::from_option(None), Attr::Null);
     }
 
     #[test]

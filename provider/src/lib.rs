@@ -16,6 +16,9 @@
 //!   registered in its folder's one list.
 //! - `esb`: the engine behind `esb_resources` (resources.yml, DynamoDB and S3 clients, the
 //!   idempotent reconcile).
+//! - `session`: the engine behind `galley_session` and `galley_stack` (the configuration's
+//!   digest and zip, the stack, its PLAN/APPLY/DESTROY jobs, job failures, outputs, reading an
+//!   existing stack by OCID).
 //! - `packaging`: the file list of a directory (ignore rules), its digest, and the zip and
 //!   tar.gz built from it.
 //! - `build`: the engine behind `galley_build` (the build context packaged and uploaded, the
@@ -48,4 +51,5 @@ pub mod resource;
 pub mod resources;
 pub mod schema;
 pub mod server;
+pub mod session;
 pub mod timeouts;

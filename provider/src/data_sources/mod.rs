@@ -6,8 +6,10 @@ use std::sync::Arc;
 
 use crate::data_source::DataSource;
 
+pub mod galley_stack;
+
 pub fn all() -> Vec<Arc<dyn DataSource>> {
-    vec![]
+    vec![Arc::new(galley_stack::GalleyStack)]
 }
 
 /// A data source for tests of the plumbing (protocol, docs) while the registry may be empty.

@@ -6,6 +6,7 @@
 mod build;
 mod esb;
 mod examples;
+mod galley_stack;
 mod oci_util;
 mod plugin;
 mod session;

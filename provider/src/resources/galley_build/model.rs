@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use super::DEFAULT_DOCKERFILE;
-use crate::attrs::{Attr, i64_of, map_of, str_of, strings_value};
+use crate::attrs::Attr;
 use crate::build::{Build, Found, Login, Record, Secret, Timeouts};
 use crate::cty::Value;
 
@@ -36,7 +36,7 @@ pub(super) struct Model {
 
 impl Model {
     pub(super) fn from_value(v: &Value) -> Self {
-        let s = |name| Attr::read(v, name, str_of);
+        let s = |name| Attr::of(v, name);
         Model {
             id: s("id"),
             compartment_id: s("compartment_id"),
@@ -46,15 +46,13 @@ impl Model {
             namespace: s("namespace"),
             image_uri: s("image_uri"),
             dockerfile: s("dockerfile"),
-            build_args: Attr::read(v, "build_args", map_of),
+            build_args: Attr::of(v, "build_args"),
             registry_username: s("registry_username"),
-            registry_auth_token: Attr::read(v, "registry_auth_token", |v, n| {
-                str_of(v, n).map(Secret::from)
-            }),
+            registry_auth_token: Attr::of(v, "registry_auth_token"),
             source_sha256: s("source_sha256"),
             object_name: s("object_name"),
             command_id: s("command_id"),
-            exit_code: Attr::read(v, "exit_code", i64_of),
+            exit_code: Attr::of(v, "exit_code"),
             image_digest: s("image_digest"),
             output_tail: s("output_tail"),
             timeouts: v.get_attr("timeouts").cloned().unwrap_or(Value::Null),
@@ -62,7 +60,7 @@ impl Model {
     }
 
     pub(super) fn to_value(&self) -> Value {
-        let s = |a: &Attr<String>| a.write(|v| Value::string(v.as_str()));
+        let s = |a: &Attr<String>| a.to_value();
         Value::object([
             ("id", s(&self.id)),
             ("compartment_id", s(&self.compartment_id)),
@@ -72,17 +70,13 @@ impl Model {
             ("namespace", s(&self.namespace)),
             ("image_uri", s(&self.image_uri)),
             ("dockerfile", s(&self.dockerfile)),
-            ("build_args", self.build_args.write(strings_value)),
+            ("build_args", self.build_args.to_value()),
             ("registry_username", s(&self.registry_username)),
-            (
-                "registry_auth_token",
-                self.registry_auth_token
-                    .write(|t| Value::string(t.expose())),
-            ),
+            ("registry_auth_token", self.registry_auth_token.to_value()),
             ("source_sha256", s(&self.source_sha256)),
             ("object_name", s(&self.object_name)),
             ("command_id", s(&self.command_id)),
-            ("exit_code", self.exit_code.write(|c| Value::number(*c))),
+            ("exit_code", self.exit_code.to_value()),
             ("image_digest", s(&self.image_digest)),
             ("output_tail", s(&self.output_tail)),
             ("timeouts", self.timeouts.clone()),
