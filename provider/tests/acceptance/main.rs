@@ -1,12 +1,15 @@
 //! Acceptance tests: the provider binary driven by real Terraform builds, against real
-//! DynamoDB- and S3-compatible servers and the local OCI engine, started on free loopback ports.
+//! DynamoDB- and S3-compatible servers and the local OCI engine, started on free loopback ports,
+//! and the schema as Terraform loads it (`schema`).
 //!
 //! One test binary; helpers in `util`, fixtures in `tests/fixtures/` of the workspace.
 
 mod build;
 mod esb;
 mod examples;
+mod generate_config;
 mod oci_util;
 mod plugin;
+mod schema;
 mod session;
 mod util;
