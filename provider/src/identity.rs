@@ -64,7 +64,9 @@ impl IdentitySchema {
         }))
     }
 
-    /// What is wrong with this schema as Terraform accepts one, one sentence per problem.
+    /// What is wrong with this schema, one sentence per problem: Terraform's rule on attribute
+    /// types, and ours that an import block must be able to name an object (at least one
+    /// attribute required for import).
     pub fn problems(&self) -> Vec<String> {
         let mut out = Vec::new();
         if self.attributes.is_empty() {

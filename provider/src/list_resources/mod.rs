@@ -26,7 +26,7 @@ pub(crate) mod testing {
     use crate::identity::{ForImport, IdentityAttribute, IdentitySchema};
     use crate::list_resource::{ListRequest, ListResource, ListResult, ListSink};
     use crate::resource::{
-        Applied, ApplyRequest, Ctx, PlanRequest, Planned, ReadOutcome, Resource,
+        Applied, ApplyRequest, ClientCapabilities, Ctx, PlanRequest, Planned, ReadOutcome, Resource,
     };
     use crate::schema::{Attribute, Block, NestedBlock, Nesting, Presence, Schema};
 
@@ -145,6 +145,8 @@ pub(crate) mod testing {
     #[derive(Default)]
     pub struct Widget {
         pub apply_saw_secret_wo: Arc<Mutex<Option<String>>>,
+        /// The client capabilities plan and apply saw in their `Ctx`.
+        pub clients_seen: Arc<Mutex<Vec<(&'static str, ClientCapabilities)>>>,
     }
 
     #[async_trait]
@@ -173,7 +175,8 @@ pub(crate) mod testing {
             }
         }
 
-        async fn plan(&self, _ctx: &Ctx, req: PlanRequest<'_>) -> Result<Planned, Diagnostics> {
+        async fn plan(&self, ctx: &Ctx, req: PlanRequest<'_>) -> Result<Planned, Diagnostics> {
+            self.clients_seen.lock().unwrap().push(("plan", ctx.client));
             let mut planned = req.proposed_new_state.clone();
             if str_of(req.config, "zone").is_none() {
                 planned.set_attr("zone", Value::string("z1"));
@@ -192,7 +195,11 @@ pub(crate) mod testing {
             })
         }
 
-        async fn apply(&self, _ctx: &Ctx, req: ApplyRequest<'_>) -> Applied {
+        async fn apply(&self, ctx: &Ctx, req: ApplyRequest<'_>) -> Applied {
+            self.clients_seen
+                .lock()
+                .unwrap()
+                .push(("apply", ctx.client));
             *self.apply_saw_secret_wo.lock().unwrap() = str_of(req.config, "secret_wo");
             if req.planned_state.is_null() {
                 return Applied::gone();
@@ -256,7 +263,7 @@ pub(crate) mod testing {
     /// Lists widgets `<prefix>-0`, `<prefix>-1`, ... (`count` of them, default 3), with whole
     /// states only when asked. Prefixes that start a behaviour: `forever` (never stops by
     /// itself), `hang` (one result, then waits for cancellation), `fail` (two results, then an
-    /// error), `warn` (a warning first), `anonymous` (a null state).
+    /// error), `warn` (a warning first), `anonymous` (a null state), `panic`.
     #[derive(Default)]
     pub struct Widgets {
         /// How many results the sink accepted.
@@ -306,6 +313,9 @@ pub(crate) mod testing {
         ) -> Result<(), Diagnostics> {
             let prefix = str_of(req.config, "prefix").unwrap_or_default();
             let count = i64_of(req.config, "count").unwrap_or(3);
+            if prefix == "panic" {
+                panic!("boom in list");
+            }
             if prefix == "warn"
                 && !sink
                     .report(Diagnostic::warning("Slow listing", "Page 2 was retried.").into())

@@ -186,6 +186,16 @@ async fn errors_end_the_stream_after_the_results_already_sent() {
         pb::diagnostic::Severity::Warning as i32
     );
 
+    // A panic is an error event carrying its message, like in every other RPC.
+    let listed = events(&svc, "panic", false, 100).await;
+    assert_eq!(listed.len(), 1);
+    let (summary, detail) = only_error(&listed[0].diagnostic);
+    assert_eq!(summary, "Internal error in the galley provider");
+    assert!(
+        detail.contains("stopped this operation: boom in list."),
+        "{detail}"
+    );
+
     // A result without a state is the provider's bug, and the end of the listing.
     let listed = events(&svc, "anonymous", false, 100).await;
     assert_eq!(listed.len(), 1);

@@ -225,3 +225,76 @@ async fn write_only_values_are_null_in_every_state_sent_back() {
     let object = widget_of(listed[0].resource_object.as_ref());
     assert_write_only_null(&object, "listed resource object");
 }
+
+#[tokio::test]
+async fn client_capabilities_reach_the_resource() {
+    use crate::list_resources::testing::Widget;
+    use crate::resource::ClientCapabilities;
+
+    let widget = Widget::default();
+    let seen = Arc::clone(&widget.clients_seen);
+    let svc = service(vec![Arc::new(widget)], Vec::new());
+    let config_type = crate::provider_config::schema().block.value_type();
+    let configured = svc
+        .configure(Request::new(pb::configure::Request {
+            terraform_version: "1.15.5".into(),
+            config: Some(encode(&Value::null_object(&config_type), &config_type, "c").unwrap()),
+            client_capabilities: Some(pb::ClientCapabilities {
+                deferral_allowed: false,
+                write_only_attributes_allowed: true,
+            }),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        configured.diagnostics.is_empty(),
+        "{:?}",
+        configured.diagnostics
+    );
+
+    let config = widget_config("a", &[]);
+    let plan = svc
+        .plan_resource_change(Request::new(pb::plan_resource_change::Request {
+            type_name: testing::TYPE_NAME.into(),
+            proposed_new_state: Some(widget_dv(&config)),
+            config: Some(widget_dv(&config)),
+            client_capabilities: Some(pb::ClientCapabilities {
+                deferral_allowed: true,
+                write_only_attributes_allowed: true,
+            }),
+            ..Default::default()
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    svc.apply_resource_change(Request::new(pb::apply_resource_change::Request {
+        type_name: testing::TYPE_NAME.into(),
+        planned_state: plan.planned_state,
+        config: Some(widget_dv(&config)),
+        ..Default::default()
+    }))
+    .await
+    .unwrap();
+
+    // Plan gets the request's own; apply, whose request carries none, gets Configure's.
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [
+            (
+                "plan",
+                ClientCapabilities {
+                    deferral_allowed: true,
+                    write_only_attributes_allowed: true
+                }
+            ),
+            (
+                "apply",
+                ClientCapabilities {
+                    deferral_allowed: false,
+                    write_only_attributes_allowed: true
+                }
+            ),
+        ]
+    );
+}
