@@ -1,4 +1,5 @@
-//! Terraform plugin protocol 5.10 and hashicorp/go-plugin's helper services, as Rust types.
+//! Terraform plugin protocol 5 (as Terraform 1.15 publishes it) and hashicorp/go-plugin's helper
+//! services, as Rust types.
 //!
 //! This crate owns the wire contract only: the `.proto` files next to this crate are compiled at
 //! build time (pure Rust, no system `protoc`) into prost messages and tonic server and client
@@ -21,7 +22,7 @@
 
 pub use prost_types;
 
-/// Package `tfplugin5`: Terraform plugin protocol 5.10, generated from `tfplugin5.proto`.
+/// Package `tfplugin5`: Terraform plugin protocol 5, generated from `tfplugin5.proto`.
 #[allow(
     missing_docs,
     clippy::all,

@@ -3,6 +3,17 @@
 //! A resource sees typed cty values and returns values and diagnostics; it never sees gRPC,
 //! msgpack or DynamicValue. The protocol layer (`server::rpc`) decodes, checks what Terraform
 //! would reject, and encodes.
+//!
+//! Newer protocol features are optional methods with defaults, so a resource that ignores them
+//! works unchanged, and so does every client that never asks for them (Terraform 1.0 to 1.10):
+//! - write-only attributes (`Attribute::write_only`): the layer refuses them in configuration
+//!   when the client cannot handle them and nulls them in every state it returns; `apply` reads
+//!   the value from `ApplyRequest::config`.
+//! - identity ([`Resource::identity_schema`], [`Resource::identity`]): the layer derives the
+//!   identity of every state the resource returns, checks it and sends it;
+//!   [`Resource::import_by_identity`] serves `import { identity = {...} }`.
+//! - [`Resource::generate_config`]: the configuration `terraform query -generate-config-out`
+//!   and `terraform plan -generate-config-out` write for an object.
 
 use std::sync::Arc;
 
@@ -10,7 +21,8 @@ use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
 use crate::cty::Value;
-use crate::diagnostics::{Diagnostics, PathStep};
+use crate::diagnostics::{Diagnostic, Diagnostics, PathStep};
+use crate::identity::IdentitySchema;
 use crate::provider_config::ProviderConfig;
 use crate::schema::Schema;
 
@@ -19,9 +31,33 @@ use crate::schema::Schema;
 pub struct Ctx {
     /// The provider block as Configure received it (OCI auth is resolved lazily from it).
     pub config: Arc<ProviderConfig>,
-    /// Cancelled when Terraform calls Stop (Ctrl-C): long waits must end and remote work must be
-    /// cancelled or left in a known state.
+    /// Cancelled when Terraform calls Stop (Ctrl-C), or when the caller of a streaming call
+    /// goes away: long waits must end and remote work must be cancelled or left in a known state.
     pub stop: CancellationToken,
+    /// What the calling Terraform said it can handle: the request's own when it carries them,
+    /// else what Configure received. All false for clients before Terraform 1.10.
+    pub client: ClientCapabilities,
+}
+
+impl Ctx {
+    /// A context with this provider configuration, nothing cancelled and no client
+    /// capabilities (how tests call resources directly).
+    pub fn new(config: Arc<ProviderConfig>) -> Self {
+        Self {
+            config,
+            stop: CancellationToken::new(),
+            client: ClientCapabilities::default(),
+        }
+    }
+}
+
+/// Optional protocol features the calling Terraform supports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ClientCapabilities {
+    /// The client accepts a deferred change (an experiment in Terraform; Galley never defers).
+    pub deferral_allowed: bool,
+    /// The client handles write-only attributes (Terraform 1.11 on).
+    pub write_only_attributes_allowed: bool,
 }
 
 pub struct PlanRequest<'a> {
@@ -123,4 +159,57 @@ pub trait Resource: Send + Sync + 'static {
     /// Builds the state of an existing object from an import id. The usage error for a
     /// malformed id must show the exact expected format.
     async fn import(&self, ctx: &Ctx, id: &str) -> Result<Value, Diagnostics>;
+
+    /// The identity schema, for a resource whose objects have an identity. A list resource of
+    /// the same type name needs one.
+    fn identity_schema(&self) -> Option<IdentitySchema> {
+        None
+    }
+
+    /// The identity of the object `state` describes, a value of the identity schema's type.
+    /// Called for every non-null state the resource returns (read, plan, apply, import) and for
+    /// every list result; at plan time of a create it may hold unknowns. The default takes the
+    /// state's attributes of the identity's names.
+    fn identity(&self, _ctx: &Ctx, state: &Value) -> Result<Value, Diagnostics> {
+        Ok(self
+            .identity_schema()
+            .map_or(Value::Null, |schema| schema.project(state)))
+    }
+
+    /// Turns an identity written by an older identity schema version into the current
+    /// version's JSON.
+    fn upgrade_identity(
+        &self,
+        _from_version: i64,
+        json: serde_json::Value,
+    ) -> Result<serde_json::Value, Diagnostics> {
+        Ok(json)
+    }
+
+    /// Builds the state of an existing object from an identity (`import { identity = {...} }`,
+    /// Terraform 1.12 on). The protocol layer has checked that the attributes required for
+    /// import are set.
+    async fn import_by_identity(
+        &self,
+        _ctx: &Ctx,
+        _identity: &Value,
+    ) -> Result<Value, Diagnostics> {
+        Err(Diagnostic::error(
+            "Import by identity is not supported",
+            format!(
+                "The {} resource cannot be imported from an identity yet. Import it with an \
+                 `id` instead.",
+                self.type_name()
+            ),
+        )
+        .into())
+    }
+
+    /// The configuration for an existing object, from its state: what Terraform writes with
+    /// `-generate-config-out` (Terraform 1.14 on). The default keeps the attributes a user sets
+    /// ([`crate::schema::Block::config_from_state`]); override it to drop values that merely
+    /// repeat a default.
+    fn generate_config(&self, state: &Value) -> Result<Value, Diagnostics> {
+        Ok(self.schema().block.config_from_state(state))
+    }
 }

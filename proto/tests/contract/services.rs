@@ -1,7 +1,7 @@
 //! Every RPC of the generated services, reached over a real gRPC connection.
 //!
 //! `StubProvider` implements the generated `Provider` trait method by method: it compiles only if
-//! the trait has exactly these 27 RPCs, so it doubles as the list of protocol 5.10 RPCs. The
+//! the trait has exactly these 28 RPCs, so it doubles as the list of the protocol's RPCs. The
 //! tests then call each RPC by its wire path (`/tfplugin5.Provider/GetSchema`, ...), which fails
 //! if a service or RPC name drifts from what Terraform and go-plugin send.
 
@@ -320,8 +320,9 @@ async fn serve() -> Channel {
         .expect("connect to the test server")
 }
 
-/// The RPCs of protocol 5.10 as Terraform names them on the wire, and whether each streams.
-const PROVIDER_RPCS: [(&str, bool); 27] = [
+/// The RPCs of the protocol as Terraform names them on the wire, in the order of the published
+/// file, and whether each streams.
+const PROVIDER_RPCS: [(&str, bool); 28] = [
     ("GetMetadata", false),
     ("GetSchema", false),
     ("PrepareProviderConfig", false),
@@ -349,6 +350,7 @@ const PROVIDER_RPCS: [(&str, bool); 27] = [
     ("PlanAction", false),
     ("InvokeAction", true),
     ("ValidateActionConfig", false),
+    ("Stop", false),
 ];
 
 /// Calls `path` with an empty request message (valid for every request type) and returns the

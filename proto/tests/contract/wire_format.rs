@@ -91,6 +91,7 @@ fn schema_block_attributes_are_field_2_and_block_types_field_3() {
         a.extend([tag(6, VARINT), 1]); // computed
         a.extend([tag(8, VARINT), 1]); // description_kind = MARKDOWN
         a.extend([tag(10, VARINT), 1]); // write_only
+        a.extend(len_field(11, b"use x")); // deprecation_message
         a
     };
     let nested = {
@@ -103,6 +104,7 @@ fn schema_block_attributes_are_field_2_and_block_types_field_3() {
     block.extend(len_field(2, &attr));
     block.extend(len_field(3, &nested));
     block.extend([tag(6, VARINT), 1]); // deprecated
+    block.extend(len_field(7, b"gone")); // deprecation_message
     let mut bytes = vec![tag(1, VARINT), 7]; // Schema.version
     bytes.extend(len_field(2, &block)); // Schema.block
 
@@ -111,7 +113,9 @@ fn schema_block_attributes_are_field_2_and_block_types_field_3() {
     let b = s.block.expect("block is field 2");
     assert_eq!(b.version, 2);
     assert!(b.deprecated);
+    assert_eq!(b.deprecation_message, "gone");
     let a = &b.attributes[0];
+    assert_eq!(a.deprecation_message, "use x");
     assert_eq!(
         (a.name.as_str(), a.r#type.as_slice()),
         ("id", &b"\"string\""[..])
@@ -158,6 +162,195 @@ fn get_provider_schema_response_field_numbers() {
         })
     );
     assert!(decoded.action_schemas.contains_key("a"));
+
+    // list_resource_schemas = 9: an entry "l" holding Schema{version: 2}.
+    let bytes = len_field(9, &[0x0a, 0x01, b'l', 0x12, 0x02, tag(1, VARINT), 2]);
+    assert_eq!(bytes[0], 0x4a, "field 9, length-delimited");
+    let decoded = tf::get_provider_schema::Response::decode(bytes.as_slice()).expect("valid bytes");
+    assert_eq!(decoded.list_resource_schemas["l"].version, 2);
+}
+
+/// `ResourceIdentityData{identity_data: DynamicValue{msgpack: [0x80]}}`: an empty msgpack map.
+fn identity_bytes() -> Vec<u8> {
+    len_field(1, &len_field(1, &[0x80]))
+}
+
+fn identity() -> tf::ResourceIdentityData {
+    tf::ResourceIdentityData {
+        identity_data: Some(DynamicValue {
+            msgpack: vec![0x80],
+            json: Vec::new(),
+        }),
+    }
+}
+
+#[test]
+fn identity_fields_of_resource_rpcs_use_their_numbers() {
+    let r = tf::read_resource::Request {
+        current_identity: Some(identity()),
+        ..Default::default()
+    };
+    assert_eq!(r.encode_to_vec(), len_field(6, &identity_bytes()));
+    let r = tf::read_resource::Response {
+        new_identity: Some(identity()),
+        ..Default::default()
+    };
+    assert_eq!(r.encode_to_vec(), len_field(5, &identity_bytes()));
+    let r = tf::plan_resource_change::Request {
+        prior_identity: Some(identity()),
+        ..Default::default()
+    };
+    assert_eq!(r.encode_to_vec(), len_field(8, &identity_bytes()));
+    let r = tf::plan_resource_change::Response {
+        planned_identity: Some(identity()),
+        ..Default::default()
+    };
+    assert_eq!(r.encode_to_vec(), len_field(7, &identity_bytes()));
+    let r = tf::apply_resource_change::Request {
+        planned_identity: Some(identity()),
+        ..Default::default()
+    };
+    assert_eq!(r.encode_to_vec(), len_field(7, &identity_bytes()));
+    let r = tf::apply_resource_change::Response {
+        new_identity: Some(identity()),
+        ..Default::default()
+    };
+    assert_eq!(r.encode_to_vec(), len_field(5, &identity_bytes()));
+    let r = tf::import_resource_state::Request {
+        identity: Some(identity()),
+        ..Default::default()
+    };
+    assert_eq!(r.encode_to_vec(), len_field(4, &identity_bytes()));
+    let r = tf::import_resource_state::ImportedResource {
+        identity: Some(identity()),
+        ..Default::default()
+    };
+    assert_eq!(r.encode_to_vec(), len_field(4, &identity_bytes()));
+    let r = tf::move_resource_state::Request {
+        source_identity: Some(RawState {
+            json: b"{}".to_vec(),
+            ..Default::default()
+        }),
+        source_identity_schema_version: 3,
+        ..Default::default()
+    };
+    let mut want = len_field(7, &len_field(1, b"{}"));
+    want.extend([tag(8, VARINT), 3]);
+    assert_eq!(r.encode_to_vec(), want);
+    let r = tf::move_resource_state::Response {
+        target_identity: Some(identity()),
+        ..Default::default()
+    };
+    assert_eq!(r.encode_to_vec(), len_field(4, &identity_bytes()));
+}
+
+#[test]
+fn identity_schemas_and_their_upgrade_use_their_numbers() {
+    let attr = {
+        let mut a = len_field(1, b"id"); // name
+        a.extend(len_field(2, b"\"string\"")); // type
+        a.extend([tag(3, VARINT), 1]); // required_for_import
+        a.extend([tag(4, VARINT), 1]); // optional_for_import
+        a.extend(len_field(5, b"the id")); // description
+        a
+    };
+    let mut schema = vec![tag(1, VARINT), 2]; // version
+    schema.extend(len_field(2, &attr)); // identity_attributes
+    let mut entry = len_field(1, b"galley_thing");
+    entry.extend(len_field(2, &schema));
+    let mut bytes = len_field(1, &entry); // identity_schemas
+    bytes.extend(len_field(2, &[tag(1, VARINT), 2])); // diagnostics: a warning
+    let r =
+        tf::get_resource_identity_schemas::Response::decode(bytes.as_slice()).expect("valid bytes");
+    let s = &r.identity_schemas["galley_thing"];
+    assert_eq!(s.version, 2);
+    let a = &s.identity_attributes[0];
+    assert_eq!(
+        (a.name.as_str(), a.r#type.as_slice()),
+        ("id", &b"\"string\""[..])
+    );
+    assert!(a.required_for_import && a.optional_for_import);
+    assert_eq!(a.description, "the id");
+    assert_eq!(r.diagnostics[0].severity(), diagnostic::Severity::Warning);
+
+    let mut bytes = len_field(1, b"galley_thing"); // type_name
+    bytes.extend([tag(2, VARINT), 1]); // version
+    bytes.extend(len_field(3, &len_field(1, b"{}"))); // raw_identity.json
+    let r = tf::upgrade_resource_identity::Request::decode(bytes.as_slice()).expect("valid bytes");
+    assert_eq!((r.type_name.as_str(), r.version), ("galley_thing", 1));
+    assert_eq!(r.raw_identity.expect("field 3").json, b"{}");
+    let r = tf::upgrade_resource_identity::Response {
+        upgraded_identity: Some(identity()),
+        diagnostics: Vec::new(),
+    };
+    assert_eq!(r.encode_to_vec(), len_field(1, &identity_bytes()));
+}
+
+#[test]
+fn list_resource_and_generate_config_requests_use_their_numbers() {
+    let mut bytes = len_field(1, b"galley_thing"); // type_name
+    bytes.extend(len_field(2, &len_field(1, &[0x80]))); // config
+    bytes.extend([tag(3, VARINT), 1]); // include_resource_object
+    bytes.extend([tag(4, VARINT), 100]); // limit
+    let r = tf::list_resource::Request::decode(bytes.as_slice()).expect("valid bytes");
+    assert_eq!(r.type_name, "galley_thing");
+    assert!(r.include_resource_object);
+    assert_eq!(r.limit, 100);
+    assert_eq!(r.config.expect("field 2").msgpack, vec![0x80]);
+
+    // Validation gets include_resource_object and limit as values: they may be unknown then.
+    let mut bytes = len_field(3, &len_field(1, &[0xc3])); // include_resource_object: true
+    bytes.extend(len_field(4, &len_field(1, &[0x05]))); // limit: 5
+    let r =
+        tf::validate_list_resource_config::Request::decode(bytes.as_slice()).expect("valid bytes");
+    assert_eq!(r.include_resource_object.expect("field 3").msgpack, [0xc3]);
+    assert_eq!(r.limit.expect("field 4").msgpack, [0x05]);
+
+    let mut bytes = len_field(1, b"galley_thing"); // type_name
+    bytes.extend(len_field(2, &len_field(1, &[0x80]))); // state
+    let r = tf::generate_resource_config::Request::decode(bytes.as_slice()).expect("valid bytes");
+    assert_eq!(r.state.expect("field 2").msgpack, [0x80]);
+    let r = tf::generate_resource_config::Response {
+        config: Some(DynamicValue {
+            msgpack: vec![0x80],
+            json: Vec::new(),
+        }),
+        diagnostics: vec![Diagnostic::default()],
+    };
+    let mut want = len_field(1, &len_field(1, &[0x80]));
+    want.extend(len_field(2, &[]));
+    assert_eq!(r.encode_to_vec(), want);
+}
+
+#[test]
+fn metadata_lists_list_resources_in_7_and_actions_in_8() {
+    // Terraform's file; terraform-plugin-go's own copy moved actions to 9 (unused by Terraform).
+    let mut bytes = len_field(7, &len_field(1, b"galley_thing"));
+    bytes.extend(len_field(8, &len_field(1, b"galley_act")));
+    let r = tf::get_metadata::Response::decode(bytes.as_slice()).expect("valid bytes");
+    assert_eq!(r.list_resources[0].type_name, "galley_thing");
+    assert_eq!(r.actions[0].type_name, "galley_act");
+}
+
+#[test]
+fn action_requests_use_their_numbers() {
+    let mut bytes = len_field(1, b"galley_act"); // action_type
+    bytes.extend(len_field(2, &len_field(1, &[0x80]))); // config
+    bytes.extend(len_field(3, &[tag(1, VARINT), 1])); // client_capabilities.deferral_allowed
+    let r = tf::plan_action::Request::decode(bytes.as_slice()).expect("valid bytes");
+    assert_eq!(r.action_type, "galley_act");
+    assert!(r.client_capabilities.expect("field 3").deferral_allowed);
+    let r = tf::invoke_action::Request::decode(bytes.as_slice()).expect("valid bytes");
+    assert_eq!(r.action_type, "galley_act");
+    let r = tf::validate_action_config::Request::decode(&bytes[..bytes.len() - 4])
+        .expect("valid bytes");
+    assert_eq!(r.type_name, "galley_act");
+    let e = tf::invoke_action::Event::decode(len_field(1, &len_field(1, b"half")).as_slice())
+        .expect("valid bytes");
+    assert!(matches!(
+        e.r#type,
+        Some(tf::invoke_action::event::Type::Progress(p)) if p.message == "half"
+    ));
 }
 
 #[test]

@@ -451,10 +451,7 @@ mod tests {
     use crate::provider_config::ProviderConfig;
 
     fn ctx() -> Ctx {
-        Ctx {
-            config: std::sync::Arc::new(ProviderConfig::default()),
-            stop: Default::default(),
-        }
+        Ctx::new(std::sync::Arc::new(ProviderConfig::default()))
     }
 
     fn config(dir: &str) -> Value {

@@ -7,6 +7,7 @@ use galley_proto::tfplugin5 as pb;
 
 use crate::cty::{self, Type, Value};
 use crate::diagnostics::Diagnostic;
+use crate::resource::ClientCapabilities;
 
 /// A value Terraform sent, in msgpack (preferred) or JSON. An absent or empty `DynamicValue` is
 /// null. `what` names the value in the error.
@@ -34,6 +35,25 @@ pub fn dynamic_value(
             ),
         )
     })
+}
+
+/// An identity Terraform sent (`ResourceIdentityData`); absent is null.
+pub fn identity(
+    data: Option<&pb::ResourceIdentityData>,
+    ty: &Type,
+    what: &str,
+) -> Result<Value, Diagnostic> {
+    dynamic_value(data.and_then(|d| d.identity_data.as_ref()), ty, what)
+}
+
+/// The capabilities a request carries. A client that sends none (every Terraform before 1.10)
+/// supports none of them.
+pub fn client_capabilities(c: Option<&pb::ClientCapabilities>) -> ClientCapabilities {
+    c.map(|c| ClientCapabilities {
+        deferral_allowed: c.deferral_allowed,
+        write_only_attributes_allowed: c.write_only_attributes_allowed,
+    })
+    .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -67,5 +87,21 @@ mod tests {
         };
         let err = dynamic_value(Some(&bad), &ty, "prior state").unwrap_err();
         assert_eq!(err.summary, "Failed to decode the prior state");
+    }
+
+    #[test]
+    fn absent_capabilities_mean_none_and_absent_identity_is_null() {
+        assert_eq!(client_capabilities(None), ClientCapabilities::default());
+        let caps = pb::ClientCapabilities {
+            deferral_allowed: false,
+            write_only_attributes_allowed: true,
+        };
+        assert!(client_capabilities(Some(&caps)).write_only_attributes_allowed);
+        let ty = Type::object([("id", Type::String)]);
+        assert_eq!(identity(None, &ty, "identity"), Ok(Value::Null));
+        assert_eq!(
+            identity(Some(&pb::ResourceIdentityData::default()), &ty, "identity"),
+            Ok(Value::Null)
+        );
     }
 }

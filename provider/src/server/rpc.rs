@@ -6,6 +6,12 @@
 //! RPCs the provider does not serve answer the way Terraform expects (an empty answer or a
 //! diagnostic), and every call into provider code goes through one panic guard, so a panic
 //! becomes an error diagnostic carrying its message instead of a crashed plugin.
+//!
+//! Guarantees the resources rely on: write-only attributes are refused in configuration for
+//! clients that cannot handle them and are null in every state sent back (planned, new, read,
+//! imported, upgraded, listed); identities are derived from the states resources return,
+//! checked, and kept across updates (`identity`); list resources stream through `list`.
+//! Clients that never call the newer RPCs (Terraform 1.0 to 1.11) see none of it.
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -17,13 +23,16 @@ use galley_proto::tfplugin5 as pb;
 use tonic::{Request, Response, Status};
 use tracing::{debug, warn};
 
-use super::fromproto::dynamic_value as decode;
+use super::fromproto::{self, dynamic_value as decode};
 use super::toproto::{self, dynamic_value as encode};
 use crate::cty::{self, Type, Value};
 use crate::diagnostics::{Diagnostic, Diagnostics};
-use crate::provider::Provider;
+use crate::provider::{Provider, Registered};
 use crate::provider_config;
 use crate::resource::{ApplyRequest, PlanRequest, ReadOutcome};
+
+mod identity;
+mod list;
 
 pub struct ProviderService {
     provider: Arc<Provider>,
@@ -120,6 +129,13 @@ impl pb::provider_server::Provider for ProviderService {
                     type_name: name.to_string(),
                 })
                 .collect(),
+            list_resources: self
+                .provider
+                .list_resources()
+                .map(|(name, _)| pb::get_metadata::ListResourceMetadata {
+                    type_name: name.to_string(),
+                })
+                .collect(),
             ..Default::default()
         }))
     }
@@ -140,6 +156,11 @@ impl pb::provider_server::Provider for ProviderService {
                 .data_sources()
                 .map(|(name, d)| (name.to_string(), toproto::schema(&d.schema)))
                 .collect(),
+            list_resource_schemas: self
+                .provider
+                .list_resources()
+                .map(|(name, l)| (name.to_string(), toproto::schema(&l.schema)))
+                .collect(),
             server_capabilities: Some(server_capabilities()),
             ..Default::default()
         }))
@@ -149,8 +170,18 @@ impl pb::provider_server::Provider for ProviderService {
         &self,
         _req: Request<pb::get_resource_identity_schemas::Request>,
     ) -> RpcResult<pb::get_resource_identity_schemas::Response> {
-        // No resource declares an identity: an empty answer says exactly that.
-        Ok(Response::new(Default::default()))
+        // Resources without an identity are simply absent from the map.
+        Ok(Response::new(pb::get_resource_identity_schemas::Response {
+            identity_schemas: self
+                .provider
+                .resources()
+                .filter_map(|(name, r)| {
+                    let schema = &r.identity.as_ref()?.schema;
+                    Some((name.to_string(), toproto::identity_schema(schema)))
+                })
+                .collect(),
+            diagnostics: Vec::new(),
+        }))
     }
 
     async fn prepare_provider_config(
@@ -189,16 +220,27 @@ impl pb::provider_server::Provider for ProviderService {
                 diagnostics: diags(unknown_resource(&req.type_name, &self.provider)),
             }));
         };
+        let client = fromproto::client_capabilities(req.client_capabilities.as_ref());
         let diagnostics = match decode(
             req.config.as_ref(),
             &reg.value_type,
             "resource configuration",
         ) {
-            Ok(config) => guarded("ValidateResourceTypeConfig", async {
-                reg.resource.validate(&config)
-            })
-            .await
-            .unwrap_or_else(Diagnostics::from),
+            Ok(config) => {
+                let mut diagnostics = if client.write_only_attributes_allowed {
+                    Diagnostics::new()
+                } else {
+                    write_only_refused(reg, &config)
+                };
+                diagnostics.extend(
+                    guarded("ValidateResourceTypeConfig", async {
+                        reg.resource.validate(&config)
+                    })
+                    .await
+                    .unwrap_or_else(Diagnostics::from),
+                );
+                diagnostics
+            }
             Err(d) => d.into(),
         };
         Ok(Response::new(pb::validate_resource_type_config::Response {
@@ -279,7 +321,7 @@ impl pb::provider_server::Provider for ProviderService {
         };
         let normalized = normalize_state_json(upgraded, &reg.value_type);
         let bytes = serde_json::to_vec(&normalized).unwrap_or_default();
-        let value = match cty::json::decode(&bytes, &reg.value_type) {
+        let mut value = match cty::json::decode(&bytes, &reg.value_type) {
             Ok(v) => v,
             Err(e) => {
                 return reply(
@@ -295,6 +337,7 @@ impl pb::provider_server::Provider for ProviderService {
                 );
             }
         };
+        reg.schema.block.null_write_only(&mut value);
         match encode(&value, &reg.value_type, "upgraded state") {
             Ok(dv) => Ok(Response::new(pb::upgrade_resource_state::Response {
                 upgraded_state: Some(dv),
@@ -306,11 +349,85 @@ impl pb::provider_server::Provider for ProviderService {
 
     async fn upgrade_resource_identity(
         &self,
-        _req: Request<pb::upgrade_resource_identity::Request>,
+        req: Request<pb::upgrade_resource_identity::Request>,
     ) -> RpcResult<pb::upgrade_resource_identity::Response> {
-        Err(Status::unimplemented(
-            "no resource of this provider has an identity",
-        ))
+        let req = req.into_inner();
+        let reply = |d: Diagnostics, identity| {
+            Ok(Response::new(pb::upgrade_resource_identity::Response {
+                upgraded_identity: identity,
+                diagnostics: toproto::diagnostics(&d),
+            }))
+        };
+        let Some(reg) = self.provider.resource(&req.type_name) else {
+            return reply(
+                unknown_resource(&req.type_name, &self.provider).into(),
+                None,
+            );
+        };
+        let Some(id_schema) = &reg.identity else {
+            return reply(
+                Diagnostic::error(
+                    "Resource without an identity",
+                    format!(
+                        "The {} resource has no identity, so a stored identity cannot be \
+                         upgraded. Remove the resource from state and import it again by id.",
+                        req.type_name
+                    ),
+                )
+                .into(),
+                None,
+            );
+        };
+        let raw = req.raw_identity.map(|r| r.json).unwrap_or_default();
+        let json: serde_json::Value = match serde_json::from_slice(&raw) {
+            Ok(j) => j,
+            Err(e) => {
+                return reply(
+                    Diagnostic::error(
+                        "Corrupt identity",
+                        format!("The stored identity is not JSON: {e}"),
+                    )
+                    .into(),
+                    None,
+                );
+            }
+        };
+        let upgraded = guarded_try("UpgradeResourceIdentity", async {
+            reg.resource.upgrade_identity(req.version, json)
+        })
+        .await;
+        let upgraded = match upgraded {
+            Ok(j) => normalize_state_json(j, &id_schema.value_type),
+            Err(d) => return reply(d, None),
+        };
+        let bytes = serde_json::to_vec(&upgraded).unwrap_or_default();
+        let checked = cty::json::decode(&bytes, &id_schema.value_type)
+            .map_err(|e| e.to_string())
+            .and_then(|v| match id_schema.schema.check(&v, false) {
+                None => Ok(v),
+                Some(problem) => Err(format!("the result {problem}")),
+            });
+        let value = match checked {
+            Ok(v) => v,
+            Err(e) => {
+                return reply(
+                    Diagnostic::error(
+                        "Failed to upgrade the stored identity",
+                        format!(
+                            "The identity written by identity schema version {} could not be \
+                             upgraded to version {}: {e}.",
+                            req.version, id_schema.schema.version
+                        ),
+                    )
+                    .into(),
+                    None,
+                );
+            }
+        };
+        match toproto::identity(&value, &id_schema.value_type) {
+            Ok(identity) => reply(Diagnostics::new(), Some(identity)),
+            Err(d) => reply(d.into(), None),
+        }
     }
 
     async fn configure(
@@ -330,12 +447,13 @@ impl pb::provider_server::Provider for ProviderService {
                 }));
             }
         };
+        let client = fromproto::client_capabilities(req.client_capabilities.as_ref());
         let diagnostics = guarded("ConfigureProvider", async {
             let diagnostics = provider_config::validate(&config);
             if !diagnostics.has_errors() {
                 let cfg = provider_config::configure(&config, |k| std::env::var(k).ok());
-                debug!(terraform_version = %req.terraform_version, config = ?cfg, "provider configured");
-                self.provider.set_config(cfg);
+                debug!(terraform_version = %req.terraform_version, config = ?cfg, ?client, "provider configured");
+                self.provider.set_config(cfg, client);
             }
             diagnostics
         })
@@ -351,50 +469,77 @@ impl pb::provider_server::Provider for ProviderService {
         req: Request<pb::read_resource::Request>,
     ) -> RpcResult<pb::read_resource::Response> {
         let req = req.into_inner();
-        let fail = |d: Diagnostics, state: Option<pb::DynamicValue>, private: Vec<u8>| {
+        // On any failure the current state and identity stand, so nothing is lost from state.
+        let keep = |d: Diagnostics| {
             Ok(Response::new(pb::read_resource::Response {
-                new_state: state,
+                new_state: req.current_state.clone(),
                 diagnostics: toproto::diagnostics(&d),
-                private,
+                private: req.private.clone(),
+                new_identity: req.current_identity.clone(),
                 ..Default::default()
             }))
         };
         let Some(reg) = self.provider.resource(&req.type_name) else {
-            return fail(
-                unknown_resource(&req.type_name, &self.provider).into(),
-                req.current_state,
-                req.private,
-            );
+            return keep(unknown_resource(&req.type_name, &self.provider).into());
         };
-        let state = match decode(req.current_state.as_ref(), &reg.value_type, "current state") {
-            Ok(v) => v,
-            Err(d) => return fail(d.into(), req.current_state, req.private),
+        let decoded = (|| {
+            Ok::<_, Diagnostic>((
+                decode(req.current_state.as_ref(), &reg.value_type, "current state")?,
+                decode_identity(reg, req.current_identity.as_ref(), "current identity")?,
+            ))
+        })();
+        let (state, current_identity) = match decoded {
+            Ok(t) => t,
+            Err(d) => return keep(d.into()),
         };
         if state.is_null() {
-            return fail(Diagnostics::new(), req.current_state, req.private);
+            return keep(Diagnostics::new());
         }
-        let ctx = self.provider.ctx();
+        let client = fromproto::client_capabilities(req.client_capabilities.as_ref());
+        let ctx = self.provider.ctx(Some(client));
         let outcome = guarded_try(
             "ReadResource",
             reg.resource.read(&ctx, &state, &req.private),
         )
         .await;
-        match outcome {
+        let (mut state, private) = match outcome {
+            Ok(ReadOutcome::Present { state, private }) => (state, private),
             Ok(ReadOutcome::Gone) => {
                 debug!(type_name = %req.type_name, "remote object is gone; removing from state");
-                match encode(&Value::Null, &reg.value_type, "state") {
-                    Ok(dv) => fail(Diagnostics::new(), Some(dv), Vec::new()),
-                    Err(d) => fail(d.into(), req.current_state, req.private),
-                }
+                return match encode(&Value::Null, &reg.value_type, "state") {
+                    Ok(dv) => Ok(Response::new(pb::read_resource::Response {
+                        new_state: Some(dv),
+                        ..Default::default()
+                    })),
+                    Err(d) => keep(d.into()),
+                };
             }
-            Ok(ReadOutcome::Present { state, private }) => {
-                match encode(&state, &reg.value_type, "refreshed state") {
-                    Ok(dv) => fail(Diagnostics::new(), Some(dv), private),
-                    Err(d) => fail(d.into(), req.current_state, req.private),
-                }
-            }
-            // On error the prior state stands, so nothing is lost from state.
-            Err(d) => fail(d, req.current_state, req.private),
+            Err(d) => return keep(d),
+        };
+        reg.schema.block.null_write_only(&mut state);
+        let identity = match identity::derive("ReadResource", reg, &ctx, &state, false).await {
+            Ok(identity) => identity,
+            Err(d) => return keep(d),
+        };
+        if let Some(new) = &identity
+            && let Err(d) = identity::check_kept(reg, &current_identity, new, "refresh")
+        {
+            return keep(d.into());
+        }
+        let encoded = (|| {
+            Ok::<_, Diagnostic>((
+                encode(&state, &reg.value_type, "refreshed state")?,
+                encode_identity(reg, identity.as_ref())?,
+            ))
+        })();
+        match encoded {
+            Ok((new_state, new_identity)) => Ok(Response::new(pb::read_resource::Response {
+                new_state: Some(new_state),
+                private,
+                new_identity,
+                ..Default::default()
+            })),
+            Err(d) => keep(d.into()),
         }
     }
 
@@ -418,9 +563,10 @@ impl pb::provider_server::Provider for ProviderService {
                 decode(req.prior_state.as_ref(), ty, "prior state")?,
                 decode(req.proposed_new_state.as_ref(), ty, "proposed new state")?,
                 decode(req.config.as_ref(), ty, "resource configuration")?,
+                decode_identity(reg, req.prior_identity.as_ref(), "prior identity")?,
             ))
         })();
-        let (prior, proposed, config) = match decoded {
+        let (prior, proposed, config, prior_identity) = match decoded {
             Ok(t) => t,
             Err(d) => return fail(d.into()),
         };
@@ -431,7 +577,8 @@ impl pb::provider_server::Provider for ProviderService {
                 ..Default::default()
             }));
         }
-        let ctx = self.provider.ctx();
+        let client = fromproto::client_capabilities(req.client_capabilities.as_ref());
+        let ctx = self.provider.ctx(Some(client));
         let planned = guarded_try(
             "PlanResourceChange",
             reg.resource.plan(
@@ -445,15 +592,49 @@ impl pb::provider_server::Provider for ProviderService {
             ),
         )
         .await;
-        let planned = match planned {
+        let mut planned = match planned {
             Ok(p) => p,
             Err(d) => return fail(d),
         };
         if let Err(d) = planned.planned_state.conforms_to(ty) {
             warn!(error = %d, "planned state does not match the schema");
         }
-        let planned_state = match encode(&planned.planned_state, ty, "planned state") {
-            Ok(dv) => dv,
+        reg.schema.block.null_write_only(&mut planned.planned_state);
+        // A create or a replacement makes a new object, whose identity may change and may not
+        // be known yet; an update keeps the object, and so its identity.
+        let new_object = prior.is_null()
+            || identity::replaces(
+                &reg.schema.block,
+                &prior,
+                &planned.planned_state,
+                &planned.requires_replace,
+            );
+        let planned_identity = match identity::derive(
+            "PlanResourceChange",
+            reg,
+            &ctx,
+            &planned.planned_state,
+            new_object,
+        )
+        .await
+        {
+            Ok(identity) => identity,
+            Err(d) => return fail(d),
+        };
+        if !new_object
+            && let Some(planned_identity) = &planned_identity
+            && let Err(d) = identity::check_kept(reg, &prior_identity, planned_identity, "plan")
+        {
+            return fail(d.into());
+        }
+        let encoded = (|| {
+            Ok::<_, Diagnostic>((
+                encode(&planned.planned_state, ty, "planned state")?,
+                encode_identity(reg, planned_identity.as_ref())?,
+            ))
+        })();
+        let (planned_state, planned_identity) = match encoded {
+            Ok(t) => t,
             Err(d) => return fail(d.into()),
         };
         Ok(Response::new(pb::plan_resource_change::Response {
@@ -466,6 +647,7 @@ impl pb::provider_server::Provider for ProviderService {
             planned_private: planned.planned_private,
             diagnostics: toproto::diagnostics(&planned.diagnostics),
             legacy_type_system: false,
+            planned_identity,
             ..Default::default()
         }))
     }
@@ -494,13 +676,16 @@ impl pb::provider_server::Provider for ProviderService {
                 decode(req.prior_state.as_ref(), ty, "prior state")?,
                 decode(req.planned_state.as_ref(), ty, "planned state")?,
                 decode(req.config.as_ref(), ty, "resource configuration")?,
+                decode_identity(reg, req.planned_identity.as_ref(), "planned identity")?,
             ))
         })();
-        let (prior, planned, config) = match decoded {
+        let (prior, planned, config, planned_identity) = match decoded {
             Ok(t) => t,
             Err(d) => return fail(d.into(), req.prior_state),
         };
-        let ctx = self.provider.ctx();
+        // ApplyResourceChange carries no capabilities: Configure's stand.
+        let ctx = self.provider.ctx(None);
+        // `config` keeps write-only values: it is the only place apply can read them from.
         let applied = guarded(
             "ApplyResourceChange",
             reg.resource.apply(
@@ -522,20 +707,49 @@ impl pb::provider_server::Provider for ProviderService {
             }
         };
         let mut diagnostics = applied.diagnostics;
-        if !applied.new_state.is_null() && !applied.new_state.is_wholly_known() {
+        let mut new_state = applied.new_state;
+        if !new_state.is_null() && !new_state.is_wholly_known() {
             diagnostics.push(Diagnostic::error(
                 "Provider returned an incomplete state",
                 "The provider left a value unknown after apply. This is a provider bug; please \
                  report it.",
             ));
         }
-        match encode(&applied.new_state, ty, "new state") {
+        reg.schema.block.null_write_only(&mut new_state);
+        // The state is written whatever the identity's problems: an object that exists must
+        // stay in state.
+        let new_identity = if new_state.is_wholly_known() {
+            match identity::derive("ApplyResourceChange", reg, &ctx, &new_state, false).await {
+                Ok(identity) => identity,
+                Err(d) => {
+                    diagnostics.extend(d);
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        if !prior.is_null()
+            && !planned.is_null()
+            && let Some(new) = &new_identity
+            && let Err(d) = identity::check_kept(reg, &planned_identity, new, "apply")
+        {
+            diagnostics.push(d);
+        }
+        let new_identity = match encode_identity(reg, new_identity.as_ref()) {
+            Ok(identity) => identity,
+            Err(d) => {
+                diagnostics.push(d);
+                None
+            }
+        };
+        match encode(&new_state, ty, "new state") {
             Ok(dv) => Ok(Response::new(pb::apply_resource_change::Response {
                 new_state: Some(dv),
                 private: applied.private,
                 diagnostics: toproto::diagnostics(&diagnostics),
                 legacy_type_system: false,
-                ..Default::default()
+                new_identity,
             })),
             Err(d) => {
                 diagnostics.push(d);
@@ -558,19 +772,81 @@ impl pb::provider_server::Provider for ProviderService {
         let Some(reg) = self.provider.resource(&req.type_name) else {
             return fail(unknown_resource(&req.type_name, &self.provider).into());
         };
-        let ctx = self.provider.ctx();
-        let state =
-            match guarded_try("ImportResourceState", reg.resource.import(&ctx, &req.id)).await {
-                Ok(s) => s,
-                Err(d) => return fail(d),
-            };
-        match encode(&state, &reg.value_type, "imported state") {
-            Ok(dv) => Ok(Response::new(pb::import_resource_state::Response {
+        let given_identity = match decode_identity(reg, req.identity.as_ref(), "import identity") {
+            Ok(v) => v,
+            Err(d) => return fail(d.into()),
+        };
+        let client = fromproto::client_capabilities(req.client_capabilities.as_ref());
+        let ctx = self.provider.ctx(Some(client));
+        // Terraform sends one or the other; should both come, the id decides.
+        let by_identity = req.id.is_empty();
+        let imported = if !by_identity {
+            guarded_try("ImportResourceState", reg.resource.import(&ctx, &req.id)).await
+        } else if req
+            .identity
+            .as_ref()
+            .is_some_and(|i| i.identity_data.is_some())
+        {
+            match import_identity_problem(reg, &req.type_name, &given_identity) {
+                Some(d) => Err(d.into()),
+                None => {
+                    guarded_try(
+                        "ImportResourceState",
+                        reg.resource.import_by_identity(&ctx, &given_identity),
+                    )
+                    .await
+                }
+            }
+        } else {
+            Err(Diagnostic::error(
+                "Nothing to import",
+                format!(
+                    "Importing a {} needs an `id` (or, on Terraform 1.12 and later, an \
+                     `identity`) naming the existing object.",
+                    req.type_name
+                ),
+            )
+            .into())
+        };
+        let mut state = match imported {
+            Ok(s) => s,
+            Err(d) => return fail(d),
+        };
+        reg.schema.block.null_write_only(&mut state);
+        let identity = match identity::derive("ImportResourceState", reg, &ctx, &state, false).await
+        {
+            Ok(identity) => identity,
+            Err(d) => return fail(d),
+        };
+        if by_identity
+            && let Some(new) = &identity
+            && !crate::identity::keeps(&given_identity, new)
+        {
+            return fail(
+                Diagnostic::error(
+                    "Imported object has another identity",
+                    format!(
+                        "The {} object found for the identity in the import block has a \
+                         different identity. Check the identity's attributes.",
+                        req.type_name
+                    ),
+                )
+                .into(),
+            );
+        }
+        let encoded = (|| {
+            Ok::<_, Diagnostic>((
+                encode(&state, &reg.value_type, "imported state")?,
+                encode_identity(reg, identity.as_ref())?,
+            ))
+        })();
+        match encoded {
+            Ok((state, identity)) => Ok(Response::new(pb::import_resource_state::Response {
                 imported_resources: vec![pb::import_resource_state::ImportedResource {
                     type_name: req.type_name,
-                    state: Some(dv),
+                    state: Some(state),
                     private: Vec::new(),
-                    ..Default::default()
+                    identity,
                 }],
                 ..Default::default()
             })),
@@ -615,7 +891,8 @@ impl pb::provider_server::Provider for ProviderService {
             Ok(v) => v,
             Err(d) => return fail(d.into()),
         };
-        let ctx = self.provider.ctx();
+        let client = fromproto::client_capabilities(req.client_capabilities.as_ref());
+        let ctx = self.provider.ctx(Some(client));
         let read = match guarded_try("ReadDataSource", reg.data_source.read(&ctx, &config)).await {
             Ok(r) => r,
             Err(d) => return fail(d),
@@ -643,11 +920,52 @@ impl pb::provider_server::Provider for ProviderService {
 
     async fn generate_resource_config(
         &self,
-        _req: Request<pb::generate_resource_config::Request>,
+        req: Request<pb::generate_resource_config::Request>,
     ) -> RpcResult<pb::generate_resource_config::Response> {
-        Err(Status::unimplemented(
-            "configuration generation is not supported",
-        ))
+        let req = req.into_inner();
+        let fail = |d: Diagnostics| {
+            Ok(Response::new(pb::generate_resource_config::Response {
+                config: None,
+                diagnostics: toproto::diagnostics(&d),
+            }))
+        };
+        let Some(reg) = self.provider.resource(&req.type_name) else {
+            return fail(unknown_resource(&req.type_name, &self.provider).into());
+        };
+        let ty = &reg.value_type;
+        let state = match decode(req.state.as_ref(), ty, "state") {
+            Ok(v) => v,
+            Err(d) => return fail(d.into()),
+        };
+        let generated = guarded_try("GenerateResourceConfig", async {
+            reg.resource.generate_config(&state)
+        })
+        .await;
+        let mut config = match generated {
+            Ok(c) => c,
+            Err(d) => return fail(d),
+        };
+        reg.schema.block.null_write_only(&mut config);
+        if let Err(e) = config.conforms_to(ty) {
+            return fail(
+                Diagnostic::error(
+                    "Provider generated an invalid configuration",
+                    format!(
+                        "The {} resource generated a configuration that does not match its \
+                         schema: {e}. This is a bug in the provider; please report it.",
+                        req.type_name
+                    ),
+                )
+                .into(),
+            );
+        }
+        match encode(&config, ty, "generated configuration") {
+            Ok(dv) => Ok(Response::new(pb::generate_resource_config::Response {
+                config: Some(dv),
+                diagnostics: Vec::new(),
+            })),
+            Err(d) => fail(d.into()),
+        }
     }
 
     async fn validate_ephemeral_resource_config(
@@ -696,19 +1014,19 @@ impl pb::provider_server::Provider for ProviderService {
         &self,
         req: Request<pb::list_resource::Request>,
     ) -> RpcResult<Self::ListResourceStream> {
-        let event = pb::list_resource::Event {
-            diagnostic: diags(no_such("list resource", &req.into_inner().type_name)),
-            ..Default::default()
-        };
-        Ok(Response::new(Box::pin(futures::stream::iter([Ok(event)]))))
+        Ok(Response::new(list::stream(
+            Arc::clone(&self.provider),
+            req.into_inner(),
+        )))
     }
 
     async fn validate_list_resource_config(
         &self,
         req: Request<pb::validate_list_resource_config::Request>,
     ) -> RpcResult<pb::validate_list_resource_config::Response> {
+        let diagnostics = list::validate(&self.provider, req.into_inner()).await;
         Ok(Response::new(pb::validate_list_resource_config::Response {
-            diagnostics: diags(no_such("list resource", &req.into_inner().type_name)),
+            diagnostics: toproto::diagnostics(&diagnostics),
         }))
     }
 
@@ -777,8 +1095,101 @@ fn server_capabilities() -> pb::ServerCapabilities {
         plan_destroy: false,
         get_provider_schema_optional: false,
         move_resource_state: false,
-        ..Default::default()
+        // Every resource has a configuration generator (the default keeps what a user sets).
+        generate_resource_config: true,
     }
+}
+
+/// An identity Terraform sent, of `reg`'s identity type; null for a resource without one
+/// (Terraform sends none then).
+fn decode_identity(
+    reg: &Registered,
+    data: Option<&pb::ResourceIdentityData>,
+    what: &str,
+) -> Result<Value, Diagnostic> {
+    match &reg.identity {
+        Some(id) => fromproto::identity(data, &id.value_type, what),
+        None => Ok(Value::Null),
+    }
+}
+
+fn encode_identity(
+    reg: &Registered,
+    identity: Option<&Value>,
+) -> Result<Option<pb::ResourceIdentityData>, Diagnostic> {
+    match (&reg.identity, identity) {
+        (Some(id), Some(v)) => toproto::identity(v, &id.value_type).map(Some),
+        _ => Ok(None),
+    }
+}
+
+/// Errors for write-only attributes set in `config`, for a client that cannot handle them
+/// (Terraform before 1.11 would store the value, or reject the null the provider plans).
+fn write_only_refused(reg: &Registered, config: &Value) -> Diagnostics {
+    reg.schema
+        .block
+        .write_only_set(config)
+        .into_iter()
+        .map(|(path, attr)| {
+            let instead = match attr.write_only_fallback {
+                Some(fallback) => format!(
+                    "Use Terraform 1.11 or later, or set `{fallback}` instead (that value is \
+                     stored in the state)."
+                ),
+                None => {
+                    "Use Terraform 1.11 or later, or remove it from the configuration.".to_string()
+                }
+            };
+            Diagnostic::error(
+                "Write-only attribute needs Terraform 1.11 or later",
+                format!(
+                    "`{}` of {} is write-only: Terraform passes it to the provider without \
+                     storing it in the plan or state, which the Terraform version running this \
+                     configuration cannot do. {instead}",
+                    attr.name,
+                    reg.resource.type_name()
+                ),
+            )
+            .at_path(path)
+        })
+        .collect()
+}
+
+/// Why `identity` cannot be imported, if it cannot: the resource has no identity, or an
+/// attribute required for import is unset.
+fn import_identity_problem(
+    reg: &Registered,
+    type_name: &str,
+    identity: &Value,
+) -> Option<Diagnostic> {
+    let Some(id) = &reg.identity else {
+        return Some(Diagnostic::error(
+            "Import by identity is not supported",
+            format!("The {type_name} resource has no identity. Import it with an `id` instead."),
+        ));
+    };
+    let missing: Vec<_> = id
+        .schema
+        .required_for_import()
+        .filter(|name| {
+            identity
+                .get_attr(name)
+                .is_none_or(|v| v.is_null() || !v.is_wholly_known())
+        })
+        .collect();
+    if missing.is_empty() {
+        return None;
+    }
+    let all: Vec<_> = id.schema.attributes.iter().map(|a| a.name).collect();
+    Some(Diagnostic::error(
+        "Incomplete import identity",
+        format!(
+            "Importing a {type_name} by identity needs {} set to a known value. Its identity \
+             attributes are: {}.",
+            missing.join(", "),
+            all.join(", ")
+        ),
+    ))
 }
 
 /// What Terraform would reject in a data source's result, refused here with a message that

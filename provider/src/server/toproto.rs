@@ -8,6 +8,7 @@ use galley_proto::tfplugin5 as pb;
 
 use crate::cty::{self, Type, Value};
 use crate::diagnostics::{Diagnostic, Diagnostics, PathStep, Severity};
+use crate::identity::{ForImport, IdentitySchema};
 use crate::schema::{Block, Nesting, Schema};
 
 pub fn schema(s: &Schema) -> pb::Schema {
@@ -33,7 +34,8 @@ pub fn block(b: &Block) -> pb::schema::Block {
                 sensitive: a.sensitive,
                 description_kind: pb::StringKind::Markdown as i32,
                 deprecated: a.deprecated,
-                write_only: false,
+                write_only: a.write_only,
+                deprecation_message: String::new(),
             })
             .collect(),
         block_types: b
@@ -50,6 +52,24 @@ pub fn block(b: &Block) -> pb::schema::Block {
         description: b.description.clone(),
         description_kind: pb::StringKind::Markdown as i32,
         deprecated: b.deprecated,
+        deprecation_message: String::new(),
+    }
+}
+
+pub fn identity_schema(s: &IdentitySchema) -> pb::ResourceIdentitySchema {
+    pb::ResourceIdentitySchema {
+        version: s.version,
+        identity_attributes: s
+            .attributes
+            .iter()
+            .map(|a| pb::resource_identity_schema::IdentityAttribute {
+                name: a.name.to_string(),
+                r#type: a.ty.to_json().into_bytes(),
+                required_for_import: a.for_import == ForImport::Required,
+                optional_for_import: a.for_import == ForImport::Optional,
+                description: a.description.clone(),
+            })
+            .collect(),
     }
 }
 
@@ -113,9 +133,18 @@ pub fn dynamic_value(v: &Value, ty: &Type, what: &str) -> Result<pb::DynamicValu
         })
 }
 
+/// An identity value, as ReadResource, PlanResourceChange, ApplyResourceChange,
+/// ImportResourceState and ListResource carry it.
+pub fn identity(v: &Value, ty: &Type) -> Result<pb::ResourceIdentityData, Diagnostic> {
+    dynamic_value(v, ty, "identity").map(|dv| pb::ResourceIdentityData {
+        identity_data: Some(dv),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::identity::IdentityAttribute;
     use crate::schema::{Attribute, NestedBlock, Presence};
 
     fn sample() -> Block {
@@ -125,6 +154,7 @@ mod tests {
                 Attribute::new("name", Type::String, Presence::Required, "the name"),
                 Attribute::new("id", Type::String, Presence::Computed, "the id"),
                 Attribute::new("token", Type::String, Presence::Optional, "secret").sensitive(),
+                Attribute::new("token_wo", Type::String, Presence::Optional, "").write_only(),
             ],
             blocks: vec![NestedBlock {
                 type_name: "timeouts",
@@ -148,15 +178,38 @@ mod tests {
     #[test]
     fn proto_encoding_keeps_flags_and_cty_type_json() {
         let pb = block(&sample());
-        assert_eq!(pb.attributes.len(), 3);
+        assert_eq!(pb.attributes.len(), 4);
         let name = &pb.attributes[0];
         assert!(name.required && !name.optional && !name.computed);
         assert_eq!(name.r#type, br#""string""#);
         assert!(pb.attributes[2].sensitive);
+        assert!(!pb.attributes[2].write_only);
+        assert!(pb.attributes[3].write_only && pb.attributes[3].optional);
         assert_eq!(
             pb.block_types[0].nesting,
             pb::schema::nested_block::NestingMode::Single as i32
         );
+    }
+
+    #[test]
+    fn identity_schemas_encode_import_flags_and_types() {
+        let s = IdentitySchema {
+            version: 3,
+            attributes: vec![
+                IdentityAttribute::new("id", Type::String, ForImport::Required, "The id."),
+                IdentityAttribute::new("zones", Type::list(Type::String), ForImport::Optional, ""),
+            ],
+        };
+        let pb = identity_schema(&s);
+        assert_eq!(pb.version, 3);
+        let [id, zones] = &pb.identity_attributes[..] else {
+            panic!("two attributes: {pb:?}")
+        };
+        assert_eq!(id.name, "id");
+        assert!(id.required_for_import && !id.optional_for_import);
+        assert_eq!(id.description, "The id.");
+        assert!(!zones.required_for_import && zones.optional_for_import);
+        assert_eq!(zones.r#type, br#"["list","string"]"#);
     }
 
     #[test]

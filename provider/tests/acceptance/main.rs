@@ -1,5 +1,6 @@
 //! Acceptance tests: the provider binary driven by real Terraform builds, against real
-//! DynamoDB- and S3-compatible servers and the local OCI engine, started on free loopback ports.
+//! DynamoDB- and S3-compatible servers and the local OCI engine, started on free loopback ports,
+//! and the schema as Terraform loads it (`schema`).
 //!
 //! One test binary; helpers in `util`, fixtures in `tests/fixtures/` of the workspace.
 
@@ -7,7 +8,9 @@ mod build;
 mod esb;
 mod examples;
 mod galley_stack;
+mod generate_config;
 mod oci_util;
 mod plugin;
+mod schema;
 mod session;
 mod util;

@@ -17,10 +17,7 @@ use crate::session::JobRun;
 use crate::session::stack::SOURCE_TAG;
 
 fn ctx() -> Ctx {
-    Ctx {
-        config: std::sync::Arc::new(ProviderConfig::default()),
-        stop: Default::default(),
-    }
+    Ctx::new(std::sync::Arc::new(ProviderConfig::default()))
 }
 
 fn config(dir: &str, extra: &[(&str, Value)]) -> Value {

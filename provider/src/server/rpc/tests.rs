@@ -1,9 +1,16 @@
 //! The tfplugin5 service called in-process, without a socket: data source plumbing with a
 //! test-only data source, unknown type names, and the panic guard on every RPC that runs
-//! provider code.
+//! provider code. The submodules prove the newer features with a test-only resource that has
+//! an identity and write-only attributes, and its list resource
+//! (`crate::list_resources::testing`).
 
 use async_trait::async_trait;
 use galley_proto::tfplugin5::provider_server::Provider as _;
+
+mod generate_config;
+mod identities;
+mod listing;
+mod write_only;
 
 use super::*;
 use crate::data_source::DataSource;
@@ -16,7 +23,61 @@ fn service(
     resources: Vec<Arc<dyn Resource>>,
     data_sources: Vec<Arc<dyn DataSource>>,
 ) -> ProviderService {
-    ProviderService::new(Arc::new(Provider::with(resources, data_sources)))
+    ProviderService::new(Arc::new(Provider::with(
+        resources,
+        data_sources,
+        Vec::new(),
+    )))
+}
+
+/// The widget resource and its list resource, plus what the widget's apply saw of `secret_wo`.
+fn widget_service() -> (ProviderService, Arc<std::sync::Mutex<Option<String>>>) {
+    use crate::list_resources::testing::{Widget, Widgets};
+    let widget = Widget::default();
+    let seen = Arc::clone(&widget.apply_saw_secret_wo);
+    let provider = Provider::with(
+        vec![Arc::new(widget)],
+        Vec::new(),
+        vec![Arc::new(Widgets::default())],
+    );
+    (ProviderService::new(Arc::new(provider)), seen)
+}
+
+/// A widget configuration: `name` and the given attributes, everything else null.
+fn widget_config(name: &str, extra: &[(&str, Value)]) -> Value {
+    let mut v = Value::null_object(&crate::list_resources::testing::value_type());
+    v.set_attr("name", Value::string(name));
+    for (k, val) in extra {
+        v.set_attr(k, val.clone());
+    }
+    v
+}
+
+/// A widget value on the wire.
+fn widget_dv(v: &Value) -> pb::DynamicValue {
+    encode(v, &crate::list_resources::testing::value_type(), "widget").unwrap()
+}
+
+/// A widget value off the wire.
+fn widget_of(dv: Option<&pb::DynamicValue>) -> Value {
+    decode(dv, &crate::list_resources::testing::value_type(), "widget").unwrap()
+}
+
+fn widget_identity(name: &str, zone: Option<&str>) -> Value {
+    Value::object([
+        ("name", Value::string(name)),
+        ("zone", zone.map_or(Value::Null, Value::string)),
+    ])
+}
+
+fn identity_dv(v: &Value) -> pb::ResourceIdentityData {
+    let ty = crate::list_resources::testing::identity_schema().value_type();
+    toproto::identity(v, &ty).unwrap()
+}
+
+fn identity_of(data: Option<&pb::ResourceIdentityData>) -> Value {
+    let ty = crate::list_resources::testing::identity_schema().value_type();
+    fromproto::identity(data, &ty, "identity").unwrap()
 }
 
 fn echo_service() -> ProviderService {
