@@ -6,6 +6,7 @@ use std::fmt;
 use std::time::Duration;
 
 use super::error::{EsbError, Service};
+use super::spec::EsbSpec;
 
 /// Endpoints and credentials for one set of ESB servers.
 #[derive(Clone)]
@@ -101,6 +102,19 @@ impl Connection {
         };
         check_endpoint(service, value)?;
         Ok(value.trim_end_matches('/').to_owned())
+    }
+
+    /// The services `spec` uses (DynamoDB for tables, S3 for buckets) that have no endpoint
+    /// here, so that a plan can name what to set before anything is contacted.
+    pub fn missing_endpoints(&self, spec: &EsbSpec) -> Vec<Service> {
+        let mut missing = Vec::new();
+        if !spec.tables.is_empty() && self.dynamodb_endpoint.is_none() {
+            missing.push(Service::DynamoDb);
+        }
+        if !spec.buckets.is_empty() && self.s3_endpoint.is_none() {
+            missing.push(Service::S3);
+        }
+        missing
     }
 
     /// Checks both endpoints that are set, for plan-time validation; unset ones are not errors
@@ -233,6 +247,29 @@ mod tests {
             env(&[("AWS_REGION", "eu-west-1")]),
         );
         assert_eq!(conn.region, "eu-west-1");
+    }
+
+    #[test]
+    fn missing_endpoints_are_those_the_file_needs() {
+        let spec = |text| EsbSpec::parse("resources.yml", text).unwrap();
+        let tables = spec(
+            "DynamoDB:\n  - TableName: events\n    KeySchema: [{AttributeName: id, KeyType: HASH}]\n    AttributeDefinitions: [{AttributeName: id, AttributeType: S}]\n",
+        );
+        let buckets = spec("S3:\n  - BucketName: artifacts\n");
+        let none = Connection::with_env_defaults(None, None, None, None, None, env(&[]));
+        assert_eq!(none.missing_endpoints(&tables), vec![Service::DynamoDb]);
+        assert_eq!(none.missing_endpoints(&buckets), vec![Service::S3]);
+        assert_eq!(none.missing_endpoints(&spec("S3: []\n")), vec![]);
+        let s3_only = Connection::with_env_defaults(
+            None,
+            Some("http://127.0.0.1:9000".into()),
+            None,
+            None,
+            None,
+            env(&[]),
+        );
+        assert_eq!(s3_only.missing_endpoints(&buckets), vec![]);
+        assert_eq!(s3_only.missing_endpoints(&tables), vec![Service::DynamoDb]);
     }
 
     #[test]

@@ -120,11 +120,11 @@ fn context_digest(wd: &Workdir) -> String {
         .unwrap()
 }
 
-#[test]
-fn build_uploads_the_context_runs_docker_and_records_the_digest() {
-    let tools_dir = tempfile::tempdir().unwrap();
-    let record = tools_dir.path().join("docker.record");
-    let bin = stand_in_tools(&record);
+/// The local engine running build commands with the stand-in `docker` (recording into
+/// `record`), and the bucket the context goes to. The directory of the stand-in is returned
+/// too: it must outlive the engine.
+fn build_host(record: &Path) -> (tempfile::TempDir, LocalOci, Oci) {
+    let bin = stand_in_tools(record);
     let local = LocalOci::start_with(LocalOptions {
         enable_run_command: true,
         run_command_path_prefix: Some(bin.path().to_owned()),
@@ -136,6 +136,14 @@ fn build_uploads_the_context_runs_docker_and_records_the_digest() {
             .create_bucket(NAMESPACE, &CreateBucketDetails::new(BUCKET, COMPARTMENT)),
     )
     .unwrap();
+    (bin, local, oci)
+}
+
+#[test]
+fn build_uploads_the_context_runs_docker_and_records_the_digest() {
+    let tools_dir = tempfile::tempdir().unwrap();
+    let record = tools_dir.path().join("docker.record");
+    let (_bin, local, oci) = build_host(&record);
     let wd = workdir(&local, TfVersion::Latest, Install::DevOverrides);
     copy_fixture_dir("build/app", &wd.path().join("app"), &[]);
     wd.write("app/.git/config", "[core]\n");
@@ -279,6 +287,58 @@ fn a_build_the_instance_cannot_run_says_why() {
     // The uploaded context is in state, so destroy cleans it up.
     let object = attr(&wd, ADDRESS, "object_name");
     assert_eq!(objects(&oci), vec![object]);
+    wd.destroy();
+    assert_eq!(objects(&oci), Vec::<String>::new());
+}
+
+/// `app_dir` from another resource's output is unknown at plan time: the plan shows the digest
+/// as known after apply, apply builds and records the digest of the context it packaged, and
+/// the next plan is empty. Terraform plans again with the now known values before it applies,
+/// so the provider's apply gets a known digest here; an apply whose plan has no digest is
+/// pinned by the unit test named after the bug (`app_dir_unknown_at_plan_is_built_not_refused_
+/// as_build_context_changed_after_plan`).
+#[test]
+fn app_dir_from_another_resource_is_unknown_at_plan_and_built_at_apply() {
+    let tools_dir = tempfile::tempdir().unwrap();
+    let record = tools_dir.path().join("docker.record");
+    let (_bin, local, oci) = build_host(&record);
+    let wd = workdir(&local, TfVersion::Latest, Install::DevOverrides);
+    copy_fixture_dir("build/app", &wd.path().join("app"), &[]);
+    let config = build_config().replace(
+        r#"app_dir             = "${path.module}/app""#,
+        "app_dir             = terraform_data.app_dir.output",
+    );
+    assert!(config.contains("terraform_data.app_dir.output"), "{config}");
+    wd.write(
+        "main.tf",
+        &format!(
+            "{config}\nresource \"terraform_data\" \"app_dir\" {{\n  input = \"${{path.module}}/app\"\n}}\n"
+        ),
+    );
+
+    let plan = wd.ok(&["plan", "-no-color"]);
+    let planned_digest = plan
+        .stdout
+        .lines()
+        .find(|l| l.contains("source_sha256"))
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        planned_digest.contains("(known after apply)"),
+        "the digest cannot be known at plan time:\n{}",
+        plan.stdout
+    );
+
+    let run = wd.run(&["apply", "-auto-approve", "-no-color"]);
+    assert_eq!(run.status, 0, "{}", run.combined());
+    let values = wd.resource_values(ADDRESS).unwrap();
+    let digest = context_digest(&wd);
+    assert_eq!(values["source_sha256"], digest.as_str());
+    let object = format!("galley-build/{digest}.tar.gz");
+    assert_eq!(values["object_name"], object.as_str());
+    assert_eq!(values["exit_code"], 0);
+    assert_eq!(objects(&oci), vec![object]);
+    wd.assert_empty_plan();
     wd.destroy();
     assert_eq!(objects(&oci), Vec::<String>::new());
 }

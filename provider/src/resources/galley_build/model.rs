@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use super::DEFAULT_DOCKERFILE;
 use crate::attrs::Attr;
-use crate::build::{Build, Found, Login, Record, Secret, Timeouts};
+use crate::build::{Build, Found, Login, Record, Secret, Timeouts, Uploaded};
 use crate::cty::Value;
 
 /// The resource's values, typed. `timeouts` is carried as given: `crate::timeouts` reads it.
@@ -190,6 +190,14 @@ impl Model {
         if self.output_tail.is_unknown() {
             self.output_tail = Attr::Known(String::new());
         }
+    }
+
+    /// Records the uploaded context. Its digest is the planned one, or the packaged one when
+    /// the plan could not know it.
+    pub(super) fn record_upload(&mut self, uploaded: &Uploaded) {
+        self.namespace = Attr::Known(uploaded.namespace.clone());
+        self.object_name = Attr::Known(uploaded.object.clone());
+        self.source_sha256 = Attr::Known(uploaded.source_sha256.clone());
     }
 
     /// The uploaded context, when the state records one.
