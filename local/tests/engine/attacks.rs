@@ -442,3 +442,115 @@ async fn zip_entries_that_escape_or_link_are_refused() {
     assert!(!work_dir(&e, &job).exists());
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "SECRET");
 }
+
+/// The request head of `req` as it goes on the wire.
+fn wire_head(req: &Request<Body>) -> String {
+    let mut head = format!("{} {} HTTP/1.1\r\n", req.method(), req.uri());
+    for (name, value) in req.headers() {
+        head.push_str(&format!("{name}: {}\r\n", value.to_str().unwrap()));
+    }
+    head.push_str("\r\n");
+    head
+}
+
+/// With every connection busy (an upload whose body stalls), a new one is answered 503 in
+/// OCI's shape; the stalled upload is closed at the request timeout and leaves no file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_every_connection_is_busy_a_new_one_gets_503_and_a_stalled_upload_times_out() {
+    use std::io::Read as _;
+    let e = Engine::new();
+    make_bucket(&e, "b").await;
+    let limits = galley_local::connections::ConnectionLimits {
+        max_connections: 1,
+        request_timeout: Duration::from_secs(2),
+        ..Default::default()
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(galley_local::serve_with(
+        listener,
+        e.router.clone(),
+        limits,
+        async {
+            let _ = stopped.await;
+        },
+    ));
+
+    let mut upload = sign_with(
+        &e.credentials,
+        Method::PUT,
+        "/n/galleylocal/b/b/o/stalled.bin",
+        Some(b""),
+        &[],
+        true,
+    );
+    upload
+        .headers_mut()
+        .insert("content-length", HeaderValue::from(1000));
+    let head = wire_head(&upload);
+    let started = std::time::Instant::now();
+    let stalled = tokio::task::spawn_blocking(move || {
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        s.write_all(head.as_bytes()).unwrap();
+        s.write_all(&[b'x'; 100]).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out);
+        out
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let refused = tokio::task::spawn_blocking(move || {
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let _ = s.write_all(b"GET /_galley/health HTTP/1.1\r\nhost: x\r\n\r\n");
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out);
+        String::from_utf8_lossy(&out).into_owned()
+    })
+    .await
+    .unwrap();
+    assert!(refused.starts_with("HTTP/1.1 503"), "{refused}");
+    assert!(refused.contains("retry-after: 1"), "{refused}");
+    assert!(refused.contains("opc-request-id: "), "{refused}");
+    let body = refused.split("\r\n\r\n").nth(1).unwrap();
+    let body: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(body["code"], "ServiceUnavailable");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("--max-connections")
+    );
+
+    // The stalled upload is cut at the request timeout, unanswered, with nothing left behind.
+    let out = stalled.await.unwrap();
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(1900) && took < Duration::from_secs(8),
+        "closed after {took:?}"
+    );
+    assert!(out.is_empty(), "{}", String::from_utf8_lossy(&out));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        files_under(&e.dir.join("objectstorage/galleylocal/b/objects")),
+        Vec::<String>::new()
+    );
+    // With the connection gone, the next one is served.
+    let ok = tokio::task::spawn_blocking(move || {
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s.write_all(b"GET /_galley/health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+            .unwrap();
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out);
+        String::from_utf8_lossy(&out).into_owned()
+    })
+    .await
+    .unwrap();
+    assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
+
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+}
