@@ -167,10 +167,11 @@ impl Execution<'_> {
             Err(e) => return Outcome::failed("INTERNAL_SERVICE_ERROR", e.to_string()),
         };
         let _ = std::fs::remove_dir_all(&work);
-        if let Err(e) = std::fs::create_dir_all(&work)
-            .map_err(zipdir::ZipError::from)
-            .and_then(|_| zipdir::extract(&zip, &work))
-        {
+        // TERRAFORM_CONFIG_UNZIP_FAILED for every refusal, limits included: it is Resource
+        // Manager's code for a ZIP_UPLOAD configuration it cannot unpack (its size codes are
+        // for Object Storage sources), and SDKs map codes they do not know to
+        // UNKNOWN_ENUM_VALUE.
+        if let Err(e) = zipdir::extract_into(&zip, &work, self.state.config().extract) {
             self.log.line(Level::Error, &e.to_string());
             return Outcome::failed("TERRAFORM_CONFIG_UNZIP_FAILED", e.to_string());
         }

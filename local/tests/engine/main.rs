@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 mod agent;
+mod attacks;
 mod auth;
 mod faults;
 mod object_storage;

@@ -8,6 +8,7 @@ mod util;
 mod config_file;
 mod endpoints;
 mod instance_principal;
+mod logs;
 mod models;
 mod resource_principal;
 mod retry;
