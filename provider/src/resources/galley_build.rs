@@ -94,7 +94,9 @@ fn schema() -> Schema {
                     s.clone(),
                     Presence::Required,
                     "Directory of the build context (relative paths are relative to where \
-                     Terraform runs).",
+                     Terraform runs). Symbolic links are followed when they resolve inside the \
+                     directory; a link to anything outside it is an error (list it in \
+                     `.galleyignore` to leave it out).",
                 ),
                 Attribute::new(
                     "bucket_name",

@@ -120,7 +120,10 @@ fn schema() -> Schema {
                     "Directory of the configuration to deploy (relative paths are relative to \
                      where Terraform runs; `\"${path.module}/stack\"` is safest). It is zipped \
                      with relative paths, leaving out `.terraform/`, `.git/`, `*.tfstate*` and \
-                     what a `.galleyignore` at its root lists (`.gitignore` syntax).",
+                     what a `.galleyignore` at its root lists (`.gitignore` syntax). Symbolic \
+                     links are followed when they resolve inside the directory; a link to \
+                     anything outside it is an error (list it in `.galleyignore` to leave it \
+                     out).",
                 ),
                 Attribute::new(
                     "working_directory",
