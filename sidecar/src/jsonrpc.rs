@@ -45,8 +45,11 @@ pub fn too_large(limit: usize, head: &[u8]) -> ServerJsonRpcMessage {
     error(
         ErrorCode::INVALID_REQUEST,
         format!(
-            "the message is larger than {} ({limit} bytes), the most this server accepts (GALLEY_MAX_MESSAGE_BYTES); it was discarded. Send less at once (for example one component at a time with add_component)",
-            human_bytes(limit)
+            "the message is larger than {}, the most this server accepts (GALLEY_MAX_MESSAGE_BYTES); it was discarded. Send less at once (for example one component at a time with add_component)",
+            match human_bytes(limit) {
+                h if h.ends_with(" bytes") => h,
+                h => format!("{h} ({limit} bytes)"),
+            }
         ),
         head_id(head),
     )

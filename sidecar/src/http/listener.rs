@@ -6,9 +6,9 @@
 //!   than the idle timeout, or with part of a request's headers for longer than the header
 //!   timeout (counted from its first byte), it is closed. A request in progress is not limited
 //!   here (a tool call may run for minutes; its body has the request timeout, see `messages`).
-//! - At the connection limit, a new connection closes the connection that has been waiting the
-//!   longest; when every connection has a request in progress, the new one gets a 503 and is
-//!   closed. So a crowd of half-sent requests (slow-loris) cannot keep `/health` or a real
+//! - At the connection limit, a new connection closes the connection that has been waiting for
+//!   a request the longest (idle, or sending its headers slowly); when every connection has a
+//!   request in progress, the new one gets a 503 and is closed. So a crowd of half-sent requests (slow-loris) cannot keep `/health` or a real
 //!   client out.
 //! - The limit is kept below the process's open-file limit, and an `accept` that fails for lack
 //!   of descriptors closes a waiting connection and tries again soon rather than stalling.
@@ -93,19 +93,15 @@ impl Tracker {
             .count()
     }
 
-    /// Closes the connection that has waited longest (those without a byte first); false when
-    /// every connection has a request in progress.
+    /// Closes the connection that has been waiting for a request the longest (idle or sending
+    /// its headers slowly alike: a new connection, whose request is on its way, goes last);
+    /// false when every connection has a request in progress.
     fn shed_one(&self) -> bool {
         let conns = self.conns();
         let victim = conns
             .values()
             .filter(|c| !c.shed.load(Ordering::SeqCst) && c.active.load(Ordering::SeqCst) == 0)
-            .min_by_key(|c| {
-                (
-                    c.first_byte.load(Ordering::SeqCst) != 0,
-                    c.waiting_since.load(Ordering::SeqCst),
-                )
-            })
+            .min_by_key(|c| c.waiting_since.load(Ordering::SeqCst))
             .cloned();
         match victim {
             Some(c) => {

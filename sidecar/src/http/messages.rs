@@ -55,9 +55,8 @@ enum BodyError {
 }
 
 /// Reads a body of at most `max` bytes; beyond that, keeps the first bytes (for the id) and
-/// stops reading.
-async fn read_limited(body: Body, max: usize) -> Result<Bytes, BodyError> {
-    let mut body = body;
+/// stops keeping.
+async fn read_limited(body: &mut Body, max: usize) -> Result<Bytes, BodyError> {
     let mut buf: Vec<u8> = Vec::new();
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| BodyError::Failed(e.to_string()))?;
@@ -122,13 +121,19 @@ pub async fn check(State(checks): State<Arc<Checks>>, req: Request, next: Next) 
             None,
         );
     }
-    let (parts, body) = req.into_parts();
+    let (parts, mut body) = req.into_parts();
     let limit = checks.max_message_bytes;
-    let bytes = match tokio::time::timeout(checks.request_timeout, read_limited(body, limit)).await
-    {
+    let deadline = tokio::time::Instant::now() + checks.request_timeout;
+    let bytes = match tokio::time::timeout_at(deadline, read_limited(&mut body, limit)).await {
         Ok(Ok(b)) => b,
         Ok(Err(BodyError::TooLarge(head))) => {
             tracing::warn!(limit, "refused an HTTP message over the size limit");
+            // Read the rest (keeping none of it) so the client, still sending, gets the answer
+            // rather than a reset connection; the request timeout still bounds it.
+            let _ = tokio::time::timeout_at(deadline, async {
+                while let Some(Ok(_)) = body.frame().await {}
+            })
+            .await;
             return jsonrpc_response(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 &jsonrpc::too_large(limit, &head),
