@@ -23,6 +23,18 @@ use tokio::net::TcpStream;
 
 const NOFILE: u64 = 1024;
 const ATTACK: Duration = Duration::from_secs(15);
+/// Longest any one request may take; a server that stops answering costs the bench this, not
+/// forever.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest a phase keeps sending requests.
+const PHASE: Duration = Duration::from_secs(90);
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(REQUEST_TIMEOUT)
+        .build()
+        .expect("client")
+}
 
 fn rss_mb(pid: u32) -> f64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
@@ -216,7 +228,7 @@ async fn post(
 async fn mass_initialize(bin: &PathBuf, n: u64) -> Value {
     let server = Server::start(bin);
     let url = format!("{}/mcp", server.base);
-    let c = reqwest::Client::new();
+    let c = client();
     tokio::time::sleep(Duration::from_secs(1)).await;
     let idle = rss_mb(server.pid());
     let start = Instant::now();
@@ -226,6 +238,9 @@ async fn mass_initialize(bin: &PathBuf, n: u64) -> Value {
         tasks.push(tokio::spawn(async move {
             let mut ok = 0;
             for i in 0..n / 20 {
+                if start.elapsed() > PHASE {
+                    break;
+                }
                 if post(&c, &url, initialize(w * 100_000 + i), None).await.0 == 200 {
                     ok += 1;
                 }
@@ -245,7 +260,12 @@ async fn mass_initialize(bin: &PathBuf, n: u64) -> Value {
 async fn one_session(bin: &PathBuf, streams: usize, requests: u64) -> Value {
     let server = Server::start(bin);
     let url = format!("{}/mcp", server.base);
-    let c = reqwest::Client::new();
+    let c = client();
+    // Event streams stay open: no overall timeout on them.
+    let streaming = reqwest::Client::builder()
+        .connect_timeout(REQUEST_TIMEOUT)
+        .build()
+        .expect("client");
     let (_, sid) = post(&c, &url, initialize(1), None).await;
     let sid = sid.expect("session");
     post(
@@ -257,17 +277,20 @@ async fn one_session(bin: &PathBuf, streams: usize, requests: u64) -> Value {
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let idle = rss_mb(server.pid());
+    let opening: Vec<_> = (0..streams)
+        .map(|_| {
+            let req = streaming
+                .get(&url)
+                .header("accept", "text/event-stream")
+                .header("mcp-session-id", &sid)
+                .header("mcp-protocol-version", "2025-11-25");
+            tokio::spawn(async move { tokio::time::timeout(REQUEST_TIMEOUT, req.send()).await })
+        })
+        .collect();
     let mut held = Vec::new();
     let mut accepted = 0;
-    for _ in 0..streams {
-        let r = c
-            .get(&url)
-            .header("accept", "text/event-stream")
-            .header("mcp-session-id", &sid)
-            .header("mcp-protocol-version", "2025-11-25")
-            .send()
-            .await;
-        if let Ok(r) = r {
+    for o in opening {
+        if let Ok(Ok(Ok(r))) = o.await {
             if r.status() == 200 {
                 accepted += 1;
             }
@@ -275,11 +298,15 @@ async fn one_session(bin: &PathBuf, streams: usize, requests: u64) -> Value {
         }
     }
     let with_streams = rss_mb(server.pid());
+    let start = Instant::now();
     let mut tasks = Vec::new();
     for w in 0..50 {
         let (c, url, sid) = (c.clone(), url.clone(), sid.clone());
         tasks.push(tokio::spawn(async move {
             for i in 0..requests / 50 {
+                if start.elapsed() > PHASE {
+                    break;
+                }
                 let body =
                     json!({"jsonrpc": "2.0", "id": w * 1_000_000 + i + 10, "method": "tools/list"});
                 post(&c, &url, body.to_string(), Some(&sid)).await;
@@ -292,7 +319,7 @@ async fn one_session(bin: &PathBuf, streams: usize, requests: u64) -> Value {
     let after = rss_mb(server.pid());
     drop(held);
     json!({"idle_rss_mb": idle, "streams_accepted": accepted, "rss_with_streams_mb": with_streams,
-           "rss_after_requests_mb": after})
+           "rss_after_requests_mb": after, "requests_seconds": start.elapsed().as_secs_f64()})
 }
 
 fn main() {
@@ -314,11 +341,13 @@ fn main() {
     for (name, bin) in &builds {
         eprintln!("measuring {name} ({})", bin.display());
         let r = rt.block_on(async {
-            json!({
-                "slow_loris": slow_loris(bin, slow_n).await,
-                "mass_initialize": mass_initialize(bin, 2_000).await,
-                "one_session": one_session(bin, 1_000, 10_000).await,
-            })
+            let slow = slow_loris(bin, slow_n).await;
+            eprintln!("  slow connections: {slow}");
+            let init = mass_initialize(bin, 2_000).await;
+            eprintln!("  mass initialize: {init}");
+            let one = one_session(bin, 1_000, 10_000).await;
+            eprintln!("  one session: {one}");
+            json!({"slow_loris": slow, "mass_initialize": init, "one_session": one})
         });
         results.insert(name.to_string(), r);
     }

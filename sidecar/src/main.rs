@@ -75,7 +75,8 @@ async fn main() -> anyhow::Result<()> {
         config.provider_dir.clone(),
         ResourceManager::new(config.oci.clone()),
     ));
-    let server_paths = vec![
+    // Paths of this machine that messages reaching clients may carry, and what they become.
+    let mut server_paths = vec![
         (
             config.provider_dir.to_string_lossy().into_owned(),
             "$GALLEY_PROVIDER_DIR".to_string(),
@@ -85,6 +86,14 @@ async fn main() -> anyhow::Result<()> {
             "$GALLEY_TERRAFORM".to_string(),
         ),
     ];
+    for var in ["OCI_CONFIG_FILE", "OCI_PRIVATE_KEY_PATH"] {
+        if let Some(p) = config.oci.get(var) {
+            server_paths.push((p.to_string(), format!("${var}")));
+        }
+    }
+    if let Some(home) = std::env::var_os("HOME") {
+        server_paths.push((home.to_string_lossy().into_owned(), "~".to_string()));
+    }
     let sidecar = Sidecar::new(store, rules, runner, config.read_only)
         .with_design_limits(limits.design.clone())
         .with_server_paths(server_paths);

@@ -266,7 +266,12 @@ impl Sidecar {
                 let id = match args.id {
                     Some(id) => id,
                     None => {
-                        let base = crate::export::label_for(&args.display_name).replace('_', "-");
+                        // Ids are at most 64 characters; room is left for a `-<n>` suffix.
+                        let base: String = crate::export::label_for(&args.display_name)
+                            .replace('_', "-")
+                            .chars()
+                            .take(56)
+                            .collect();
                         let mut id = base.clone();
                         let mut n = 2;
                         while arch.component(&id).is_some() {

@@ -179,7 +179,7 @@ fn forward_progress(
         let mut n = 0.0;
         while let Some(ev) = rx.recv().await {
             let message = match ev {
-                RunEvent::Log(l) => sidecar.without_server_paths(&session_id, &l),
+                RunEvent::Log(l) => sidecar.without_server_paths(Some(&session_id), &l),
                 RunEvent::JobState {
                     job_id,
                     operation,
@@ -239,7 +239,7 @@ impl Sidecar {
         let forward = forward_progress(ctx, rx, self.clone(), session_id.to_string());
         let outcome = op(tx, ctx.ct.clone()).await;
         let _ = forward.await;
-        let relative = |t: &str| self.without_server_paths(session_id, t);
+        let relative = |t: &str| self.without_server_paths(Some(session_id), t);
         outcome
             .map(|mut o| {
                 for e in &mut o.errors {
@@ -615,7 +615,12 @@ impl Sidecar {
                 crate::echo::quoted(job_id)
             ));
         }
-        let mut status = self.inner.runner.job_status(job_id).await.map_err(fail)?;
+        let mut status = self
+            .inner
+            .runner
+            .job_status(job_id)
+            .await
+            .map_err(|e| self.without_server_paths(None, &e.to_string()))?;
         // Which session the job belongs to, when its stack is one of ours.
         if let Ok(sessions) = self.inner.store.list() {
             status.session_id = sessions

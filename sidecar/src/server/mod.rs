@@ -106,10 +106,14 @@ impl Sidecar {
         self
     }
 
-    /// `text` (a message of Terraform, the provider or the runner about session `session_id`)
-    /// with the session's directory written relative to it and other server paths replaced.
-    pub(crate) fn without_server_paths(&self, session_id: &str, text: &str) -> String {
-        let mut out = self.inner.store.relative_to_session(session_id, text);
+    /// `text` (a message of Terraform, the provider, the runner or an OCI client, about session
+    /// `session_id` when given) with the session's directory written relative to it and other
+    /// server paths replaced.
+    pub(crate) fn without_server_paths(&self, session_id: Option<&str>, text: &str) -> String {
+        let mut out = match session_id {
+            Some(id) => self.inner.store.relative_to_session(id, text),
+            None => self.inner.store.relative_to_session("", text),
+        };
         for (path, instead) in &self.inner.server_paths {
             out = out.replace(path.as_str(), instead);
         }

@@ -358,13 +358,17 @@ impl SessionStore {
     }
 
     /// Text that may hold server paths of session `id` (a message of Terraform or of the
-    /// provider) with its session directory written as a relative path.
+    /// provider) with its session directory written as a relative path, and any other path in
+    /// the data directory as `<data dir>/sessions/...`. An empty `id` replaces only the latter.
     pub fn relative_to_session(&self, id: &str, text: &str) -> String {
-        let dir = self.root_path.join(id);
-        let dir = dir.to_string_lossy();
-        let text = text
-            .replace(&format!("{dir}/"), "")
-            .replace(dir.as_ref(), ".");
+        let mut text = text.to_string();
+        if !id.is_empty() {
+            let dir = self.root_path.join(id);
+            let dir = dir.to_string_lossy();
+            text = text
+                .replace(&format!("{dir}/"), "")
+                .replace(dir.as_ref(), ".");
+        }
         let root = self.root_path.to_string_lossy();
         text.replace(root.as_ref(), "<data dir>/sessions")
     }

@@ -8,7 +8,7 @@ use std::fs;
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use serde_json::json;
 
@@ -194,30 +194,27 @@ fn a_stack_directory_swapped_for_a_link_while_tools_write_leaks_nothing() {
     let tf = dir.join("terraform");
     let real = dir.join("terraform.real");
     let stop = Arc::new(AtomicBool::new(false));
+    let swaps = Arc::new(AtomicU64::new(0));
     // Swaps terraform/ for a link to the outside directory and back, as fast as it can.
     let swapper = {
-        let (tf, real, target, stop) = (
-            tf.clone(),
-            real.clone(),
-            out.path().to_path_buf(),
-            stop.clone(),
-        );
+        let (tf, real, target) = (tf.clone(), real.clone(), out.path().to_path_buf());
+        let (stop, swaps) = (stop.clone(), swaps.clone());
         std::thread::spawn(move || {
-            let mut swaps = 0u64;
             while !stop.load(Ordering::SeqCst) {
                 if fs::rename(&tf, &real).is_ok() {
                     let _ = symlink(&target, &tf);
                     std::thread::yield_now();
                     let _ = fs::remove_file(&tf);
                     let _ = fs::rename(&real, &tf);
-                    swaps += 1;
+                    swaps.fetch_add(1, Ordering::SeqCst);
                 }
             }
-            swaps
         })
     };
     let mut outcomes: [usize; 2] = [0, 0];
-    for i in 0..300 {
+    let mut i = 0;
+    // At least 300 calls, and on until the swaps and both outcomes happened (bounded).
+    while i < 300 || (i < 5_000 && (swaps.load(Ordering::SeqCst) < 100 || outcomes.contains(&0))) {
         let (err, text) = if i % 6 == 0 {
             let (err, _, text) = s.call("export_iac", json!({"session_id": id}));
             (err, text)
@@ -240,10 +237,12 @@ fn a_stack_directory_swapped_for_a_link_while_tools_write_leaks_nothing() {
             );
         }
         outcomes[usize::from(err)] += 1;
+        i += 1;
     }
     stop.store(true, Ordering::SeqCst);
-    let swaps = swapper.join().unwrap();
-    assert!(swaps > 100, "only {swaps} swaps");
+    swapper.join().unwrap();
+    let swaps = swaps.load(Ordering::SeqCst);
+    assert!(swaps >= 100, "only {swaps} swaps in {i} calls");
     assert!(
         outcomes[0] > 0 && outcomes[1] > 0,
         "writes and refusals both happened: {outcomes:?}"
