@@ -135,9 +135,8 @@ async fn main() -> anyhow::Result<()> {
             if !addr.ip().is_loopback() && !policy.requires_token() {
                 tracing::warn!(%addr, "listening beyond loopback without GALLEY_URL_TOKEN");
             }
-            let listener = tokio::net::TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("failed to listen on {addr}"))?;
+            let listener =
+                http::bind(addr).with_context(|| format!("failed to listen on {addr}"))?;
             let local = listener.local_addr()?;
             let app = http::app(sidecar.clone(), policy, &limits, shutdown.clone());
             // The "ready" line tests and supervisors wait for (with the real port when ADDR used :0).

@@ -88,6 +88,22 @@ async fn health() -> axum::Json<serde_json::Value> {
     )
 }
 
+/// Connections the kernel queues for `accept`: a burst of connections (an attack shed by the
+/// listener reconnecting at once) must not crowd out a real client's connection attempt.
+const BACKLOG: u32 = 4096;
+
+/// Listens on `addr` (address reuse on, a deep accept queue).
+pub fn bind(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(BACKLOG)
+}
+
 /// Serves `app` on `listener` with the HTTP limits until `shutdown` completes.
 pub async fn serve(
     listener: TcpListener,
