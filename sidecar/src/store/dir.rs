@@ -66,9 +66,11 @@ impl fmt::Display for Place {
 /// What a directory entry is, without following it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
+    /// `modified`: seconds since the Unix epoch.
     File {
         len: u64,
         mode: u32,
+        modified: i64,
     },
     Dir,
     Symlink,
@@ -172,6 +174,7 @@ impl Dir {
                 FileType::RegularFile => Kind::File {
                     len: st.st_size as u64,
                     mode: st.st_mode & 0o7777,
+                    modified: st.st_mtime as i64,
                 },
                 FileType::Directory => Kind::Dir,
                 FileType::Symlink => Kind::Symlink,

@@ -41,6 +41,8 @@ const MAX_SESSION_BYTES: usize = 64 << 20;
 const MAX_WALK_DEPTH: usize = 16;
 /// Most files a stack may hold for the sidecar to plan it.
 const MAX_STACK_FILES: usize = 10_000;
+/// Age from which a temporary file is a crash's leftover rather than a write in progress.
+const STALE_TEMPORARY_SECS: i64 = 600;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -276,7 +278,8 @@ impl SessionStore {
     /// files. Problems are logged: a file the sidecar cannot fix must not stop it from serving
     /// the other sessions.
     fn tidy(&self) {
-        fn walk(dir: &Dir, depth: usize) {
+        let stale_before = now_secs() as i64 - STALE_TEMPORARY_SECS;
+        fn walk(dir: &Dir, depth: usize, stale_before: i64) {
             if let Err(e) = dir.make_private() {
                 tracing::warn!(error = %e, "cannot make a session directory private");
             }
@@ -289,11 +292,17 @@ impl SessionStore {
             };
             for (name, kind) in entries {
                 let outcome = match kind {
-                    Kind::File { .. } if dir::is_temporary(&name) => dir.remove_file(&name),
+                    // Only a crash's leftovers: another sidecar process on the same data
+                    // directory may be writing this very file.
+                    Kind::File { modified, .. }
+                        if dir::is_temporary(&name) && modified < stale_before =>
+                    {
+                        dir.remove_file(&name)
+                    }
                     Kind::File { .. } => dir.make_file_private(&name),
                     Kind::Dir if depth < MAX_WALK_DEPTH => match dir.open_dir(&name) {
                         Ok(Some(sub)) => {
-                            walk(&sub, depth + 1);
+                            walk(&sub, depth + 1, stale_before);
                             Ok(())
                         }
                         Ok(None) => Ok(()),
@@ -310,7 +319,7 @@ impl SessionStore {
                 }
             }
         }
-        walk(&self.root, 0);
+        walk(&self.root, 0, stale_before);
     }
 
     /// The lock that serialises updates of one session's document.

@@ -92,8 +92,20 @@ fn session_files_are_private_and_older_ones_are_made_private_on_open() {
     .unwrap();
     fs::write(runner.join("hook.sh"), "").unwrap();
     fs::set_permissions(runner.join("hook.sh"), fs::Permissions::from_mode(0o755)).unwrap();
-    fs::write(sp.join("terraform/.main.tf.tmp-0123456789ab"), "half").unwrap();
+    let stale = sp.join("terraform/.main.tf.tmp-0123456789ab");
+    fs::write(&stale, "half").unwrap();
+    let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    fs::File::options()
+        .write(true)
+        .open(&stale)
+        .unwrap()
+        .set_modified(hour_ago)
+        .unwrap();
+    // A temporary file of a write in progress (another process) is left alone.
+    let fresh = sp.join("terraform/.variables.tf.tmp-ba9876543210");
+    fs::write(&fresh, "writing").unwrap();
     let again = SessionStore::open(dir.path()).unwrap();
+    assert!(fresh.exists());
     assert_eq!(mode(&sp), 0o700);
     assert_eq!(mode(&sp.join("session.json")), 0o600);
     assert_eq!(mode(&runner.join("terraform.tfstate")), 0o600);
@@ -102,7 +114,7 @@ fn session_files_are_private_and_older_ones_are_made_private_on_open() {
         0o700,
         "the owner keeps its bits"
     );
-    assert!(!sp.join("terraform/.main.tf.tmp-0123456789ab").exists());
+    assert!(!stale.exists());
     assert!(again.load(&s.id).is_ok());
 }
 
