@@ -174,7 +174,7 @@ impl Dir {
                 FileType::RegularFile => Kind::File {
                     len: st.st_size as u64,
                     mode: st.st_mode & 0o7777,
-                    modified: st.st_mtime as i64,
+                    modified: st.st_mtime,
                 },
                 FileType::Directory => Kind::Dir,
                 FileType::Symlink => Kind::Symlink,
