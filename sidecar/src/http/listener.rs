@@ -402,11 +402,11 @@ async fn serve_connection(
     tokio::pin!(conn);
     let mut stopping = false;
     loop {
-        let deadline = if stopping {
-            None
-        } else {
-            tracker.deadline(&state, limits)
-        };
+        // Stopping, a connection without a request in progress has nothing left to finish.
+        if stopping && state.active.load(Ordering::SeqCst) == 0 {
+            return;
+        }
+        let deadline = tracker.deadline(&state, limits);
         tokio::select! {
             r = conn.as_mut() => {
                 if let Err(e) = r {

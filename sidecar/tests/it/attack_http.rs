@@ -477,3 +477,31 @@ async fn malformed_and_oversized_http_messages_get_jsonrpc_errors_and_the_server
         "RSS {before} -> {after} KiB"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn half_sent_requests_do_not_hold_up_a_shutdown() {
+    let mut server = HttpSidecar::start(&[]);
+    let addr = server.base.trim_start_matches("http://").to_string();
+    let mut slow = TcpStream::connect(&addr).await.expect("connect");
+    slow.write_all(b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        .await
+        .expect("write");
+    let _idle = TcpStream::connect(&addr).await.expect("connect");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // SAFETY: signals only the child this test started.
+    unsafe {
+        libc::kill(server.pid() as i32, libc::SIGTERM);
+    }
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = server.child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "still running 5 s after SIGTERM with a half-sent request open"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "{status}");
+}
