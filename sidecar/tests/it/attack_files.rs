@@ -192,22 +192,30 @@ fn a_stack_directory_swapped_for_a_link_while_tools_write_leaks_nothing() {
     let (id, dir) = exported(&mut s);
     let out = outside();
     let tf = dir.join("terraform");
-    let real = dir.join("terraform.real");
+    let link = dir.join("terraform.link");
+    symlink(out.path(), &link).unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let swaps = Arc::new(AtomicU64::new(0));
-    // Swaps terraform/ for a link to the outside directory and back, as fast as it can.
+    // Exchanges terraform/ and a link to the outside directory atomically (renameat2 with
+    // RENAME_EXCHANGE: there is no moment without a `terraform`), as fast as it can.
     let swapper = {
-        let (tf, real, target) = (tf.clone(), real.clone(), out.path().to_path_buf());
+        let (tf, link) = (tf.clone(), link.clone());
         let (stop, swaps) = (stop.clone(), swaps.clone());
         std::thread::spawn(move || {
+            let exchange = || {
+                rustix::fs::renameat_with(
+                    rustix::fs::CWD,
+                    &tf,
+                    rustix::fs::CWD,
+                    &link,
+                    rustix::fs::RenameFlags::EXCHANGE,
+                )
+            };
             while !stop.load(Ordering::SeqCst) {
-                if fs::rename(&tf, &real).is_ok() {
-                    let _ = symlink(&target, &tf);
-                    std::thread::yield_now();
-                    let _ = fs::remove_file(&tf);
-                    let _ = fs::rename(&real, &tf);
-                    swaps.fetch_add(1, Ordering::SeqCst);
-                }
+                exchange().expect("exchange");
+                std::thread::yield_now();
+                exchange().expect("exchange back");
+                swaps.fetch_add(1, Ordering::SeqCst);
             }
         })
     };
