@@ -164,6 +164,18 @@ impl AttrValue for BTreeMap<String, String> {
     }
 }
 
+impl AttrValue for Vec<String> {
+    fn read(v: &Value) -> Option<Self> {
+        v.as_elements()?
+            .iter()
+            .map(|i| i.as_str().map(str::to_owned))
+            .collect()
+    }
+    fn write(&self) -> Value {
+        string_list_value(self)
+    }
+}
+
 impl<T: AttrValue> Attr<T> {
     /// The attribute `name` of the object `v` (absent, or of a null object: null; of an
     /// unknown object: unknown).

@@ -302,6 +302,12 @@ impl ResourceManagerClient {
             .await
     }
 
+    /// GetJobTfConfig: the configuration a job ran, as a zip.
+    pub async fn get_job_tf_config(&self, job_id: &str) -> Result<Reply<Bytes>, OciError> {
+        self.get_bytes("GetJobTfConfig", &["jobs", job_id, "tfConfig"], None)
+            .await
+    }
+
     /// GetJobTfPlan: a plan job's plan, binary or JSON (`terraform show -json`).
     pub async fn get_job_tf_plan(
         &self,

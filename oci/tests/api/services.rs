@@ -86,6 +86,9 @@ async fn resource_manager_calls() {
             ("GET", "/jobs/ocid1.ormjob.oc1..j/tfState") => {
                 Canned::bytes(200, "application/octet-stream", b"{\"version\":4,\"serial\":2}")
             }
+            ("GET", "/jobs/ocid1.ormjob.oc1..j/tfConfig") => {
+                Canned::bytes(200, "application/zip", b"PK-job-zip")
+            }
             ("GET", "/jobs/ocid1.ormjob.oc1..j/tfPlan") => {
                 Canned::bytes(200, "application/json", b"{\"format_version\":\"1.2\"}")
             }
@@ -225,6 +228,8 @@ async fn resource_manager_calls() {
     assert_eq!(state.value, Bytes::from_static(b"{\"version\":4}"));
     let job_state = rm.get_job_tf_state("ocid1.ormjob.oc1..j").await.unwrap();
     assert_eq!(&job_state.value[..], b"{\"version\":4,\"serial\":2}");
+    let job_config = rm.get_job_tf_config("ocid1.ormjob.oc1..j").await.unwrap();
+    assert_eq!(&job_config.value[..], b"PK-job-zip");
     let plan = rm
         .get_job_tf_plan("ocid1.ormjob.oc1..j", Some(TfPlanFormat::Json))
         .await

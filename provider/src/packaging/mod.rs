@@ -12,6 +12,7 @@
 
 pub mod ignore;
 pub mod targz;
+pub mod unzip;
 pub mod zip;
 
 use std::collections::HashSet;

@@ -660,10 +660,7 @@ impl Resource for EsbResources {
                     .collect(),
             )),
         );
-        Ok(ReadOutcome::Present {
-            state: new_state,
-            private: Vec::new(),
-        })
+        Ok(ReadOutcome::present(new_state, Vec::new()))
     }
 
     async fn import(&self, _ctx: &Ctx, id: &str) -> Result<Value, Diagnostics> {

@@ -502,8 +502,12 @@ impl pb::provider_server::Provider for ProviderService {
             reg.resource.read(&ctx, &state, &req.private),
         )
         .await;
-        let (mut state, private) = match outcome {
-            Ok(ReadOutcome::Present { state, private }) => (state, private),
+        let (mut state, private, warnings) = match outcome {
+            Ok(ReadOutcome::Present {
+                state,
+                private,
+                diagnostics,
+            }) => (state, private, diagnostics),
             Ok(ReadOutcome::Gone) => {
                 debug!(type_name = %req.type_name, "remote object is gone; removing from state");
                 return match encode(&Value::Null, &reg.value_type, "state") {
@@ -537,6 +541,7 @@ impl pb::provider_server::Provider for ProviderService {
                 new_state: Some(new_state),
                 private,
                 new_identity,
+                diagnostics: toproto::diagnostics(&warnings),
                 ..Default::default()
             })),
             Err(d) => keep(d.into()),
