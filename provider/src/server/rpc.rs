@@ -623,6 +623,10 @@ impl pb::provider_server::Provider for ProviderService {
         )
         .await
         {
+            // A new object's identity that is not known yet is left out: Terraform (1.15)
+            // cannot render a plan holding an unknown identity ("Failed to marshal plan to
+            // json: value is not known") and takes the identity from the apply.
+            Ok(Some(identity)) if new_object && !identity.is_wholly_known() => None,
             Ok(identity) => identity,
             Err(d) => return fail(d),
         };
