@@ -24,6 +24,7 @@ resource "galley_build" "app" {
 variable "ocir_auth_token" {
   type      = string
   sensitive = true
+  ephemeral = true # kept out of saved plans too (Terraform 1.10 or later)
 }
 
 output "image" {

@@ -153,7 +153,9 @@ fn schema() -> Schema {
                     "Registry password or auth token, never stored in the state or a saved plan \
                      (Terraform 1.11 or later), passed to the build as `registry_auth_token` is. \
                      Set with `registry_auth_token_wo_version`; instead of \
-                     `registry_auth_token`.",
+                     `registry_auth_token`. Give it from an ephemeral source (an `ephemeral = \
+                     true` variable or an ephemeral resource): a plain root module variable's \
+                     value is itself saved in plan files.",
                 )
                 .sensitive()
                 .write_only_with_fallback("registry_auth_token"),
