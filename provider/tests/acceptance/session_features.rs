@@ -355,3 +355,22 @@ fn terraform_query_lists_the_stacks_and_the_generated_configuration_imports_them
         "the import by identity ran no job"
     );
 }
+
+#[test]
+fn a_failed_apply_reports_the_outputs_the_stack_has() {
+    let local = LocalOci::start();
+    let wd = workdir(&local, TfVersion::Latest, Install::DevOverrides);
+    copy_fixture_dir("session/failing_apply", &wd.path().join("stack"), &[]);
+    wd.write("main.tf", &config("stack", ""));
+    let run = wd.run(&["apply", "-auto-approve", "-no-color"]);
+    assert_ne!(run.status, 0);
+    let text = squash(&run.combined());
+    assert!(text.contains("Resource Manager APPLY job failed"), "{text}");
+    assert!(
+        text.contains("Outputs of the stack now (also in the outputs attribute): made = made before the failure"),
+        "{text}"
+    );
+    let values = wd.resource_values(ADDRESS).unwrap();
+    assert_eq!(values["last_job_state"], "FAILED");
+    assert_eq!(values["outputs"]["made"], "made before the failure");
+}
