@@ -20,7 +20,7 @@ use tokio::time::Instant;
 
 use super::logs::{Level, LogWriter};
 use super::model::{FailureDetails, JobState, Operation, PlanStrategy, StoredJob};
-use super::{INTERRUPTED_MESSAGE, JobControl, zipdir};
+use super::{INTERRUPTED_MESSAGE, JobControl, saved_plan, zipdir};
 use crate::app::AppState;
 use crate::process;
 use crate::store;
@@ -43,7 +43,7 @@ impl Outcome {
 }
 
 /// How one terraform command ended.
-enum StepEnd {
+pub(super) enum StepEnd {
     Success,
     Failed,
     Canceled,
@@ -142,11 +142,13 @@ fn finish(state: &AppState, job_id: &str, outcome: Outcome) {
     }
 }
 
-struct Execution<'a> {
-    state: &'a AppState,
-    job: &'a StoredJob,
-    log: Arc<LogWriter>,
-    ctl: &'a JobControl,
+/// One run of terraform commands for a job (drift detection runs its commands through it too,
+/// as a job of the stack would, so both see the same environment).
+pub(super) struct Execution<'a> {
+    pub(super) state: &'a AppState,
+    pub(super) job: &'a StoredJob,
+    pub(super) log: Arc<LogWriter>,
+    pub(super) ctl: &'a JobControl,
 }
 
 impl Execution<'_> {
@@ -214,12 +216,9 @@ impl Execution<'_> {
                     format!("plan job {plan_id} no longer exists"),
                 );
             };
-            if plan.galley.config_sha256 != self.job.galley.config_sha256 {
-                let msg = format!(
-                    "the stack's configuration or variables changed after plan job {plan_id} ran; run a new plan job and apply that one"
-                );
-                self.log.line(Level::Error, &msg);
-                return Outcome::failed("TERRAFORM_EXECUTION_ERROR", msg);
+            if let Some(stale) = saved_plan::stale(rm, &plan, self.job) {
+                stale.log(&self.log);
+                return Outcome::failed("TERRAFORM_EXECUTION_ERROR", stale.message());
             }
             let file = rm.job_dir(plan_id).join("plan.tfplan");
             if !file.exists() {
@@ -347,7 +346,7 @@ impl Execution<'_> {
     }
 
     /// The environment of every terraform command of the job.
-    fn command(&self, wd: &Path, args: &[OsString]) -> Command {
+    pub(super) fn command(&self, wd: &Path, args: &[OsString]) -> Command {
         let config = self.state.config();
         let job = &self.job.api;
         let mut cmd = Command::new(&config.terraform);
@@ -403,7 +402,7 @@ impl Execution<'_> {
     }
 
     /// Runs one terraform command, logging its output, honouring cancel and shutdown.
-    async fn terraform(&self, wd: &Path, args: Vec<OsString>) -> StepEnd {
+    pub(super) async fn terraform(&self, wd: &Path, args: Vec<OsString>) -> StepEnd {
         let shown: Vec<String> = args
             .iter()
             .map(|a| a.to_string_lossy().into_owned())

@@ -91,6 +91,7 @@ fn create(state: &AppState, d: CreateStackDetails) -> ApiResult<Stack> {
             .terraform_version
             .unwrap_or_else(|| DEFAULT_TERRAFORM_VERSION.to_owned()),
         stack_drift_status: "NOT_CHECKED".to_owned(),
+        time_drift_last_checked: None,
         freeform_tags: d.freeform_tags.unwrap_or_default(),
         defined_tags: d.defined_tags.unwrap_or_default(),
         system_tags: Default::default(),

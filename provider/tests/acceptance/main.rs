@@ -13,4 +13,5 @@ mod oci_util;
 mod plugin;
 mod schema;
 mod session;
+mod session_features;
 mod util;
