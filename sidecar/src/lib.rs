@@ -7,7 +7,10 @@
 //!   the limits and timeouts (their own flags and variables).
 //! - `model`: the session document; `store`: sessions on disk (ids, atomic private writes, no
 //!   links followed, safe paths, the stack digest).
-//! - `catalog`: the service types; `rules`: the YAML design rules and their evaluation.
+//! - `catalog`: the service types; `rules`: the YAML design rules and their evaluation;
+//!   `hearing`: the requirements interview (YAML questions) and the design defaults it implies.
+//! - `view`: the design seen: placement, the diagram (SVG drawn here, and Mermaid), the Markdown
+//!   summary with the shipped price table.
 //! - `hcl`: a small HCL writer in `terraform fmt` layout; `export`: one module per service type.
 //! - `runner`: the `Runner` trait and the Terraform CLI implementation; `oci`: the OCI settings
 //!   it passes on and the sidecar's own Resource Manager calls.
@@ -22,6 +25,7 @@ pub mod config;
 pub mod echo;
 pub mod export;
 pub mod hcl;
+pub mod hearing;
 pub mod http;
 pub mod jsonrpc;
 pub mod limits;
@@ -33,3 +37,4 @@ pub mod security;
 pub mod server;
 pub mod stdio;
 pub mod store;
+pub mod view;

@@ -9,7 +9,7 @@ use regex::Regex;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::{self, Placement};
+use crate::catalog;
 use crate::echo;
 use crate::export::{self, label_for};
 use crate::model::{Architecture, Component};
@@ -299,21 +299,7 @@ fn structural(arch: &Architecture) -> Vec<Finding> {
 
 /// The VCN a component sits in, when it can be worked out from its connections.
 fn vcn_of<'a>(arch: &'a Architecture, c: &'a Component) -> Option<&'a str> {
-    let placement = catalog::find(&c.service_type)?.placement;
-    match placement {
-        Placement::Network => Some(c.id.as_str()),
-        Placement::InVcn => arch
-            .neighbours_of_type(&c.id, "vcn")
-            .next()
-            .map(|v| v.id.as_str()),
-        Placement::InSubnet | Placement::OptionalSubnet => {
-            let subnet = arch.neighbours_of_type(&c.id, "subnet").next()?;
-            arch.neighbours_of_type(&subnet.id, "vcn")
-                .next()
-                .map(|v| v.id.as_str())
-        }
-        Placement::Regional => None,
-    }
+    crate::view::placement::place(arch, c).vcn
 }
 
 fn finding(rule: &Rule, ids: Vec<String>, message: String) -> Finding {
