@@ -35,6 +35,8 @@ pub struct Config {
     pub read_only: bool,
     /// `GALLEY_RULES_DIR`: replaces the shipped rules.
     pub rules_dir: Option<PathBuf>,
+    /// `GALLEY_HEARING_FILE`: replaces the shipped hearing questions.
+    pub hearing_file: Option<PathBuf>,
     /// `GALLEY_PROVIDER_DIR`, default: the directory of this binary.
     pub provider_dir: PathBuf,
     /// `GALLEY_TERRAFORM`, default `terraform` from PATH.
@@ -62,6 +64,7 @@ environment:
   GALLEY_ALLOWED_HOSTS     comma-separated Host names allowed (default: localhost names; * for any)
   GALLEY_READ_ONLY=1       do not offer run_terraform_apply and run_terraform_destroy
   GALLEY_RULES_DIR         directory of *.yml validation rules replacing the shipped ones
+  GALLEY_HEARING_FILE      YAML file of hearing questions replacing the shipped ones
   GALLEY_PROVIDER_DIR      directory holding terraform-provider-galley (default: next to this binary)
   GALLEY_TERRAFORM         terraform CLI to run (default: terraform on PATH)
   RUST_LOG                 log filter (logs go to stderr)
@@ -135,6 +138,9 @@ impl Config {
             allowed_hosts: list(env("GALLEY_ALLOWED_HOSTS")),
             read_only: truthy(env("GALLEY_READ_ONLY")),
             rules_dir: env("GALLEY_RULES_DIR").map(PathBuf::from),
+            hearing_file: env("GALLEY_HEARING_FILE")
+                .filter(|f| !f.is_empty())
+                .map(PathBuf::from),
             provider_dir: env("GALLEY_PROVIDER_DIR")
                 .map(PathBuf::from)
                 .unwrap_or(exe_dir),

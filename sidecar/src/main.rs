@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use galley_sidecar::config::{Config, Transport};
+use galley_sidecar::hearing::QuestionSet;
 use galley_sidecar::http;
 use galley_sidecar::limits::Limits;
 use galley_sidecar::oci::ResourceManager;
@@ -70,6 +71,12 @@ async fn main() -> anyhow::Result<()> {
         Some(dir) => RuleSet::from_dir(dir)?,
         None => RuleSet::embedded()?,
     };
+    // A replacement question set is checked here, so a bad file stops the start with its name
+    // and the field at fault.
+    let hearing = match &config.hearing_file {
+        Some(file) => QuestionSet::from_file(file)?,
+        None => QuestionSet::shipped(),
+    };
     let runner = Arc::new(TerraformRunner::new(
         config.terraform.clone(),
         config.provider_dir.clone(),
@@ -95,6 +102,7 @@ async fn main() -> anyhow::Result<()> {
         server_paths.push((home.to_string_lossy().into_owned(), "~".to_string()));
     }
     let sidecar = Sidecar::new(store, rules, runner, config.read_only)
+        .with_hearing(hearing)
         .with_design_limits(limits.design.clone())
         .with_server_paths(server_paths);
     let shutdown = CancellationToken::new();

@@ -111,7 +111,15 @@ pub async fn check(State(checks): State<Arc<Checks>>, req: Request, next: Next) 
         {
             return limit_refusal(e, None);
         }
-        return as_jsonrpc(next.run(req).await, None).await;
+        let delete = req.method() == Method::DELETE;
+        let mut resp = as_jsonrpc(next.run(req).await, None).await;
+        // The SDK answers a session's termination with 202 Accepted; clients (the Python SDK
+        // among them) expect 200 or 204 and log anything else as a failed termination. The
+        // session is closed by then, so 200 says exactly what happened.
+        if delete && resp.status() == StatusCode::ACCEPTED {
+            *resp.status_mut() = StatusCode::OK;
+        }
+        return resp;
     }
     if !is_json(&req) {
         return refuse(

@@ -13,6 +13,7 @@ use super::sessions::{SessionIdArgs, SessionSummary};
 use super::{Sidecar, fail};
 use crate::catalog::{self, ServiceType};
 use crate::echo;
+use crate::hearing::HearingResult;
 use crate::limits::DesignLimits;
 use crate::model::{
     Architecture, Component, Connection, Session, SessionStatus, SessionView, now_secs,
@@ -29,12 +30,22 @@ const MAX_CONFIG_BYTES: usize = 64 * 1024;
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct SaveArchitectureArgs {
     pub session_id: String,
-    /// Every component; replaces the session's components.
+    /// Every component; replaces the session's components. May be left out with
+    /// `use_suggested_architecture`.
+    #[serde(default)]
     pub components: Vec<Component>,
     /// Every connection; replaces the session's connections. Placement (instance in subnet,
     /// subnet in VCN, gateway in VCN) is a connection too.
     #[serde(default)]
     pub connections: Vec<Connection>,
+    /// True to save the completed hearing's suggested architecture (components and
+    /// connections must then be left out).
+    #[serde(default)]
+    pub use_suggested_architecture: bool,
+    /// True to fill the config keys a component leaves unset from the completed hearing's
+    /// config defaults for its service type.
+    #[serde(default)]
+    pub apply_hearing_defaults: bool,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -52,6 +63,10 @@ pub struct AddComponentArgs {
     /// Ids of existing components to connect the new one to (for example its subnet).
     #[serde(default)]
     pub connect_to: Vec<String>,
+    /// True to fill the config keys not given from the completed hearing's config defaults for
+    /// this service type (get_hearing_result shows them).
+    #[serde(default)]
+    pub apply_hearing_defaults: bool,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -164,6 +179,15 @@ pub(crate) fn check_structure(arch: &Architecture, limits: &DesignLimits) -> Res
     Ok(())
 }
 
+/// Fills the config keys `c` leaves unset from the hearing's defaults for its type.
+fn apply_defaults(c: &mut Component, h: &HearingResult) {
+    if let Some(defaults) = h.config_defaults.get(&c.service_type) {
+        for (k, v) in defaults {
+            c.config.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+    }
+}
+
 fn check_config_size(c: &Component) -> Result<(), String> {
     let bytes = serde_json::to_vec(&c.config).map_or(0, |v| v.len());
     if bytes > MAX_CONFIG_BYTES {
@@ -215,7 +239,7 @@ impl Sidecar {
 #[tool_router(router = design_tools, vis = "pub(super)")]
 impl Sidecar {
     #[tool(
-        description = "Replace a session's whole architecture with the given components and connections. Each component needs a unique id, a service_type from list_available_services and a display_name; connections link component ids (placement counts: connect an instance to its subnet, a subnet to its vcn). Rule problems are allowed here; call validate_architecture to see them.",
+        description = "Replace a session's whole architecture with the given components and connections. Each component needs a unique id, a service_type from list_available_services and a display_name; connections link component ids (placement counts: connect an instance to its subnet, a subnet to its vcn). After complete_hearing, use_suggested_architecture: true saves the hearing's suggested architecture instead, and apply_hearing_defaults: true fills unset config keys from the hearing. Rule problems are allowed here; call validate_architecture to see them.",
         annotations(
             title = "Save architecture",
             read_only_hint = false,
@@ -228,10 +252,29 @@ impl Sidecar {
         &self,
         Parameters(args): Parameters<SaveArchitectureArgs>,
     ) -> Result<Json<SessionView>, String> {
-        let arch = Architecture {
+        let mut arch = Architecture {
             components: args.components,
             connections: args.connections,
         };
+        let hearing = if args.use_suggested_architecture || args.apply_hearing_defaults {
+            let s = self.inner.store.load(&args.session_id).map_err(fail)?;
+            Some(self.hearing_result_of(&s)?)
+        } else {
+            None
+        };
+        if let Some(h) = &hearing {
+            if args.use_suggested_architecture {
+                if !arch.components.is_empty() || !arch.connections.is_empty() {
+                    return Err("use_suggested_architecture saves the hearing's suggested architecture: leave components and connections out, or set it to false to save your own".into());
+                }
+                arch = h.suggested_architecture.clone();
+            }
+            if args.apply_hearing_defaults {
+                for c in &mut arch.components {
+                    apply_defaults(c, h);
+                }
+            }
+        }
         check_structure(&arch, &self.inner.design_limits)?;
         let (_, s) = self
             .update_session(&args.session_id, |s| {
@@ -244,7 +287,7 @@ impl Sidecar {
     }
 
     #[tool(
-        description = "Add one component to a session's architecture, optionally connected to existing components (connect_to: their ids). Returns the component and a summary of the session (get_session shows all of it).",
+        description = "Add one component to a session's architecture, optionally connected to existing components (connect_to: their ids). With apply_hearing_defaults: true, config keys not given take the completed hearing's defaults for the type. Returns the component and a summary of the session (get_session shows all of it).",
         annotations(
             title = "Add component",
             read_only_hint = false,
@@ -260,6 +303,12 @@ impl Sidecar {
         if catalog::find(&args.service_type).is_none() {
             return Err(catalog::unknown_type_message(&args.service_type));
         }
+        let hearing = if args.apply_hearing_defaults {
+            let s = self.inner.store.load(&args.session_id).map_err(fail)?;
+            Some(self.hearing_result_of(&s)?)
+        } else {
+            None
+        };
         let (component, s) = self
             .update_session(&args.session_id, |s| {
                 let arch = &mut s.architecture;
@@ -281,12 +330,15 @@ impl Sidecar {
                         id
                     }
                 };
-                let component = Component {
+                let mut component = Component {
                     id: id.clone(),
                     service_type: args.service_type,
                     display_name: args.display_name,
                     config: args.config,
                 };
+                if let Some(h) = &hearing {
+                    apply_defaults(&mut component, h);
+                }
                 let mut next = arch.clone();
                 next.components.push(component.clone());
                 for target in args.connect_to {

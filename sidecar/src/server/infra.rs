@@ -428,6 +428,7 @@ impl Sidecar {
             plan_token: token,
             next_step: next_step.clone(),
         };
+        self.inner.last_runs.record(&result);
         Ok(tool_result(&result, summary_line(&result, &next_step)))
     }
 
@@ -509,6 +510,7 @@ impl Sidecar {
             plan_token: None,
             next_step: next_step.clone(),
         };
+        self.inner.last_runs.record(&result);
         Ok(tool_result(&result, summary_line(&result, &next_step)))
     }
 }

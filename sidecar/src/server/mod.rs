@@ -1,20 +1,31 @@
-//! The MCP server: one `Sidecar` value that owns the session store, the rules and the runner, and
-//! the tool router built from the tool groups (one file each: sessions, design, stack, infra).
-//! Transports (stdio, HTTP) serve clones of it; it knows nothing about them.
+//! The MCP server: one `Sidecar` value that owns the session store, the rules, the hearing
+//! questions and the runner, and the tool router built from the tool groups (one file each:
+//! sessions, hearing, design, view, stack, infra), plus the resources and prompts. Transports
+//! (stdio, HTTP) serve clones of it; it knows nothing about them.
 
 mod design;
+mod hearing;
 mod infra;
+mod prompts;
+mod resources;
 mod schema;
 mod sessions;
 mod stack;
+mod view;
 
 use std::borrow::Cow;
 use std::sync::Arc;
 
 use rmcp::handler::server::router::tool::ToolRouter;
-use rmcp::model::{Implementation, ProtocolVersion, ServerCapabilities, ServerConfig};
-use rmcp::{ServerHandler, tool_handler};
+use rmcp::model::{
+    GetPromptRequestParams, GetPromptResponse, Implementation, ListPromptsResult,
+    ListResourceTemplatesResult, ListResourcesResult, PaginatedRequestParams, ProtocolVersion,
+    ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig,
+};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData, RoleServer, ServerHandler, tool_handler};
 
+use crate::hearing::QuestionSet;
 use crate::limits::DesignLimits;
 use crate::rules::RuleSet;
 use crate::runner::Runner;
@@ -38,6 +49,8 @@ pub(crate) struct Inner {
     pub rules: RuleSet,
     pub runner: Arc<dyn Runner>,
     pub heavy: HeavyOps,
+    pub hearing: QuestionSet,
+    pub last_runs: resources::LastRuns,
     pub design_limits: DesignLimits,
     /// Server paths other than the data directory that messages may carry (the Terraform CLI,
     /// the provider directory), each with what to write instead.
@@ -60,7 +73,9 @@ impl Sidecar {
         read_only: bool,
     ) -> Self {
         let mut router = Self::session_tools()
+            + Self::hearing_tools()
             + Self::design_tools()
+            + Self::view_tools()
             + Self::stack_tools()
             + Self::infra_tools();
         if read_only {
@@ -79,11 +94,21 @@ impl Sidecar {
                 rules,
                 runner,
                 heavy: HeavyOps::default(),
+                hearing: QuestionSet::shipped(),
+                last_runs: resources::LastRuns::default(),
                 design_limits: DesignLimits::default(),
                 server_paths: Vec::new(),
             }),
             tool_router: router,
         }
+    }
+
+    /// Replaces the shipped hearing questions (before any session is served).
+    pub fn with_hearing(mut self, questions: QuestionSet) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.hearing = questions;
+        }
+        self
     }
 
     /// Sets how large a design may get (before any session is served).
@@ -156,14 +181,64 @@ impl Sidecar {
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for Sidecar {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-            .with_server_info(Implementation::new("galley-sidecar", env!("CARGO_PKG_VERSION")))
-            .with_instructions(
-                "Design an OCI architecture in a session (create_session, then save_architecture or \
-                 add_component), check it with validate_architecture, write Terraform with export_iac, \
-                 then run_terraform_plan. Applying needs the plan_token of the latest plan; destroying \
-                 needs the plan_token of run_terraform_plan with destroy=true.",
-            )
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_prompts()
+                .enable_resources()
+                .enable_tools()
+                .build(),
+        )
+        .with_server_info(Implementation::new("galley-sidecar", env!("CARGO_PKG_VERSION")))
+        .with_instructions(
+            "Design an OCI architecture in a session: create_session, hear the requirements \
+             (get_hearing_questions, save_answer, complete_hearing), then save_architecture (the \
+             hearing suggests a start) or add_component; check it with validate_architecture, show \
+             it with export_diagram and export_summary, write Terraform with export_iac, then \
+             run_terraform_plan. Applying needs the plan_token of the latest plan; destroying needs \
+             the plan_token of run_terraform_plan with destroy=true. Resources under \
+             galley://sessions/{session_id}/ hold each session's design, diagram, summary, stack \
+             files and last run; the prompts walk through whole journeys.",
+        )
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        self.resource_list()
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        Ok(self.resource_templates())
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        self.resource_read(&request.uri).map(Into::into)
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
+        Ok(ListPromptsResult::with_all_items(prompts::list()))
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, ErrorData> {
+        prompts::get(&request.name, &request.arguments.unwrap_or_default()).map(Into::into)
     }
 
     fn supported_protocol_versions(&self) -> Cow<'static, [ProtocolVersion]> {

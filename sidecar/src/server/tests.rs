@@ -569,7 +569,7 @@ async fn every_tool_has_annotations_and_an_output_schema() {
     let mut c = Client::start(runner, false).await;
     let list = c.request("tools/list", json!({})).await;
     let tools = list["result"]["tools"].as_array().expect("tools");
-    assert_eq!(tools.len(), 15);
+    assert_eq!(tools.len(), 22);
     for t in tools {
         let name = t["name"].as_str().unwrap_or_default();
         assert!(t["outputSchema"].is_object(), "{name} has no outputSchema");
@@ -641,5 +641,348 @@ async fn export_refuses_terraform_names_that_collide_and_writes_nothing() {
         std::fs::read_dir(stack).unwrap().count(),
         0,
         "nothing written"
+    );
+}
+
+/// The required answers of the shipped question set, for a web application.
+fn web_answers() -> Value {
+    json!({
+        "purpose": "an online shop",
+        "workload_type": "web_app",
+        "expected_load": "medium",
+        "availability": "high",
+        "data_store": "relational",
+        "exposure": "internet",
+        "region": "ap-tokyo-1"
+    })
+}
+
+#[tokio::test]
+async fn the_hearing_checks_answers_completes_and_seeds_the_design() {
+    let runner = Arc::new(ScriptedRunner::default());
+    let mut c = Client::start(runner, false).await;
+    let (_, s, _) = c.call("create_session", json!({})).await;
+    let id = s["id"].as_str().expect("id").to_string();
+
+    let (err, q, text) = c
+        .call("get_hearing_questions", json!({"session_id": id}))
+        .await;
+    assert!(!err, "{text}");
+    assert!(q["phases"].as_array().is_some_and(|p| p.len() >= 4));
+    assert_eq!(
+        q["progress"]["missing_required"].as_array().map(Vec::len),
+        Some(7)
+    );
+
+    // A bad choice: the error names the question and lists the valid values.
+    let (err, _, text) = c
+        .call(
+            "save_answer",
+            json!({"session_id": id, "question_id": "availability", "answer": "always"}),
+        )
+        .await;
+    assert!(
+        err && text.contains("availability") && text.contains("standard") && text.contains("high"),
+        "{text}"
+    );
+    // A batch with one bad answer saves nothing.
+    let (err, _, text) = c
+        .call(
+            "save_answers_batch",
+            json!({"session_id": id, "answers": {"purpose": "shop", "region": "moon-1"}}),
+        )
+        .await;
+    assert!(
+        err && text.contains("region")
+            && text.contains("ap-tokyo-1")
+            && text.contains("nothing was saved"),
+        "{text}"
+    );
+    let (_, s, _) = c.call("get_session", json!({"session_id": id})).await;
+    assert!(s["answers"].get("purpose").is_none(), "nothing saved: {s}");
+
+    // Incomplete: refused with the missing questions named.
+    let (err, saved, text) = c
+        .call(
+            "save_answer",
+            json!({"session_id": id, "question_id": "purpose", "answer": "an online shop"}),
+        )
+        .await;
+    assert!(!err, "{text}");
+    assert_eq!(
+        saved["progress"]["missing_required"]
+            .as_array()
+            .map(Vec::len),
+        Some(6)
+    );
+    let (err, _, text) = c.call("complete_hearing", json!({"session_id": id})).await;
+    assert!(
+        err && text.contains("workload_type")
+            && text.contains("exposure")
+            && !text.contains("- purpose"),
+        "{text}"
+    );
+    let (err, _, text) = c
+        .call("get_hearing_result", json!({"session_id": id}))
+        .await;
+    assert!(err && text.contains("complete_hearing"), "{text}");
+
+    let (err, _, text) = c
+        .call(
+            "save_answers_batch",
+            json!({"session_id": id, "answers": web_answers()}),
+        )
+        .await;
+    assert!(!err, "{text}");
+    let (err, result, text) = c.call("complete_hearing", json!({"session_id": id})).await;
+    assert!(!err, "{text}");
+    assert_eq!(result["settings"]["region"], "ap-tokyo-1");
+    assert_eq!(result["config_defaults"]["compute"]["ocpus"], 2);
+    let (_, got, _) = c
+        .call("get_hearing_result", json!({"session_id": id}))
+        .await;
+    assert_eq!(got, result);
+
+    // The design starts from the hearing.
+    let (err, s, text) = c
+        .call(
+            "save_architecture",
+            json!({"session_id": id, "use_suggested_architecture": true}),
+        )
+        .await;
+    assert!(!err, "{text}");
+    assert_eq!(
+        s["architecture"]["components"],
+        result["suggested_architecture"]["components"]
+    );
+    let (_, report, _) = c
+        .call("validate_architecture", json!({"session_id": id}))
+        .await;
+    assert_eq!(report["valid"], true, "{report}");
+    let (err, added, text) = c
+        .call("add_component", json!({"session_id": id, "service_type": "compute", "display_name": "worker", "config": {"memory_in_gbs": 8}, "connect_to": ["app-subnet"], "apply_hearing_defaults": true}))
+        .await;
+    assert!(!err, "{text}");
+    assert_eq!(
+        added["component"]["config"],
+        json!({"ocpus": 2, "memory_in_gbs": 8})
+    );
+    let (_, plain, _) = c
+        .call("add_component", json!({"session_id": id, "service_type": "compute", "display_name": "plain", "connect_to": ["app-subnet"]}))
+        .await;
+    assert_eq!(plain["component"]["config"], json!({}));
+
+    // Changing an answer reopens the hearing.
+    let (_, saved, _) = c
+        .call(
+            "save_answer",
+            json!({"session_id": id, "question_id": "expected_load", "answer": "large"}),
+        )
+        .await;
+    assert_eq!(saved["hearing_reopened"], true);
+    let (err, _, text) = c
+        .call("add_component", json!({"session_id": id, "service_type": "nosql", "display_name": "t2", "apply_hearing_defaults": true}))
+        .await;
+    assert!(err && text.contains("complete_hearing"), "{text}");
+}
+
+#[tokio::test]
+async fn the_diagram_summary_resources_and_prompts_show_a_session() {
+    let runner = Arc::new(ScriptedRunner::default());
+    let mut c = Client::start(runner, false).await;
+    let (_, s, _) = c.call("create_session", json!({})).await;
+    let id = s["id"].as_str().expect("id").to_string();
+    let fixture: Value =
+        serde_json::from_str(include_str!("../../tests/fixtures/full-architecture.json"))
+            .expect("fixture");
+    let (err, _, text) = c
+        .call("save_architecture", json!({"session_id": id, "components": fixture["components"], "connections": fixture["connections"]}))
+        .await;
+    assert!(!err, "{text}");
+    let (err, d, text) = c.call("export_diagram", json!({"session_id": id})).await;
+    assert!(!err, "{text}");
+    let svg = d["svg"].as_str().expect("svg");
+    assert!(svg.starts_with("<svg") && svg.contains(">orders-db<") && svg.contains(">front-lb<"));
+    assert!(
+        d["mermaid"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("flowchart TB"))
+    );
+    assert_eq!(d["components"], 19);
+    let (err, sum, text) = c.call("export_summary", json!({"session_id": id})).await;
+    assert!(!err, "{text}");
+    assert!(
+        sum["markdown"]
+            .as_str()
+            .is_some_and(|m| m.contains("## Placement") && m.contains("unknown"))
+    );
+    assert!(
+        sum["unknown_cost"]
+            .as_array()
+            .is_some_and(|u| u.contains(&json!("db")))
+    );
+
+    // Resources: listed, templated, readable; the diagram resource is the tool's SVG.
+    let list = c.request("resources/list", json!({})).await;
+    let uris: Vec<&str> = list["result"]["resources"]
+        .as_array()
+        .expect("resources")
+        .iter()
+        .filter_map(|r| r["uri"].as_str())
+        .collect();
+    let design = format!("galley://sessions/{id}/design");
+    assert!(
+        uris.contains(&design.as_str()) && uris.contains(&"galley://hearing/questions"),
+        "{uris:?}"
+    );
+    let templates = c.request("resources/templates/list", json!({})).await;
+    assert!(
+        templates["result"]["resourceTemplates"]
+            .as_array()
+            .is_some_and(|t| t
+                .iter()
+                .any(|t| t["uriTemplate"] == "galley://sessions/{session_id}/diagram.svg"))
+    );
+    let read = |r: &Value| {
+        r["result"]["contents"][0]["text"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let r = c
+        .request(
+            "resources/read",
+            json!({"uri": format!("galley://sessions/{id}/diagram.svg")}),
+        )
+        .await;
+    assert_eq!(read(&r), svg);
+    assert_eq!(r["result"]["contents"][0]["mimeType"], "image/svg+xml");
+    let r = c.request("resources/read", json!({"uri": design})).await;
+    let view: Value = serde_json::from_str(&read(&r)).expect("json");
+    assert_eq!(
+        view["architecture"]["components"].as_array().map(Vec::len),
+        Some(19)
+    );
+    let r = c
+        .request(
+            "resources/read",
+            json!({"uri": format!("galley://sessions/{id}/last-run")}),
+        )
+        .await;
+    assert!(read(&r).contains("\"last_run\": null"), "{r}");
+    let r = c
+        .request(
+            "resources/read",
+            json!({"uri": format!("galley://sessions/{id}/nope")}),
+        )
+        .await;
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("design") && m.contains("diagram.svg")),
+        "{r}"
+    );
+    let r = c
+        .request(
+            "resources/read",
+            json!({"uri": "galley://sessions/s-aaaaaaaaaaaa/design"}),
+        )
+        .await;
+    assert!(r.get("error").is_some(), "{r}");
+
+    // Stack files after export; a path outside the listing is refused.
+    let (err, _, text) = c.call("export_iac", json!({"session_id": id})).await;
+    assert!(!err, "{text}");
+    let r = c
+        .request(
+            "resources/read",
+            json!({"uri": format!("galley://sessions/{id}/stack")}),
+        )
+        .await;
+    assert!(
+        read(&r).contains(&format!("galley://sessions/{id}/stack/main.tf")),
+        "{r}"
+    );
+    let r = c
+        .request(
+            "resources/read",
+            json!({"uri": format!("galley://sessions/{id}/stack/main.tf")}),
+        )
+        .await;
+    assert!(
+        read(&r).contains("variable \"region\"") || read(&r).contains("provider \"oci\""),
+        "{r}"
+    );
+    let r = c
+        .request(
+            "resources/read",
+            json!({"uri": format!("galley://sessions/{id}/stack/../session.json")}),
+        )
+        .await;
+    assert!(r.get("error").is_some(), "{r}");
+
+    // The last run after a plan.
+    let (err, _, text) = c
+        .call("run_terraform_plan", json!({"session_id": id}))
+        .await;
+    assert!(!err, "{text}");
+    let r = c
+        .request(
+            "resources/read",
+            json!({"uri": format!("galley://sessions/{id}/last-run")}),
+        )
+        .await;
+    let run: Value = serde_json::from_str(&read(&r)).expect("json");
+    assert_eq!(
+        (run["operation"].as_str(), run["success"].as_bool()),
+        (Some("plan"), Some(true))
+    );
+
+    // Prompts: listed with arguments, filled in, a missing required argument named.
+    let list = c.request("prompts/list", json!({})).await;
+    let names: Vec<&str> = list["result"]["prompts"]
+        .as_array()
+        .expect("prompts")
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["build_infrastructure", "build_full_stack", "clean_up"]
+    );
+    let p = c
+        .request(
+            "prompts/get",
+            json!({"name": "clean_up", "arguments": {"session_id": id}}),
+        )
+        .await;
+    let text = p["result"]["messages"][0]["content"]["text"]
+        .as_str()
+        .expect("text");
+    assert!(
+        text.contains(&id) && text.contains("run_terraform_destroy"),
+        "{text}"
+    );
+    let p = c
+        .request("prompts/get", json!({"name": "clean_up", "arguments": {}}))
+        .await;
+    assert!(
+        p["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("session_id")),
+        "{p}"
+    );
+    let p = c
+        .request(
+            "prompts/get",
+            json!({"name": "build_infrastructure", "arguments": {"goal": "a shop"}}),
+        )
+        .await;
+    let text = p["result"]["messages"][0]["content"]["text"]
+        .as_str()
+        .expect("text");
+    assert!(
+        text.contains("a shop") && text.contains("complete_hearing") && text.contains("plan_token"),
+        "{text}"
     );
 }

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::util::{self, HttpSidecar};
 
-const ALL_TOOLS: usize = 15;
+const ALL_TOOLS: usize = 22;
 
 /// Protocol modes of the Python SDK: the initialize handshake, the 2026-07-28 revision pinned,
 /// and `auto` (probes `server/discover`, then picks 2026-07-28).
