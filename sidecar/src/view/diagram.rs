@@ -111,12 +111,107 @@ pub struct NodeBox {
     pub parent: Option<usize>,
 }
 
-/// A connection to draw.
+/// A connection to draw: a straight line, or a curve through `control` when a straight line
+/// would run behind other boxes.
 #[derive(Debug, Clone)]
 pub struct Edge {
     pub connection: usize,
     pub from: (f64, f64),
     pub to: (f64, f64),
+    pub control: Option<(f64, f64)>,
+}
+
+/// Whether the segment a-b passes through `r` (shrunk a little, so touching a corner does not
+/// count).
+fn crosses(a: (f64, f64), b: (f64, f64), r: &Rect) -> bool {
+    let (x0, y0, x1, y1) = (r.x + 2.0, r.y + 2.0, r.x + r.w - 2.0, r.y + r.h - 2.0);
+    let (dx, dy) = (b.0 - a.0, b.1 - a.1);
+    let (mut t0, mut t1) = (0.0f64, 1.0f64);
+    for (p, q) in [
+        (-dx, a.0 - x0),
+        (dx, x1 - a.0),
+        (-dy, a.1 - y0),
+        (dy, y1 - a.1),
+    ] {
+        if p.abs() < 1e-12 {
+            if q < 0.0 {
+                return false;
+            }
+        } else {
+            let t = q / p;
+            if p < 0.0 {
+                t0 = t0.max(t);
+            } else {
+                t1 = t1.min(t);
+            }
+        }
+    }
+    t0 < t1
+}
+
+/// Whether the quadratic curve a-c-b passes through any of `obstacles`.
+fn curve_blocked(a: (f64, f64), c: (f64, f64), b: (f64, f64), obstacles: &[Rect]) -> bool {
+    const STEPS: usize = 12;
+    let at = |t: f64| {
+        let u = 1.0 - t;
+        (
+            u * u * a.0 + 2.0 * u * t * c.0 + t * t * b.0,
+            u * u * a.1 + 2.0 * u * t * c.1 + t * t * b.1,
+        )
+    };
+    (0..STEPS).any(|i| {
+        let (p, q) = (
+            at(i as f64 / STEPS as f64),
+            at((i + 1) as f64 / STEPS as f64),
+        );
+        obstacles.iter().any(|r| crosses(p, q, r))
+    })
+}
+
+/// The edge between boxes `ra` and `rb`, around the other component boxes when it can.
+fn route(connection: usize, ra: &Rect, rb: &Rect, nodes: &[Rect]) -> Edge {
+    let (ca, cb) = (ra.center(), rb.center());
+    let obstacles: Vec<Rect> = nodes
+        .iter()
+        .filter(|r| *r != ra && *r != rb && !r.contains(ra) && !r.contains(rb))
+        .copied()
+        .collect();
+    let (dx, dy) = (cb.0 - ca.0, cb.1 - ca.1);
+    let straight = Edge {
+        connection,
+        from: ra.exit(dx, dy),
+        to: rb.exit(-dx, -dy),
+        control: None,
+    };
+    if !obstacles
+        .iter()
+        .any(|r| crosses(straight.from, straight.to, r))
+    {
+        return straight;
+    }
+    let len = (dx * dx + dy * dy).sqrt().max(1.0);
+    // The normal pointing up (or left for a vertical line) is tried first.
+    let (mut nx, mut ny) = (dy / len, -dx / len);
+    if ny > 0.0 || (ny == 0.0 && nx > 0.0) {
+        (nx, ny) = (-nx, -ny);
+    }
+    let mid = ((ca.0 + cb.0) / 2.0, (ca.1 + cb.1) / 2.0);
+    for off in [60.0, 110.0, 170.0] {
+        for side in [1.0, -1.0] {
+            let c = (mid.0 + side * nx * off, mid.1 + side * ny * off);
+            let from = ra.exit(c.0 - ca.0, c.1 - ca.1);
+            let to = rb.exit(c.0 - cb.0, c.1 - cb.1);
+            if !curve_blocked(from, c, to, &obstacles) {
+                return Edge {
+                    connection,
+                    from,
+                    to,
+                    control: Some(c),
+                };
+            }
+        }
+    }
+    straight
 }
 
 /// The whole laid-out diagram.
@@ -394,6 +489,7 @@ pub fn layout(arch: &Architecture) -> Diagram {
         .enumerate()
         .map(|(i, c)| (c.id.as_str(), i))
         .collect();
+    let node_rects: Vec<Rect> = laid.nodes.iter().map(|n| n.rect).collect();
     let mut edges = Vec::new();
     for (k, conn) in arch.connections.iter().enumerate() {
         let (Some(a), Some(b)) = (
@@ -409,14 +505,7 @@ pub fn layout(arch: &Architecture) -> Diagram {
         if ra.contains(rb) || rb.contains(ra) {
             continue;
         }
-        let (ax, ay) = ra.center();
-        let (bx, by) = rb.center();
-        let (dx, dy) = (bx - ax, by - ay);
-        edges.push(Edge {
-            connection: k,
-            from: ra.exit(dx, dy),
-            to: rb.exit(-dx, -dy),
-        });
+        edges.push(route(k, ra, rb, &node_rects));
     }
     let width = (laid.w + 2.0 * MARGIN).max(480.0);
     let height = laid.h + 2.0 * MARGIN + LEGEND_H;

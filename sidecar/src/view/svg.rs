@@ -10,6 +10,9 @@ use super::diagram::{self, CHAR_W, Diagram, GroupKind, NAME_LINE_H, PAD};
 use crate::catalog;
 use crate::model::Architecture;
 
+/// `data-id` of the box of what sits outside any VCN.
+pub const OUTSIDE_ID: &str = "@outside";
+
 /// Colour of a connection kind: the usual kinds get their own colour, others grey.
 fn edge_colour(kind: &str) -> &'static str {
     match kind {
@@ -54,11 +57,15 @@ pub fn esc(s: &str) -> String {
 /// Renders the laid-out diagram.
 pub fn render(arch: &Architecture, d: &Diagram) -> String {
     let mut s = String::with_capacity(4096 + 900 * (d.nodes.len() + d.groups.len()));
-    let parent_id = |p: Option<usize>| -> String {
-        p.and_then(|p| d.groups[p].component)
+    // The box of what sits outside any VCN has no component: it is `@outside`, which no
+    // component id can be.
+    let group_id = |g: &diagram::GroupBox| -> String {
+        g.component
             .map(|c| esc(&arch.components[c].id))
-            .unwrap_or_default()
+            .unwrap_or_else(|| OUTSIDE_ID.to_string())
     };
+    let parent_id =
+        |p: Option<usize>| -> String { p.map(|p| group_id(&d.groups[p])).unwrap_or_default() };
     let _ = write!(
         s,
         r##"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="DejaVu Sans Mono, Liberation Mono, monospace" role="img" aria-label="Architecture: {n} components, {e} connections">
@@ -81,10 +88,7 @@ pub fn render(arch: &Architecture, d: &Diagram) -> String {
                 r#" stroke-dasharray="2 3""#,
             ),
         };
-        let id = g
-            .component
-            .map(|c| esc(&arch.components[c].id))
-            .unwrap_or_default();
+        let id = group_id(g);
         let r = g.rect;
         let _ = write!(
             s,
@@ -125,15 +129,21 @@ pub fn render(arch: &Architecture, d: &Diagram) -> String {
         } else {
             ""
         };
+        let path = match e.control {
+            Some((cx, cy)) => format!(
+                "M{:.1},{:.1} Q{cx:.1},{cy:.1} {:.1},{:.1}",
+                e.from.0, e.from.1, e.to.0, e.to.1
+            ),
+            None => format!(
+                "M{:.1},{:.1} L{:.1},{:.1}",
+                e.from.0, e.from.1, e.to.0, e.to.1
+            ),
+        };
         let _ = writeln!(
             s,
-            r#"<line class="edge" data-source="{src}" data-target="{dst}" x1="{x1:.1}" y1="{y1:.1}" x2="{x2:.1}" y2="{y2:.1}" stroke="{colour}"{dash} marker-end="url(#arrow)"><title>{src} → {dst}: {kind}{desc}</title></line>"#,
+            r#"<path class="edge" data-source="{src}" data-target="{dst}" d="{path}" stroke="{colour}"{dash} marker-end="url(#arrow)"><title>{src} → {dst}: {kind}{desc}</title></path>"#,
             src = esc(&c.source_id),
             dst = esc(&c.target_id),
-            x1 = e.from.0,
-            y1 = e.from.1,
-            x2 = e.to.0,
-            y2 = e.to.1,
             kind = esc(&c.connection_type),
             desc = if c.description.is_empty() {
                 String::new()
