@@ -195,4 +195,5 @@ async def main():
     print(json.dumps(seen))
 
 
-asyncio.run(main())
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -21,7 +21,7 @@ use serde_json::Value;
 use crate::util::{self, HttpSidecar};
 
 /// The provider binary, copied into `dir` so a concurrent rebuild cannot swap it mid-test.
-fn provider_dir(dir: &Path) -> PathBuf {
+pub(crate) fn provider_dir(dir: &Path) -> PathBuf {
     let name = "terraform-provider-galley";
     let mut candidates: Vec<PathBuf> = Vec::new();
     if let Some(p) = std::env::var_os("GALLEY_PROVIDER_BIN") {
@@ -47,7 +47,11 @@ fn provider_dir(dir: &Path) -> PathBuf {
 }
 
 /// What a sidecar needs to deploy on `local` with Terraform `terraform`.
-fn sidecar_env(local: &LocalOci, providers: &Path, terraform: &str) -> Vec<(String, String)> {
+pub(crate) fn sidecar_env(
+    local: &LocalOci,
+    providers: &Path,
+    terraform: &str,
+) -> Vec<(String, String)> {
     let mut env = local.env();
     env.push((
         "GALLEY_TERRAFORM".into(),
@@ -85,13 +89,13 @@ fn client(
 }
 
 /// An independent view of the engine: a signed galley-oci client with the same key.
-struct Rm {
+pub(crate) struct Rm {
     rt: tokio::runtime::Runtime,
     rm: ResourceManagerClient,
 }
 
 impl Rm {
-    fn new(local: &LocalOci) -> Self {
+    pub(crate) fn new(local: &LocalOci) -> Self {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -119,7 +123,7 @@ impl Rm {
     }
 
     /// The stack's state, or `None` when the engine no longer knows it.
-    fn stack(&self, id: &str) -> Option<(StackLifecycleState, Option<String>)> {
+    pub(crate) fn stack(&self, id: &str) -> Option<(StackLifecycleState, Option<String>)> {
         match self.rt.block_on(self.rm.get_stack(id)) {
             Ok(r) => Some((r.value.lifecycle_state, r.value.display_name)),
             Err(e) if e.is_not_found() => None,

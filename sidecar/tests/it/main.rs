@@ -10,6 +10,7 @@ mod deploy;
 mod diagram;
 mod export;
 mod http;
+mod journey;
 mod local_engine;
 mod runner;
 mod util;
