@@ -305,10 +305,7 @@ async fn detect(
     let zip = store::read(&stack_dir.join("config.zip")).map_err(|e| e.to_string())?;
     let work = stack_dir.join("work").join(&wr.api.id);
     let _ = std::fs::remove_dir_all(&work);
-    std::fs::create_dir_all(&work)
-        .map_err(zipdir::ZipError::from)
-        .and_then(|_| zipdir::extract(&zip, &work))
-        .map_err(|e| e.to_string())?;
+    zipdir::extract_into(&zip, &work, state.config().extract).map_err(|e| e.to_string())?;
     let wd = match &stack.config_source.working_directory {
         Some(w) => work.join(w),
         None => work.clone(),
