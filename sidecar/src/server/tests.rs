@@ -148,6 +148,15 @@ struct Client {
 
 impl Client {
     async fn start(runner: Arc<ScriptedRunner>, read_only: bool) -> Client {
+        let mut c = Client::connect(runner, read_only).await;
+        c.request("initialize", json!({"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}})).await;
+        c.send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+            .await;
+        c
+    }
+
+    /// Connected, without the `initialize` handshake (as a 2026-07-28 client).
+    async fn connect(runner: Arc<ScriptedRunner>, read_only: bool) -> Client {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = SessionStore::open(dir.path()).expect("store");
         let sidecar = Sidecar::new(
@@ -163,17 +172,13 @@ impl Client {
             }
         });
         let (r, w) = tokio::io::split(ours);
-        let mut c = Client {
+        Client {
             write: w,
             lines: BufReader::new(r).lines(),
             next: 1,
             notifications: vec![],
             _dir: dir,
-        };
-        c.request("initialize", json!({"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}})).await;
-        c.send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
-            .await;
-        c
+        }
     }
 
     async fn send(&mut self, v: Value) {
@@ -985,4 +990,51 @@ async fn the_diagram_summary_resources_and_prompts_show_a_session() {
         text.contains("a shop") && text.contains("complete_hearing") && text.contains("plan_token"),
         "{text}"
     );
+}
+
+/// Lists of the 2026-07-28 revision carry `ttlMs` and `cacheScope` (resource lists and reads,
+/// prompt lists, as tool lists do): always stale, since sessions change under them; the older
+/// revision's do not.
+#[tokio::test]
+async fn lists_carry_caching_hints_only_on_the_2026_revision() {
+    let meta = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "1"},
+        "io.modelcontextprotocol/clientCapabilities": {}
+    });
+    let methods = [
+        ("tools/list", json!({})),
+        ("resources/list", json!({})),
+        ("resources/templates/list", json!({})),
+        ("prompts/list", json!({})),
+        (
+            "resources/read",
+            json!({"uri": "galley://hearing/questions"}),
+        ),
+    ];
+    let mut modern = Client::connect(Arc::new(ScriptedRunner::default()), false).await;
+    for (method, params) in &methods {
+        let mut params = params.clone();
+        params["_meta"] = meta.clone();
+        let r = modern.request(method, params).await;
+        assert_eq!(r["result"]["ttlMs"], 0, "{method}: {r}");
+        // The tool list is the same for every client (the SDK says so); lists and reads of
+        // resources hold sessions' data, and the rest keep the conservative default.
+        let scope = if *method == "tools/list" {
+            "public"
+        } else {
+            "private"
+        };
+        assert_eq!(r["result"]["cacheScope"], scope, "{method}: {r}");
+        assert_eq!(r["result"]["resultType"], "complete", "{method}: {r}");
+    }
+    let mut legacy = Client::start(Arc::new(ScriptedRunner::default()), false).await;
+    for (method, params) in &methods {
+        let r = legacy.request(method, params.clone()).await;
+        assert!(r["result"].is_object(), "{method}: {r}");
+        assert!(
+            r["result"].get("ttlMs").is_none() && r["result"].get("cacheScope").is_none(),
+            "{method}: {r}"
+        );
+    }
 }

@@ -45,11 +45,6 @@ class Termination(logging.Handler):
             self.seen.append(text)
 
 
-def hints(result):
-    """The caching hints of a list result, when the protocol revision carries them."""
-    return {"ttl_ms": getattr(result, "ttl_ms", None), "cache_scope": str(getattr(result, "cache_scope", None))}
-
-
 async def hearing(client, sid, seen):
     err, q, text = await call(client, "get_hearing_questions", {"session_id": sid})
     check(not err and len(q["phases"]) >= 4, text)
@@ -115,11 +110,10 @@ async def look(client, sid, artifacts, count, seen):
     check("db" in s["unknown_cost"], s["unknown_cost"])
     seen["known_monthly_usd"] = s["known_monthly_usd"]
 
-    # Resources: listed (with caching hints on 2026-07-28), templated, read.
+    # Resources: listed, templated, read.
     listed = await client.list_resources()
     uris = [str(r.uri) for r in listed.resources]
     check(f"galley://sessions/{sid}/design" in uris and "galley://hearing/questions" in uris, uris[:10])
-    seen["list_hints"] = hints(listed)
     templates = await client.list_resource_templates()
     check(any(t.uri_template == "galley://sessions/{session_id}/diagram.svg" for t in templates.resource_templates), templates)
     svg = await client.read_resource(f"galley://sessions/{sid}/diagram.svg")
