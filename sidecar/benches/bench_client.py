@@ -73,6 +73,9 @@ async def main():
             c, "configure_component",
             lambda i: {"session_id": sid, "component_id": compute, "config": {"ocpus": i % 4 + 1}}, n, w)
         side["export_iac"], exported = await timed(c, "export_iac", lambda i: {"session_id": sid}, max(n // 5, 20), w)
+        side["export_diagram"], diagram = await timed(c, "export_diagram", lambda i: {"session_id": sid}, n, w)
+        side["export_summary"], _ = await timed(c, "export_summary", lambda i: {"session_id": sid}, n, w)
+        out["diagram_svg_bytes"] = len(diagram["svg"])
         out["sidecar"] = side
         out["exported_resources"] = len(exported["resources"])
 

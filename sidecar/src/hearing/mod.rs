@@ -129,7 +129,8 @@ struct File {
 /// A loaded, checked question set.
 #[derive(Debug, Clone)]
 pub struct QuestionSet {
-    /// Where it came from, for messages.
+    /// Where it came from, as clients are told: the shipped file, or `GALLEY_HEARING_FILE` with
+    /// the file's name (never the server path).
     pub source: String,
     pub phases: Vec<Phase>,
 }
@@ -207,7 +208,13 @@ impl QuestionSet {
             path: path.display().to_string(),
             source,
         })?;
-        Self::parse(&path.display().to_string(), &text)
+        let mut set = Self::parse(&path.display().to_string(), &text)?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        set.source = format!("GALLEY_HEARING_FILE ({name})");
+        Ok(set)
     }
 
     /// Parses and checks `text`; errors name `file` and the field (`phases[1].questions[0]...`).

@@ -251,3 +251,64 @@ fn inspector_cli_reads_a_session_resource_and_gets_a_prompt() {
         ["build_infrastructure", "build_full_stack", "clean_up"]
     );
 }
+
+/// A replacement question set is checked at start: a bad one stops the sidecar with the file and
+/// the field named; a good one is what get_hearing_questions serves.
+#[test]
+fn a_bad_hearing_file_stops_the_start_with_the_file_and_field_named() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bad = dir.path().join("my-questions.yml");
+    std::fs::write(
+        &bad,
+        "phases:\n  - id: only\n    title: Only\n    questions:\n      - id: size\n        text: How big?\n        type: choice\n        choices:\n          - value: big\n            label: Big\n            implies:\n              config:\n                compute: {cpus: 4}\n",
+    )
+    .expect("write");
+    let out = Command::new(util::sidecar_bin())
+        .arg("--stdio")
+        .env("GALLEY_DATA_DIR", dir.path().join("data"))
+        .env("GALLEY_HEARING_FILE", &bad)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("my-questions.yml")
+            && stderr.contains("phases[0].questions[0].choices[0].implies.config.compute.cpus")
+            && stderr.contains("ocpus"),
+        "{stderr}"
+    );
+
+    let good = dir.path().join("good.yml");
+    std::fs::write(
+        &good,
+        "phases:\n  - id: only\n    title: Only\n    questions:\n      - {id: team, text: Which team owns it?, type: text, required: true}\n",
+    )
+    .expect("write");
+    let mut cmd = Command::new(util::tool("mcp-inspector"));
+    cmd.arg("--cli")
+        .arg("-e")
+        .arg(format!(
+            "GALLEY_DATA_DIR={}",
+            dir.path().join("data").display()
+        ))
+        .arg("-e")
+        .arg(format!("GALLEY_HEARING_FILE={}", good.display()))
+        .arg(util::sidecar_bin())
+        .arg("--stdio")
+        .args([
+            "--method",
+            "tools/call",
+            "--tool-name",
+            "get_hearing_questions",
+        ]);
+    let (ok, out, err) = util::run_with_timeout(&mut cmd, Duration::from_secs(120));
+    assert!(ok, "{out}\n{err}");
+    let v: Value = serde_json::from_str(&out).expect("json");
+    let q = &v["structuredContent"];
+    assert_eq!(q["phases"][0]["questions"][0]["id"], "team", "{v}");
+    assert!(
+        q["source"].as_str().is_some_and(|s| s.contains("good.yml")),
+        "{v}"
+    );
+}
