@@ -141,6 +141,15 @@ fn schema() -> Schema {
                      job; values given for them are not sent (with a warning).",
                 ),
                 Attribute::new(
+                    "freeform_tags",
+                    strings(),
+                    Presence::Optional,
+                    "Free-form tags of the stack. The provider keeps one tag of its own beside \
+                     them (`galley-source-sha256`, the digest of the uploaded configuration). \
+                     When set, the stack's tags are these exactly; when not set, tags set on the \
+                     stack elsewhere are left alone.",
+                ),
+                Attribute::new(
                     "terraform_version",
                     s.clone(),
                     Presence::OptionalComputed,
