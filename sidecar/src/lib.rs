@@ -5,8 +5,10 @@
 //! # Layout
 //! - `config`: settings from the command line and `GALLEY_*` environment variables; `limits`:
 //!   the limits and timeouts (their own flags and variables).
-//! - `model`: the session document; `store`: sessions on disk (ids, atomic private writes, no
-//!   links followed, safe paths, the stack digest).
+//! - `model`: the session document; `store`: where sessions live, a directory or an Object
+//!   Storage bucket behind one interface (ids, conditional updates, safe paths, the stack
+//!   digest, the lease of heavy operations); `tfstate`: the Terraform `http` backend the runner
+//!   keeps its state in with the bucket store.
 //! - `catalog`: the service types; `rules`: the YAML design rules and their evaluation.
 //! - `hcl`: a small HCL writer in `terraform fmt` layout; `export`: one module per service type.
 //! - `runner`: the `Runner` trait and the Terraform CLI implementation; `oci`: the OCI settings
@@ -33,3 +35,4 @@ pub mod security;
 pub mod server;
 pub mod stdio;
 pub mod store;
+pub mod tfstate;

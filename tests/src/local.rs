@@ -291,6 +291,15 @@ impl LocalOci {
         serde_json::from_str(&body).expect("the engine answers JSON")
     }
 
+    /// Disarms every fault.
+    pub fn clear_faults(&self) {
+        let (status, body) = self.admin("DELETE", "/_galley/faults", None);
+        assert!(
+            (200..300).contains(&status),
+            "clearing faults failed: {body}"
+        );
+    }
+
     /// The armed faults and their remaining counts.
     pub fn faults(&self) -> serde_json::Value {
         let (status, body) = self.admin("GET", "/_galley/faults", None);

@@ -14,11 +14,9 @@ use super::{Sidecar, fail};
 use crate::catalog::{self, ServiceType};
 use crate::echo;
 use crate::limits::DesignLimits;
-use crate::model::{
-    Architecture, Component, Connection, Session, SessionStatus, SessionView, now_secs,
-};
+use crate::model::{Architecture, Component, Connection, Session, SessionStatus, SessionView};
 use crate::rules::ValidationReport;
-use crate::store::Durability;
+use crate::store::{Durability, Edit, UpdateError};
 
 /// Longest display name stored: names become Terraform names, OCI display names and parts of
 /// every message about the component.
@@ -192,23 +190,26 @@ impl Sidecar {
         id: &str,
         f: impl FnOnce(&mut Session) -> Result<T, String>,
     ) -> Result<(T, Session), String> {
-        self.update_session_with(id, Durability::Atomic, f).await
+        self.update_session_with(id, Durability::Atomic, |s, _| f(s))
+            .await
     }
 
-    /// Loads, changes and saves a session under its lock, with the given durability.
+    /// Loads, changes and saves a session (and the stack files `f` queues) as one step, under
+    /// its lock, with the given durability; a change that raced another is refused.
     pub(crate) async fn update_session_with<T>(
         &self,
         id: &str,
         durability: Durability,
-        f: impl FnOnce(&mut Session) -> Result<T, String>,
+        f: impl FnOnce(&mut Session, &mut Edit<'_>) -> Result<T, String>,
     ) -> Result<(T, Session), String> {
-        let lock = self.inner.store.update_lock(id);
-        let _g = lock.lock().await;
-        let mut s = self.inner.store.load(id).map_err(fail)?;
-        let out = f(&mut s)?;
-        s.updated_at = now_secs();
-        self.inner.store.save(&s, durability).map_err(fail)?;
-        Ok((out, s))
+        self.inner
+            .store
+            .update(id, durability, f)
+            .await
+            .map_err(|e| match e {
+                UpdateError::Refused(message) => message,
+                UpdateError::Store(e) => fail(e),
+            })
     }
 }
 
@@ -426,7 +427,12 @@ impl Sidecar {
         &self,
         Parameters(args): Parameters<SessionIdArgs>,
     ) -> Result<Json<ValidationReport>, String> {
-        let s = self.inner.store.load(&args.session_id).map_err(fail)?;
+        let s = self
+            .inner
+            .store
+            .load(&args.session_id)
+            .await
+            .map_err(fail)?;
         Ok(Json(self.inner.rules.validate(&s.architecture)))
     }
 }

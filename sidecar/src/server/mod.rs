@@ -20,7 +20,7 @@ use crate::rules::RuleSet;
 use crate::runner::Runner;
 use crate::store::SessionStore;
 
-pub use infra::HeavyOps;
+pub use infra::{HeavyGuard, HeavyOps};
 
 /// The protocol revisions served: the current one without `initialize`, and the two older ones
 /// deployed clients still speak.
@@ -38,6 +38,8 @@ pub(crate) struct Inner {
     pub rules: RuleSet,
     pub runner: Arc<dyn Runner>,
     pub heavy: HeavyOps,
+    /// The `http` backend the runner's Terraform keeps its state in (the bucket store).
+    pub state_backend: Option<crate::tfstate::StateBackend>,
     pub design_limits: DesignLimits,
     /// Server paths other than the data directory that messages may carry (the Terraform CLI,
     /// the provider directory), each with what to write instead.
@@ -79,6 +81,7 @@ impl Sidecar {
                 rules,
                 runner,
                 heavy: HeavyOps::default(),
+                state_backend: None,
                 design_limits: DesignLimits::default(),
                 server_paths: Vec::new(),
             }),
@@ -90,6 +93,15 @@ impl Sidecar {
     pub fn with_design_limits(mut self, limits: DesignLimits) -> Self {
         if let Some(inner) = Arc::get_mut(&mut self.inner) {
             inner.design_limits = limits;
+        }
+        self
+    }
+
+    /// Runs keep the root module's Terraform state in `backend` rather than in the session's
+    /// runner directory.
+    pub fn with_state_backend(mut self, backend: crate::tfstate::StateBackend) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.state_backend = Some(backend);
         }
         self
     }

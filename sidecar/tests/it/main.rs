@@ -11,4 +11,6 @@ mod export;
 mod http;
 mod local_engine;
 mod runner;
+mod store;
+mod tfstate;
 mod util;
