@@ -53,6 +53,8 @@ const INTERRUPT_GRACE: Duration = Duration::from_secs(180);
 /// Longest detail kept of one diagnostic of the sidecar's own run.
 const MAX_DETAIL: usize = 1_500;
 
+/// How long `terraform init` of the state backend may take.
+const INIT_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long a recovering run waits for the jobs a dead run left to end once cancelled.
 const RECOVER_WAIT: Duration = Duration::from_secs(180);
 
@@ -394,6 +396,14 @@ impl Transcript {
             origin: Origin::Runner,
         });
     }
+}
+
+/// Whether `terraform init` configured the `http` backend in `work_dir`.
+fn backend_ready(work_dir: &Path) -> bool {
+    std::fs::read_to_string(work_dir.join(".terraform/terraform.tfstate"))
+        .ok()
+        .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
+        .is_some_and(|v| v["backend"]["type"] == "http")
 }
 
 /// What looking for the session's stack before creating one came to.
@@ -817,19 +827,18 @@ impl TerraformRunner {
         events: &Events,
         cancel: &CancellationToken,
     ) -> Result<bool, RunnerError> {
-        if req.remote_state.is_some()
-            && !req.work_dir.join(".terraform/terraform.tfstate").exists()
-            && !self
-                .stream(
-                    req,
-                    &["init", "-input=false", "-no-color"],
-                    t,
-                    events,
-                    cancel,
-                )
-                .await?
-        {
-            return Ok(false);
+        if req.remote_state.is_some() && !backend_ready(&req.work_dir) {
+            if cancel.is_cancelled() {
+                t.cancelled = true;
+                return Ok(false);
+            }
+            let _ = events.send(RunEvent::Log(
+                "Setting up the runner's state backend (terraform init)".into(),
+            ));
+            self.init_backend(req, t).await;
+            if !backend_ready(&req.work_dir) {
+                return Ok(false);
+            }
         }
         if req.recover {
             match self.state(req).await {
@@ -845,6 +854,44 @@ impl TerraformRunner {
             }
         }
         Ok(true)
+    }
+
+    /// `terraform init` of the `http` backend. Only the backend is wanted: Terraform up to 1.14
+    /// also tries to install the dev-overridden provider from its registry and exits with an
+    /// error after the backend is configured, so what decides is [`backend_ready`], and the
+    /// output goes to the run log (and the error, when the backend is not ready).
+    async fn init_backend(&self, req: &RunRequest, t: &mut Transcript) {
+        t.note("$ terraform init -input=false -no-color");
+        let run = self
+            .command(req, &["init", "-input=false", "-no-color"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .output();
+        let (status, text) = match tokio::time::timeout(INIT_TIMEOUT, run).await {
+            Ok(Ok(out)) => (
+                format!("{}", out.status),
+                format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                ),
+            ),
+            Ok(Err(e)) => ("not started".into(), e.to_string()),
+            Err(_) => (
+                "timed out".into(),
+                format!("no answer in {}s", INIT_TIMEOUT.as_secs()),
+            ),
+        };
+        t.note(&text);
+        t.note(&format!("[galley-sidecar] terraform init: {status}"));
+        if !backend_ready(&req.work_dir) {
+            let tail: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+            let tail = tail[tail.len().saturating_sub(8)..].join("\n");
+            t.runner_error(
+                "Cannot set up the runner's state backend",
+                format!("terraform init ({status}) did not configure the http backend:\n{tail}"),
+            );
+        }
     }
 
     /// Cancels the jobs a run that died left on `stack_id`, and waits for them to end.

@@ -104,7 +104,8 @@ pub enum StoreError {
         advice: &'static str,
     },
     #[error(
-        "session {id} is busy: {holder} is running a {operation} on it, and its lease of the session ends at {until} unless renewed; wait for that run to finish, then try again (a sidecar that stopped frees the session once its lease ends)"
+        "session {id} is busy: {holder} is running {} on it, and its lease of the session ends at {until} unless renewed; wait for that run to finish, then try again (a sidecar that stopped frees the session once its lease ends)",
+        with_article(operation)
     )]
     Busy {
         id: String,
@@ -118,6 +119,16 @@ pub enum StoreError {
         name: String,
         reason: String,
     },
+}
+
+/// `a plan`, `an apply`.
+fn with_article(word: &str) -> String {
+    let article = if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
+    format!("{article} {word}")
 }
 
 impl StoreError {

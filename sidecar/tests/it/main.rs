@@ -7,6 +7,7 @@ mod attack_http;
 mod attack_stdio;
 mod clients;
 mod deploy;
+mod durable;
 mod export;
 mod http;
 mod local_engine;
