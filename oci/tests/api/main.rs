@@ -9,6 +9,7 @@ mod config_file;
 mod endpoints;
 mod instance_principal;
 mod models;
+mod provider_upload;
 mod resource_principal;
 mod retry;
 mod services;
