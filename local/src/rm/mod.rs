@@ -6,7 +6,11 @@
 //!   unzipped configuration a job ran in).
 //! - `<data>/jobs/<job>/job.json`, `logs.jsonl`, `config.zip` (the configuration as of the
 //!   job's creation), `plan.tfplan` (plan jobs), `tfstate.json` (state after the job),
-//!   `import.tfstate` (IMPORT_TF_STATE jobs).
+//!   `import.tfstate` (IMPORT_TF_STATE jobs), `custom-providers/` (the providers of the stack's
+//!   `customTerraformProvider` bucket and the job's CLI configuration, see [`providers`]).
+//!
+//! Before its first terraform command a job chooses its Terraform binary by the stack's
+//! `terraformVersion` ([`terraforms`]) and installs its custom providers ([`prepare`]).
 //!
 //! On open, jobs found ACCEPTED or IN_PROGRESS were interrupted by a restart: they end FAILED
 //! with a message saying so (CANCELING ones end CANCELED).
@@ -14,8 +18,11 @@
 pub mod jobs;
 pub mod logs;
 pub mod model;
+pub mod prepare;
+pub mod providers;
 pub mod runner;
 pub mod stacks;
+pub mod terraforms;
 pub mod zipdir;
 
 use std::collections::HashMap;

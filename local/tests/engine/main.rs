@@ -5,6 +5,7 @@
 
 mod agent;
 mod auth;
+mod custom_providers;
 mod faults;
 mod object_storage;
 mod resource_manager;
