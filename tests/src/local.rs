@@ -41,6 +41,11 @@ pub struct LocalOptions {
     pub run_command_path_prefix: Option<PathBuf>,
     /// Seconds a cancelled job's terraform gets after SIGINT (`--cancel-grace-secs`).
     pub cancel_grace_secs: Option<u64>,
+    /// Further Terraform binaries jobs choose from by their stack's `terraformVersion`
+    /// (`--terraform [VERSION=]PATH`, after the default `.tools/bin/terraform`).
+    pub terraforms: Vec<String>,
+    /// Stacks are created like those made before custom providers existed (`--older-stacks`).
+    pub older_stacks: bool,
 }
 
 /// A running engine.
@@ -194,6 +199,12 @@ impl LocalOci {
         }
         if let Some(secs) = options.cancel_grace_secs {
             cmd.arg("--cancel-grace-secs").arg(secs.to_string());
+        }
+        for terraform in &options.terraforms {
+            cmd.arg("--terraform").arg(terraform);
+        }
+        if options.older_stacks {
+            cmd.arg("--older-stacks");
         }
         let child = {
             use std::os::unix::process::CommandExt;

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use galley_contract::tf_output::PlanSummary;
 
-use super::diagnostics::diagnostic;
+use super::diagnostics::diagnostic_for;
 use super::{APPLY_TIMEOUT, DESTROY_TIMEOUT, PLAN_TIMEOUT};
 use crate::attrs::{Attr, AttrValue, i64_of, str_of};
 use crate::cty::Value;
@@ -256,7 +256,7 @@ impl Model {
         }
         let mut diagnostics = Diagnostics::new();
         if let Some(e) = &report.failure {
-            diagnostics.push(diagnostic(e));
+            diagnostics.push(diagnostic_for(e, self.custom_terraform_provider.known()));
         }
         if let Some(e) = &report.outputs_error {
             let cause = match e {
