@@ -181,7 +181,7 @@ impl Installed {
         if self.skipped > 0 {
             let _ = write!(
                 last,
-                "; {} objects of the bucket are not provider binaries for this platform",
+                "; objects of the bucket left out (other platforms, or not provider binaries): {}",
                 self.skipped
             );
         }
