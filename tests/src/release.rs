@@ -124,8 +124,13 @@ pub fn upload_command() -> PathBuf {
 
 /// The platform an executable was built for, read from its ELF header's machine field.
 pub fn elf_platform(path: &Path) -> Option<&'static str> {
-    let bytes = std::fs::read(path).ok()?;
-    match bytes.get(18..20)? {
+    use std::io::Read as _;
+    let mut header = [0u8; 20];
+    File::open(path).ok()?.read_exact(&mut header).ok()?;
+    if header[..4] != *b"\x7fELF" {
+        return None;
+    }
+    match &header[18..20] {
         [0x3e, 0x00] => Some("linux_amd64"),
         [0xb7, 0x00] => Some("linux_arm64"),
         _ => None,
