@@ -25,6 +25,32 @@ if ! command -v qemu-aarch64 >/dev/null 2>&1; then
   apt_install qemu-user
 fi
 
+# The deployment image test (sidecar/tests/it/container.rs) builds deploy/Dockerfile and runs it
+# with podman, from a Debian base made with mmdebstrap, so no container registry is needed;
+# slirp4netns gives the container its own network that still reaches the host's loopback.
+container_pkgs=(podman buildah runc mmdebstrap slirp4netns)
+missing=()
+for p in "${container_pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  log "installing ${missing[*]}"
+  apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
+fi
+# crun, podman's default runtime, fails on these machines (it cannot set RLIMIT_NOFILE, then
+# refuses hybrid cgroups); runc with explicit ulimits works. Written only when the machine has
+# no containers.conf of its own.
+if [ ! -e /etc/containers/containers.conf ]; then
+  log "configuring podman: runc and explicit ulimits in /etc/containers/containers.conf"
+  mkdir -p /etc/containers
+  cat > /etc/containers/containers.conf <<'CONF'
+[containers]
+default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
+[engine]
+runtime = "runc"
+CONF
+fi
+
 # --- Python packages -----------------------------------------------------------------------
 py_pkgs=(
   "moto[server]==5.2.5"          # DynamoDB + S3 without signature checks

@@ -6,6 +6,7 @@ use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use galley_oci::echo::{echo, echo_message};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
@@ -128,15 +129,26 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
     if body.is_empty() {
         return Err(ApiError::missing("the request body"));
     }
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError::invalid(format!("the request body is not valid: {e}")))
+    serde_json::from_slice(body).map_err(|e| {
+        // serde quotes the offending value (an unknown enum variant, say): bounded.
+        let e = e.to_string();
+        ApiError::invalid(format!(
+            "the request body is not valid: {}",
+            echo_message(&e)
+        ))
+    })
 }
 
 /// Parses the query string into `T`, answering OCI's 400 for malformed input.
 pub fn parse_query<T: DeserializeOwned>(uri: &Uri) -> ApiResult<T> {
     axum::extract::Query::<T>::try_from_uri(uri)
         .map(|q| q.0)
-        .map_err(|e| ApiError::invalid(format!("the query string is not valid: {}", e.body_text())))
+        .map_err(|e| {
+            ApiError::invalid(format!(
+                "the query string is not valid: {}",
+                echo_message(&e.body_text())
+            ))
+        })
 }
 
 /// The etag of a JSON representation: changes whenever any field does.
@@ -254,7 +266,7 @@ pub async fn request_id(req: Request, next: Next) -> Response {
         .clone()
         .unwrap_or_else(|| HeaderValue::from_str(&crate::ids::request_id()).expect("hex is ascii"));
     let method = req.method().clone();
-    let path = req.uri().path().to_owned();
+    let path = echo(req.uri().path()).to_string();
     let started = std::time::Instant::now();
     let mut resp = next.run(req).await;
     let status = resp.status();
@@ -273,7 +285,10 @@ pub async fn request_id(req: Request, next: Next) -> Response {
 
 /// Fallback for unknown paths: OCI's 404.
 pub async fn not_found(uri: Uri) -> ApiError {
-    ApiError::not_found(format!("no such resource or operation: {}", uri.path()))
+    ApiError::not_found(format!(
+        "no such resource or operation: {}",
+        echo(uri.path())
+    ))
 }
 
 /// Fallback for a known path with an unsupported method.

@@ -15,6 +15,8 @@
 //!   [`app()`], the router with its middleware stack.
 //! - [`serve`]: [`serve()`], the HTTP/1 accept loop (graceful shutdown, dropped-connection
 //!   faults), separate from `main` so tests run the server in-process.
+//! - [`connections`]: per-connection timeouts (header read, idle, request) and the connection
+//!   limit that sheds idle connections first.
 //! - [`auth`]: the middleware verifying request signatures with `galley_oci::signing`.
 //! - [`faults`]: fault injection for tests (`/_galley/faults`) and the health endpoint.
 //! - [`api`]: OCI's error shape, request ids, JSON and paging helpers shared by the services.
@@ -30,6 +32,7 @@ pub mod app;
 pub mod auth;
 pub mod clock;
 pub mod config;
+pub mod connections;
 pub mod faults;
 pub mod ids;
 pub mod objectstorage;
@@ -42,5 +45,5 @@ pub mod trust;
 
 pub use app::{AppState, OpenError, app};
 pub use config::Config;
-pub use serve::serve;
+pub use serve::{serve, serve_with};
 pub use trust::TrustStore;

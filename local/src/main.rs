@@ -7,9 +7,11 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Parser;
-use galley_local::config::{DEFAULT_NAMESPACE, DEFAULT_REGION};
+use galley_local::config::{
+    self, ConnectionLimits, DEFAULT_NAMESPACE, DEFAULT_REGION, ExtractLimits,
+};
 use galley_local::rm::terraforms::TerraformBinary;
-use galley_local::{AppState, Config, TrustStore, app, serve, trust};
+use galley_local::{AppState, Config, TrustStore, app, connections, serve_with, trust};
 
 /// A local stand-in for OCI Resource Manager, Instance Agent (run command) and Object Storage,
 /// for tests: signed requests only, real terraform, data kept in a directory.
@@ -68,6 +70,28 @@ struct Args {
     /// Write the bound address to this file once listening (useful with port 0).
     #[arg(long, value_name = "FILE")]
     ready_file: Option<PathBuf>,
+    /// Seconds a request's headers may take to arrive.
+    #[arg(long, value_name = "SECS", default_value_t = connections::DEFAULT_HEADER_READ_TIMEOUT.as_secs())]
+    header_read_timeout_secs: u64,
+    /// Seconds a keep-alive connection may wait for its next request.
+    #[arg(long, value_name = "SECS", default_value_t = connections::DEFAULT_IDLE_TIMEOUT.as_secs())]
+    idle_timeout_secs: u64,
+    /// Seconds to receive a request's body and answer it.
+    #[arg(long, value_name = "SECS", default_value_t = connections::DEFAULT_REQUEST_TIMEOUT.as_secs())]
+    request_timeout_secs: u64,
+    /// Open connections at most (lowered to fit the file-descriptor limit); idle ones are
+    /// closed first to make room.
+    #[arg(long, value_name = "N", default_value_t = connections::DEFAULT_MAX_CONNECTIONS)]
+    max_connections: usize,
+    /// Largest request body, in MiB (object uploads included).
+    #[arg(long, value_name = "MIB", default_value_t = config::DEFAULT_MAX_BODY_BYTES >> 20)]
+    max_body_mib: u64,
+    /// Most a job may extract from its configuration zip, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = config::DEFAULT_MAX_CONFIG_EXTRACTED_BYTES >> 20)]
+    max_config_extracted_mib: u64,
+    /// Most entries (files and directories) a job's configuration zip may hold.
+    #[arg(long, value_name = "N", default_value_t = config::DEFAULT_MAX_CONFIG_FILES)]
+    max_config_files: u64,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -100,13 +124,27 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(trust::default_config_path);
     for profile in &args.trust_profiles {
-        let id = trust
+        trust
             .trust_profile(&config_path, profile)
             .with_context(|| format!("failed to trust profile {profile}"))?;
-        tracing::info!(key_id = %id.as_str(), profile = %profile, "trusting an OCI config profile");
+        // The profile, never its key id: logs carry no key material.
+        tracing::info!(profile = %profile, "trusting an OCI config profile");
     }
     for spec in &args.trust_keys {
         trust.trust_spec(spec)?;
+    }
+    for (flag, value) in [
+        ("--header-read-timeout-secs", args.header_read_timeout_secs),
+        ("--idle-timeout-secs", args.idle_timeout_secs),
+        ("--request-timeout-secs", args.request_timeout_secs),
+        ("--max-connections", args.max_connections as u64),
+        ("--max-body-mib", args.max_body_mib),
+        ("--max-config-extracted-mib", args.max_config_extracted_mib),
+        ("--max-config-files", args.max_config_files),
+    ] {
+        if value == 0 {
+            bail!("{flag} must be at least 1");
+        }
     }
     if trust.is_empty() {
         bail!("no trusted keys: pass --trust-profile PROFILE or --trust-key KEYID=PEMFILE");
@@ -136,7 +174,17 @@ async fn run(args: Args) -> anyhow::Result<()> {
             .map(std::path::absolute)
             .transpose()?,
         cancel_grace: Duration::from_secs(args.cancel_grace_secs),
-        ..Config::new(PathBuf::new())
+        max_body_bytes: args.max_body_mib << 20,
+        extract: ExtractLimits {
+            max_bytes: args.max_config_extracted_mib << 20,
+            max_files: args.max_config_files,
+        },
+        connections: ConnectionLimits {
+            header_read_timeout: Duration::from_secs(args.header_read_timeout_secs),
+            idle_timeout: Duration::from_secs(args.idle_timeout_secs),
+            request_timeout: Duration::from_secs(args.request_timeout_secs),
+            max_connections: args.max_connections,
+        },
     };
     let state = AppState::open(config, trust).context("failed to open the data directory")?;
     let listener = tokio::net::TcpListener::bind(args.listen)
@@ -146,8 +194,15 @@ async fn run(args: Args) -> anyhow::Result<()> {
     if let Some(file) = &args.ready_file {
         galley_local::store::write_atomic(file, addr.to_string().as_bytes())?;
     }
-    tracing::info!(%addr, data_dir = %state.config().data_dir.display(), run_command = state.config().enable_run_command, "galley-local listening");
-    serve(listener, app(state.clone()), shutdown_signal()).await?;
+    tracing::info!(
+        %addr,
+        data_dir = %state.config().data_dir.display(),
+        run_command = state.config().enable_run_command,
+        max_connections = state.config().connections.effective_max_connections(),
+        "galley-local listening"
+    );
+    let limits = state.config().connections;
+    serve_with(listener, app(state.clone()), limits, shutdown_signal()).await?;
     tracing::info!("shutting down: stopping running jobs and commands");
     state.shutdown().await;
     Ok(())

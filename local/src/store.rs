@@ -44,22 +44,83 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
         path: path.to_owned(),
         source,
     };
-    let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).map_err(err)?;
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{file_name}.{}.tmp", crate::ids::token(8)));
-    let result = (|| {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
+    let (tmp, mut file) = TempFile::beside(path).map_err(err)?;
+    file.write_all(bytes).map_err(err)?;
+    drop(file);
+    tmp.persist(path).map_err(err)
+}
+
+/// A file being written beside its final path (`.<name>.<random>.tmp` in the same directory),
+/// removed when dropped unless [`TempFile::persist`] renamed it into place: a write that fails,
+/// is refused or is abandoned halfway (a client that disconnects, a timed-out request) leaves
+/// nothing behind.
+#[derive(Debug)]
+pub struct TempFile {
+    path: PathBuf,
+    persisted: bool,
+}
+
+/// Suffix of [`TempFile`] names, so leftovers of a crash can be recognised.
+pub const TEMP_SUFFIX: &str = ".tmp";
+
+impl TempFile {
+    /// Creates the temporary file for `path` (and its parent directory).
+    pub fn beside(path: &Path) -> io::Result<(TempFile, fs::File)> {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        fs::create_dir_all(dir)?;
+        let file_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let tmp = dir.join(format!(
+            ".{file_name}.{}{TEMP_SUFFIX}",
+            crate::ids::token(8)
+        ));
+        let file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
+        Ok((
+            TempFile {
+                path: tmp,
+                persisted: false,
+            },
+            file,
+        ))
     }
-    result.map_err(err)
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Renames the file to `dest`, replacing what was there.
+    pub fn persist(mut self, dest: &Path) -> io::Result<()> {
+        fs::rename(&self.path, dest)?;
+        self.persisted = true;
+        Ok(())
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if !self.persisted {
+            let _ = fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Removes the temporary files a crash left in `dir`.
+pub fn remove_temp_files(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.filter_map(Result::ok) {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') && name.ends_with(TEMP_SUFFIX) {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Serializes `value` as pretty JSON and writes it atomically.
@@ -122,5 +183,26 @@ mod tests {
                 .unwrap_err()
                 .is_not_found()
         );
+    }
+
+    #[test]
+    fn an_abandoned_temporary_file_is_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("object.data");
+        let (tmp, mut file) = TempFile::beside(&dest).unwrap();
+        file.write_all(b"half of it").unwrap();
+        assert!(tmp.path().exists());
+        let path = tmp.path().to_owned();
+        drop(tmp);
+        assert!(!path.exists() && !dest.exists());
+        // Leftovers of a crash are recognised by name.
+        std::fs::write(dir.path().join(".x.data.abc.tmp"), b"x").unwrap();
+        std::fs::write(dir.path().join("kept.json"), b"x").unwrap();
+        remove_temp_files(dir.path());
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("kept.json")]);
     }
 }

@@ -13,6 +13,7 @@
 //! - [`auth`]: the key providers (API key and config file, security token file, resource
 //!   principal 2.2, instance principal) and [`auth::from_settings`], which picks one.
 //! - [`endpoints`]: region codes, realms and domains, service base URLs and overrides.
+//! - [`echo`]: bounded quoting of untrusted text in errors and logs.
 //! - [`client`]: the transport every call goes through: signing, JSON, `opc-request-id`,
 //!   [`client::OciError`], the retry policy with `opc-retry-token`, timeouts and cancellation.
 //! - [`setup`]: the settings a program is given (auth, region, endpoint overrides, and the
@@ -69,6 +70,7 @@ macro_rules! service_client {
 
 pub mod auth;
 pub mod client;
+pub mod echo;
 pub mod endpoints;
 pub mod instance_agent;
 pub mod model;

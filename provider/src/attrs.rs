@@ -132,6 +132,18 @@ impl AttrValue for bool {
     }
 }
 
+impl AttrValue for Vec<String> {
+    fn read(v: &Value) -> Option<Self> {
+        v.as_elements()?
+            .iter()
+            .map(|i| i.as_str().map(str::to_owned))
+            .collect()
+    }
+    fn write(&self) -> Value {
+        string_list_value(self)
+    }
+}
+
 impl AttrValue for i64 {
     fn read(v: &Value) -> Option<Self> {
         v.as_i64()

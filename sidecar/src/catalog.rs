@@ -277,7 +277,8 @@ pub fn known_names() -> String {
 /// Error text for an unknown service type: names the known ones so a model can correct itself.
 pub fn unknown_type_message(name: &str) -> String {
     format!(
-        "unknown service type {name:?}; known service types are: {}",
+        "unknown service type {}; known service types are: {}",
+        crate::echo::quoted(name),
         known_names()
     )
 }

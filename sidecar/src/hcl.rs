@@ -1,15 +1,18 @@
 //! A small HCL writer that produces the canonical `terraform fmt` layout: two-space indents,
 //! `=` aligned across runs of single-line attributes, one blank line around blocks and multi-line
 //! attributes. It only writes what the export needs (strings, raw expressions, lists, objects,
-//! blocks, comments); it never parses.
+//! blocks, comments); it never parses. Numbers can only be written through [`Number`], which
+//! holds Terraform's number syntax by construction.
 
 use std::fmt::Write as _;
 
 /// An expression on the right of `=`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Expr {
-    /// Written as is: a reference (`var.region`), a number, `true`, a function call.
+    /// Written as is: a reference (`var.region`), `true`, a function call.
     Raw(String),
+    /// A number literal.
+    Num(Number),
     /// A quoted string; escaped, with template sequences neutralised.
     Str(String),
     /// `[a, b]` on one line.
@@ -38,7 +41,77 @@ impl From<bool> for Expr {
 
 impl From<i64> for Expr {
     fn from(n: i64) -> Self {
-        Expr::Raw(n.to_string())
+        Expr::Num(Number(n.to_string()))
+    }
+}
+
+/// A number in Terraform's literal syntax: an optional `-`, digits, an optional fraction and an
+/// optional exponent (`5`, `-2`, `0.5`, `1e3`). Input spellings Terraform does not read but whose
+/// value is plain (`+5`, `.5`, `5.`, `007`, `1E+3`) are rewritten to that syntax; anything else
+/// (`inf`, `0x10`, `1_000`, `5 `) is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Number(String);
+
+/// Longest number text accepted; far beyond any setting, short enough to quote in an error.
+const MAX_NUMBER_CHARS: usize = 64;
+
+impl Number {
+    pub fn parse(s: &str) -> Option<Number> {
+        if s.is_empty() || s.len() > MAX_NUMBER_CHARS {
+            return None;
+        }
+        let (negative, rest) = match s.as_bytes()[0] {
+            b'-' => (true, &s[1..]),
+            b'+' => (false, &s[1..]),
+            _ => (false, s),
+        };
+        let (mantissa, exponent) = match rest.find(['e', 'E']) {
+            Some(i) => (&rest[..i], Some(&rest[i + 1..])),
+            None => (rest, None),
+        };
+        let (int, frac) = match mantissa.split_once('.') {
+            Some((i, f)) => (i, f),
+            None => (mantissa, ""),
+        };
+        let digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
+        if (int.is_empty() && frac.is_empty()) || !digits(int) || !digits(frac) {
+            return None;
+        }
+        let mut out = String::with_capacity(s.len() + 1);
+        let int = int.trim_start_matches('0');
+        let frac = frac.trim_end_matches('0');
+        let is_zero = int.is_empty() && frac.is_empty();
+        if negative && !is_zero {
+            out.push('-');
+        }
+        out.push_str(if int.is_empty() { "0" } else { int });
+        if !frac.is_empty() {
+            out.push('.');
+            out.push_str(frac);
+        }
+        if let Some(exp) = exponent {
+            let (exp_negative, exp_digits) = match exp.as_bytes().first() {
+                Some(b'-') => (true, &exp[1..]),
+                Some(b'+') => (false, &exp[1..]),
+                _ => (false, exp),
+            };
+            if exp_digits.is_empty() || !digits(exp_digits) {
+                return None;
+            }
+            let exp_digits = exp_digits.trim_start_matches('0');
+            if !exp_digits.is_empty() && !is_zero {
+                out.push('e');
+                if exp_negative {
+                    out.push('-');
+                }
+                out.push_str(exp_digits);
+            }
+        }
+        Some(Number(out))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 }
 
@@ -135,6 +208,7 @@ fn object_key(k: &str) -> String {
 fn write_expr(out: &mut String, e: &Expr, indent: usize) {
     match e {
         Expr::Raw(s) => out.push_str(s),
+        Expr::Num(n) => out.push_str(n.as_str()),
         Expr::Str(s) => out.push_str(&quote(s)),
         Expr::List(items) => {
             out.push('[');
@@ -287,6 +361,38 @@ mod tests {
         let got = render(&[Item::Block(b)]);
         let want = "resource \"oci_core_vcn\" \"main\" {\n  compartment_id = var.compartment_ocid\n  cidr_blocks    = [var.main_cidr]\n\n  freeform_tags = {\n    \"managed-by\" = \"galley\"\n    x            = \"y\"\n  }\n\n  timeouts {\n    create = \"1h\"\n  }\n}\n";
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn numbers_are_written_in_terraform_syntax_or_refused() {
+        for (input, want) in [
+            ("5", "5"),
+            ("+5", "5"),
+            (".5", "0.5"),
+            ("5.", "5"),
+            ("-2.50", "-2.5"),
+            ("007", "7"),
+            ("0", "0"),
+            ("-0", "0"),
+            ("0.0", "0"),
+            ("1E+3", "1e3"),
+            ("2.5e-03", "2.5e-3"),
+            ("1e0", "1"),
+            ("12345678901234567890", "12345678901234567890"),
+        ] {
+            assert_eq!(
+                Number::parse(input).map(|n| n.0).as_deref(),
+                Some(want),
+                "{input}"
+            );
+        }
+        for bad in [
+            "", "+", "-", ".", "e5", "5e", "5e+", "inf", "NaN", "0x10", "1_000", " 5", "5 ", "--5",
+            "5..0", "1e5.0", "٣",
+        ] {
+            assert_eq!(Number::parse(bad), None, "{bad:?} accepted");
+        }
+        assert_eq!(Number::parse(&"9".repeat(65)), None);
     }
 
     #[test]

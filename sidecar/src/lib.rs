@@ -3,21 +3,28 @@
 //! and run that Terraform through the Galley provider's `galley_session` resource.
 //!
 //! # Layout
-//! - `config`: settings from the command line and `GALLEY_*` environment variables.
-//! - `model`: the session document; `store`: sessions on disk (ids, atomic writes, safe paths).
+//! - `config`: settings from the command line and `GALLEY_*` environment variables; `limits`:
+//!   the limits and timeouts (their own flags and variables).
+//! - `model`: the session document; `store`: sessions on disk (ids, atomic private writes, no
+//!   links followed, safe paths, the stack digest).
 //! - `catalog`: the service types; `rules`: the YAML design rules and their evaluation.
 //! - `hcl`: a small HCL writer in `terraform fmt` layout; `export`: one module per service type.
 //! - `runner`: the `Runner` trait and the Terraform CLI implementation; `oci`: the OCI settings
 //!   it passes on and the sidecar's own Resource Manager calls.
 //! - `server`: the MCP tools (sessions, design, stack, infra) on the `rmcp` SDK.
-//! - `http`: Streamable HTTP at `/mcp` plus `/health`, behind `security` (token and Origin);
-//!   `stdio`: the ends of the stdio transport.
+//! - `http`: Streamable HTTP at `/mcp` plus `/health`, behind `security` (token and Origin),
+//!   with its listener's timeouts and limits; `stdio`: the stdio transport; `jsonrpc`: the
+//!   checks of incoming messages and the JSON-RPC errors both transports answer with.
+//! - `echo`: bounded quotes of client input in messages.
 
 pub mod catalog;
 pub mod config;
+pub mod echo;
 pub mod export;
 pub mod hcl;
 pub mod http;
+pub mod jsonrpc;
+pub mod limits;
 pub mod model;
 pub mod oci;
 pub mod rules;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use galley_sidecar::config::{Config, Transport};
 use galley_sidecar::http;
+use galley_sidecar::limits::Limits;
 use galley_sidecar::oci::ResourceManager;
 use galley_sidecar::rules::RuleSet;
 use galley_sidecar::runner::TerraformRunner;
@@ -34,9 +35,16 @@ fn init_logging() {
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "--help" || a == "-h") {
-        eprintln!("{}", galley_sidecar::config::usage());
+        eprintln!("{}\n\n{}", galley_sidecar::config::usage(), Limits::usage());
         return Ok(());
     }
+    let (limits, args) = match Limits::from_parts(&args, |k| std::env::var(k).ok()) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("{e}\n\n{}", Limits::usage());
+            std::process::exit(2);
+        }
+    };
     let config = match Config::from_parts(&args, |k| std::env::var(k).ok()) {
         Ok(c) => c,
         Err(e) => {
@@ -45,6 +53,12 @@ async fn main() -> anyhow::Result<()> {
         }
     };
     init_logging();
+    // Everything the sidecar and its Terraform runs create (sessions, stack variables, state,
+    // plans, logs) is for this user alone.
+    // SAFETY: umask only sets the process's file mode creation mask.
+    unsafe {
+        libc::umask(0o077);
+    }
 
     let store = SessionStore::open(&config.data_dir).with_context(|| {
         format!(
@@ -61,7 +75,28 @@ async fn main() -> anyhow::Result<()> {
         config.provider_dir.clone(),
         ResourceManager::new(config.oci.clone()),
     ));
-    let sidecar = Sidecar::new(store, rules, runner, config.read_only);
+    // Paths of this machine that messages reaching clients may carry, and what they become.
+    let mut server_paths = vec![
+        (
+            config.provider_dir.to_string_lossy().into_owned(),
+            "$GALLEY_PROVIDER_DIR".to_string(),
+        ),
+        (
+            config.terraform.to_string_lossy().into_owned(),
+            "$GALLEY_TERRAFORM".to_string(),
+        ),
+    ];
+    for var in ["OCI_CONFIG_FILE", "OCI_PRIVATE_KEY_PATH"] {
+        if let Some(p) = config.oci.get(var) {
+            server_paths.push((p.to_string(), format!("${var}")));
+        }
+    }
+    if let Some(home) = std::env::var_os("HOME") {
+        server_paths.push((home.to_string_lossy().into_owned(), "~".to_string()));
+    }
+    let sidecar = Sidecar::new(store, rules, runner, config.read_only)
+        .with_design_limits(limits.design.clone())
+        .with_server_paths(server_paths);
     let shutdown = CancellationToken::new();
     {
         let shutdown = shutdown.clone();
@@ -82,7 +117,7 @@ async fn main() -> anyhow::Result<()> {
             tracing::info!(read_only = config.read_only, "serving MCP on stdio");
             let running = sidecar
                 .clone()
-                .serve(galley_sidecar::stdio::ends())
+                .serve(galley_sidecar::stdio::transport(limits.max_message_bytes))
                 .await
                 .context("failed to start the stdio transport")?;
             let ct = running.cancellation_token();
@@ -100,14 +135,19 @@ async fn main() -> anyhow::Result<()> {
             if !addr.ip().is_loopback() && !policy.requires_token() {
                 tracing::warn!(%addr, "listening beyond loopback without GALLEY_URL_TOKEN");
             }
-            let listener = tokio::net::TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("failed to listen on {addr}"))?;
+            let listener =
+                http::bind(addr).with_context(|| format!("failed to listen on {addr}"))?;
             let local = listener.local_addr()?;
-            let app = http::app(sidecar.clone(), policy, shutdown.clone());
+            let app = http::app(sidecar.clone(), policy, &limits, shutdown.clone());
             // The "ready" line tests and supervisors wait for (with the real port when ADDR used :0).
             tracing::info!(addr = %local, read_only = config.read_only, token_required = config.url_token.is_some(), "ready: serving MCP at /mcp");
-            http::serve(listener, app, async move { shutdown.cancelled().await }).await?;
+            http::serve(
+                listener,
+                app,
+                &limits,
+                async move { shutdown.cancelled().await },
+            )
+            .await?;
         }
     }
     // A run whose request was cancelled by the shutdown (or a closed stdin) is interrupting

@@ -10,7 +10,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::{self, Placement};
-use crate::export::label_for;
+use crate::echo;
+use crate::export::{self, label_for};
 use crate::model::{Architecture, Component};
 
 /// The rule files shipped with the sidecar.
@@ -234,7 +235,8 @@ impl RuleSet {
     }
 
     /// Evaluates every rule, plus the structural checks no rule file can switch off (known
-    /// service types, connections between existing components).
+    /// service types, connections between existing components, Terraform names that would
+    /// collide in the export).
     pub fn validate(&self, arch: &Architecture) -> ValidationReport {
         let mut findings = structural(arch);
         for rule in &self.rules {
@@ -280,6 +282,17 @@ fn structural(arch: &Architecture) -> Vec<Finding> {
                 });
             }
         }
+    }
+    // Distinct display names can still become one Terraform name once labels and suffixes are
+    // joined; Terraform would refuse the export, so this is an error whatever the rule files say.
+    for collision in export::name_collisions(arch) {
+        out.push(Finding {
+            rule_id: "terraform-names-unique".into(),
+            severity: Severity::Error,
+            component_ids: collision.component_ids(),
+            message: collision.to_string(),
+            recommendation: "Rename one of the components (configure_component with a display_name that differs in more than spaces, `-` and `_`).".into(),
+        });
     }
     out
 }
@@ -414,8 +427,8 @@ fn evaluate(rule: &Rule, arch: &Architecture, out: &mut Vec<Finding>) {
                     rule,
                     vec![c.id.clone()],
                     format!(
-                        "display name {:?} of {} does not match {}: {}",
-                        c.display_name,
+                        "display name {} of {} does not match {}: {}",
+                        echo::quoted(&c.display_name),
                         c.id,
                         p.as_str(),
                         rule.raw.description
@@ -429,8 +442,10 @@ fn evaluate(rule: &Rule, arch: &Architecture, out: &mut Vec<Finding>) {
                     rule,
                     vec![c.id.clone()],
                     format!(
-                        "display name {:?} of {} is longer than {max} characters: {}",
-                        c.display_name, c.id, rule.raw.description
+                        "display name {} of {} is longer than {max} characters: {}",
+                        echo::quoted(&c.display_name),
+                        c.id,
+                        rule.raw.description
                     ),
                 ));
             }
@@ -446,8 +461,10 @@ fn evaluate(rule: &Rule, arch: &Architecture, out: &mut Vec<Finding>) {
                     rule,
                     vec![first.to_string(), c.id.clone()],
                     format!(
-                        "{} and {} both have the name {:?}",
-                        first, c.id, c.display_name
+                        "{} and {} both have the name {}",
+                        first,
+                        c.id,
+                        echo::quoted(&c.display_name)
                     ),
                 ));
             } else {

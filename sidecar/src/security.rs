@@ -262,7 +262,8 @@ pub async fn guard(State(policy): State<Arc<Policy>>, req: Request<Body>, next: 
                 StatusCode::FORBIDDEN,
                 "forbidden_origin",
                 &format!(
-                    "requests from Origin {origin:?} are not allowed; add it to GALLEY_ALLOWED_ORIGINS to allow it"
+                    "requests from Origin {} are not allowed; add it to GALLEY_ALLOWED_ORIGINS to allow it",
+                    crate::echo::quoted(origin)
                 ),
             );
         }

@@ -46,6 +46,9 @@ pub struct LocalOptions {
     pub terraforms: Vec<String>,
     /// Stacks are created like those made before custom providers existed (`--older-stacks`).
     pub older_stacks: bool,
+    /// The CLI configuration the jobs' terraform gets (empty when unset), such as
+    /// `dev_overrides` for a provider under test.
+    pub job_cli_config: Option<String>,
 }
 
 /// A running engine.
@@ -170,7 +173,8 @@ impl LocalOci {
         .expect("write the OCI config file");
         // Jobs get a CLI configuration of their own: the machine's may not exist.
         let cli_config = dir.path().join("job.terraformrc");
-        std::fs::write(&cli_config, "").expect("write the jobs' CLI configuration");
+        std::fs::write(&cli_config, options.job_cli_config.as_deref().unwrap_or(""))
+            .expect("write the jobs' CLI configuration");
         let ready = dir.path().join("ready");
         let data = dir.path().join("data");
         let log = std::fs::File::create(dir.path().join("engine.log")).expect("create the log");

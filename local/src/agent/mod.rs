@@ -8,6 +8,7 @@
 pub mod model;
 pub mod runner;
 
+use galley_oci::echo::echo;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, RwLock};
@@ -166,10 +167,12 @@ pub fn routes() -> Router<AppState> {
 }
 
 fn find(state: &AppState, id: &str) -> ApiResult<StoredCommand> {
-    state
-        .agent()
-        .get(id)
-        .ok_or_else(|| ApiError::not_found(format!("instance agent command {id} was not found")))
+    state.agent().get(id).ok_or_else(|| {
+        ApiError::not_found(format!(
+            "instance agent command {id} was not found",
+            id = echo(id)
+        ))
+    })
 }
 
 async fn create_command(
@@ -225,7 +228,8 @@ fn create(state: &AppState, d: CreateCommandDetails) -> ApiResult<StoredCommand>
         "TEXT" | "OBJECT_STORAGE_TUPLE" | "OBJECT_STORAGE_URI" => {}
         other => {
             return Err(ApiError::invalid(format!(
-                "content.source.sourceType {other} is not one of TEXT, OBJECT_STORAGE_TUPLE, OBJECT_STORAGE_URI"
+                "content.source.sourceType {other} is not one of TEXT, OBJECT_STORAGE_TUPLE, OBJECT_STORAGE_URI",
+                other = echo(other)
             )));
         }
     }
@@ -233,7 +237,8 @@ fn create(state: &AppState, d: CreateCommandDetails) -> ApiResult<StoredCommand>
         "TEXT" | "OBJECT_STORAGE_TUPLE" | "OBJECT_STORAGE_URI" => {}
         other => {
             return Err(ApiError::invalid(format!(
-                "content.output.outputType {other} is not one of TEXT, OBJECT_STORAGE_TUPLE, OBJECT_STORAGE_URI"
+                "content.output.outputType {other} is not one of TEXT, OBJECT_STORAGE_TUPLE, OBJECT_STORAGE_URI",
+                other = echo(other)
             )));
         }
     }
@@ -302,7 +307,9 @@ async fn get_execution(
     let c = find(&state, &id)?;
     if c.execution.instance_id != instance_id {
         return Err(ApiError::not_found(format!(
-            "command {id} has no execution on instance {instance_id}"
+            "command {id} has no execution on instance {instance_id}",
+            id = echo(&id),
+            instance_id = echo(&instance_id)
         )));
     }
     Ok(api::json_with_etag(StatusCode::OK, &c.execution))

@@ -9,10 +9,14 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
+use galley_oci::signing::BodyCheck;
+use http_body_util::BodyExt as _;
+use tokio_util::io::ReaderStream;
+
 use super::{Bucket, ObjectMeta, PutOptions, os_error};
 use crate::api::{self, ApiError, ApiResult};
 use crate::app::AppState;
-use crate::auth::Principal;
+use crate::auth::{Principal, SignedBody, too_large};
 
 pub async fn get_namespace(State(state): State<AppState>) -> Response {
     api::json(StatusCode::OK, &state.os().namespace())
@@ -311,12 +315,64 @@ pub async fn put_object(
     State(state): State<AppState>,
     Path((ns, bucket, name)): Path<(String, String, String)>,
     headers: HeaderMap,
-    body: Bytes,
+    signed: Option<Extension<SignedBody>>,
+    body: Body,
 ) -> ApiResult {
-    let meta = state
-        .os()
-        .put_object(&ns, &bucket, &name, &body, put_options(&headers))?;
+    let check = signed.map(|Extension(SignedBody(check))| check);
+    let meta = receive_object(&state, &ns, &bucket, &name, &headers, body, check).await?;
     Ok(put_response(&meta))
+}
+
+/// Streams an upload's body to a temporary file (never more than one chunk in memory),
+/// computing its MD5 and, when the client signed it, checking its SHA-256 and length as it
+/// goes; the object is replaced only once all of it arrived and checked out. A body over
+/// `max_body_bytes` is refused as soon as it is known to be (from `content-length` before
+/// reading, else while reading). Whatever ends the upload early (refusal, a client that
+/// disconnects, the request timeout) removes the temporary file.
+pub async fn receive_object(
+    state: &AppState,
+    ns: &str,
+    bucket: &str,
+    name: &str,
+    headers: &HeaderMap,
+    body: Body,
+    mut check: Option<BodyCheck>,
+) -> ApiResult<ObjectMeta> {
+    let limit = state.config().max_body_bytes;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|d| d > limit) {
+        return Err(too_large(limit));
+    }
+    let opts = put_options(headers);
+    let os = state.os();
+    let mut upload = os.begin_upload(ns, bucket, name, &opts)?;
+    let mut body = body;
+    while let Some(frame) = body.frame().await {
+        let frame = frame
+            .map_err(|e| ApiError::invalid(format!("failed to read the request body: {e}")))?;
+        let Ok(chunk) = frame.into_data() else {
+            continue;
+        };
+        if upload.size() + chunk.len() as u64 > limit {
+            return Err(too_large(limit));
+        }
+        if let Some(c) = check.as_mut() {
+            c.update(&chunk);
+        }
+        // A chunk is tens of kilobytes into the page cache: cheaper inline than a hop to the
+        // blocking pool.
+        upload
+            .write(&chunk)
+            .map_err(|e| ApiError::internal(format!("failed to write an upload: {e}")))?;
+    }
+    if let Some(c) = check {
+        c.finish()
+            .map_err(|e| ApiError::not_authenticated(crate::auth::message(&e)))?;
+    }
+    os.commit_upload(ns, bucket, name, upload, opts)
 }
 
 /// PutObject's answer: no body, the new etag and MD5.
@@ -393,8 +449,8 @@ pub async fn get_object(
     Path((ns, bucket, name)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> ApiResult {
-    let (meta, bytes) = state.os().get_object(&ns, &bucket, &name)?;
-    Ok(object_body(&headers, &meta, Some(bytes)))
+    let (meta, file) = state.os().open_object(&ns, &bucket, &name)?;
+    Ok(object_body(&headers, &meta, Some(file)))
 }
 
 pub async fn head_object(
@@ -406,13 +462,19 @@ pub async fn head_object(
     Ok(object_body(&headers, &meta, None))
 }
 
-/// GetObject (with the content) or HeadObject (without) for `meta`.
-pub fn object_body(headers: &HeaderMap, meta: &ObjectMeta, bytes: Option<Vec<u8>>) -> Response {
+/// GetObject (with the content, streamed from its file) or HeadObject (without) for `meta`.
+pub fn object_body(
+    headers: &HeaderMap,
+    meta: &ObjectMeta,
+    content: Option<std::fs::File>,
+) -> Response {
     if let Some(resp) = read_precondition(headers, meta) {
         return resp;
     }
-    let mut resp = match bytes {
-        Some(b) => Response::new(Body::from(b)),
+    let mut resp = match content {
+        Some(file) => Response::new(Body::from_stream(ReaderStream::new(
+            tokio::fs::File::from_std(file),
+        ))),
         None => Response::new(Body::empty()),
     };
     object_headers(meta, resp.headers_mut());

@@ -9,6 +9,7 @@
 pub mod handlers;
 pub mod par;
 
+use galley_oci::echo::echo;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, RwLock};
@@ -118,6 +119,8 @@ impl ObjectStorage {
             write_lock: Mutex::new(()),
         };
         for bucket in store::subdirs(&os.root) {
+            // Uploads a crash interrupted.
+            store::remove_temp_files(&bucket.join("objects"));
             let Ok(entries) = std::fs::read_dir(bucket.join("pars")) else {
                 continue;
             };
@@ -153,7 +156,7 @@ impl ObjectStorage {
             Err(os_error(
                 StatusCode::NOT_FOUND,
                 "NamespaceNotFound",
-                format!("namespace {ns} was not found"),
+                format!("namespace {ns} was not found", ns = echo(ns)),
             ))
         }
     }
@@ -161,7 +164,8 @@ impl ObjectStorage {
     fn bucket_dir(&self, bucket: &str) -> Result<PathBuf, ApiError> {
         if !valid_bucket_name(bucket) {
             return Err(ApiError::invalid(format!(
-                "bucket name {bucket:?} must be 1 to 256 letters, digits, dashes, underscores and periods"
+                "bucket name {bucket:?} must be 1 to 256 letters, digits, dashes, underscores and periods",
+                bucket = echo(bucket)
             )));
         }
         Ok(self.root.join(bucket))
@@ -211,7 +215,10 @@ impl ObjectStorage {
             return Err(os_error(
                 StatusCode::CONFLICT,
                 "BucketNotEmpty",
-                format!("bucket {name} is not empty; delete its objects first"),
+                format!(
+                    "bucket {name} is not empty; delete its objects first",
+                    name = echo(name)
+                ),
             ));
         }
         self.pars_mut().retain(|_, p| p.bucket != name);
@@ -238,40 +245,81 @@ impl ObjectStorage {
         }
     }
 
-    /// The object's metadata and content.
-    pub fn get_object(
+    /// The object's metadata and its content file, opened together under the write lock so
+    /// that they belong to the same version (a concurrent upload replaces the file by rename;
+    /// the open file keeps the version it was opened on).
+    pub fn open_object(
         &self,
         ns: &str,
         bucket: &str,
         name: &str,
-    ) -> Result<(ObjectMeta, Vec<u8>), ApiError> {
+    ) -> Result<(ObjectMeta, std::fs::File), ApiError> {
+        let _lock = self.lock();
         let meta = self.object_meta(ns, bucket, name)?;
         let (data, _) = self.object_paths(bucket, name)?;
-        let bytes = match store::read(&data) {
-            Ok(b) => b,
-            Err(e) if e.is_not_found() => return Err(object_not_found(bucket, name)),
-            Err(e) => return Err(e.into()),
-        };
-        Ok((meta, bytes))
+        match std::fs::File::open(&data) {
+            Ok(f) => Ok((meta, f)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(object_not_found(bucket, name))
+            }
+            Err(e) => Err(ApiError::internal(format!(
+                "failed to open {}: {e}",
+                data.display()
+            ))),
+        }
     }
 
-    /// Writes an object, checking `content-md5`, `if-match` and `if-none-match`.
-    pub fn put_object(
+    /// Checks what can be checked before an upload's body is read (the name, the bucket, the
+    /// `if-match` / `if-none-match` preconditions), and opens the temporary file it streams
+    /// into. The preconditions are checked again when the upload is committed.
+    pub fn begin_upload(
         &self,
         ns: &str,
         bucket: &str,
         name: &str,
-        body: &[u8],
-        opts: PutOptions,
-    ) -> Result<ObjectMeta, ApiError> {
+        opts: &PutOptions,
+    ) -> Result<Upload, ApiError> {
         if name.is_empty() || name.len() > 1024 || name.contains('\0') {
             return Err(ApiError::invalid(
                 "object names must be 1 to 1024 bytes without NUL",
             ));
         }
-        let _lock = self.lock();
         self.bucket(ns, bucket)?;
-        let md5 = base64_md5(body);
+        let (data, meta_path) = self.object_paths(bucket, name)?;
+        check_preconditions(
+            opts,
+            store::read_json::<ObjectMeta>(&meta_path).ok().as_ref(),
+        )?;
+        let (tmp, file) = store::TempFile::beside(&data)
+            .map_err(|e| ApiError::internal(format!("failed to start an upload: {e}")))?;
+        Ok(Upload {
+            tmp,
+            file,
+            md5: Md5::new(),
+            size: 0,
+        })
+    }
+
+    /// Makes a complete upload the object's content: checks `content-md5`, then (under the
+    /// write lock) the preconditions again, renames the file into place and writes the
+    /// metadata. A refused upload's file is removed.
+    pub fn commit_upload(
+        &self,
+        ns: &str,
+        bucket: &str,
+        name: &str,
+        upload: Upload,
+        opts: PutOptions,
+    ) -> Result<ObjectMeta, ApiError> {
+        use base64::Engine as _;
+        let Upload {
+            tmp,
+            file,
+            md5,
+            size,
+        } = upload;
+        drop(file);
+        let md5 = base64::engine::general_purpose::STANDARD.encode(md5.finalize());
         if let Some(expected) = &opts.content_md5
             && expected.trim() != md5
         {
@@ -281,33 +329,15 @@ impl ObjectStorage {
                 "the content-md5 header does not match the MD5 of the body",
             ));
         }
+        let _lock = self.lock();
+        self.bucket(ns, bucket)?;
         let (data, meta_path) = self.object_paths(bucket, name)?;
         let existing = store::read_json::<ObjectMeta>(&meta_path).ok();
-        if let Some(if_match) = &opts.if_match
-            && existing
-                .as_ref()
-                .is_none_or(|e| !etag_matches(if_match, &e.etag))
-        {
-            return Err(os_error(
-                StatusCode::PRECONDITION_FAILED,
-                "IfMatchFailed",
-                "the if-match etag does not match the object",
-            ));
-        }
-        if let Some(inm) = &opts.if_none_match
-            && inm.trim() == "*"
-            && existing.is_some()
-        {
-            return Err(os_error(
-                StatusCode::PRECONDITION_FAILED,
-                "IfNoneMatchFailed",
-                "the object already exists and if-none-match is *",
-            ));
-        }
+        check_preconditions(&opts, existing.as_ref())?;
         let now = crate::clock::now();
         let meta = ObjectMeta {
             name: name.to_owned(),
-            size: body.len() as u64,
+            size,
             md5,
             etag: new_etag(),
             time_created: existing
@@ -323,9 +353,26 @@ impl ObjectStorage {
             cache_control: opts.cache_control,
             user_metadata: opts.user_metadata,
         };
-        store::write_atomic(&data, body)?;
+        tmp.persist(&data)
+            .map_err(|e| ApiError::internal(format!("failed to store {}: {e}", data.display())))?;
         store::write_json(&meta_path, &meta)?;
         Ok(meta)
+    }
+
+    /// Writes an object from memory, checking `content-md5`, `if-match` and `if-none-match`.
+    pub fn put_object(
+        &self,
+        ns: &str,
+        bucket: &str,
+        name: &str,
+        body: &[u8],
+        opts: PutOptions,
+    ) -> Result<ObjectMeta, ApiError> {
+        let mut upload = self.begin_upload(ns, bucket, name, &opts)?;
+        upload
+            .write(body)
+            .map_err(|e| ApiError::internal(format!("failed to write an object: {e}")))?;
+        self.commit_upload(ns, bucket, name, upload, opts)
     }
 
     pub fn delete_object(
@@ -387,7 +434,12 @@ impl ObjectStorage {
 
     /// Reads an object's content (agent command scripts).
     pub fn get_bytes(&self, ns: &str, bucket: &str, name: &str) -> Result<Vec<u8>, ApiError> {
-        self.get_object(ns, bucket, name).map(|(_, b)| b)
+        use std::io::Read as _;
+        let (meta, mut file) = self.open_object(ns, bucket, name)?;
+        let mut bytes = Vec::with_capacity(usize::try_from(meta.size).unwrap_or(0));
+        file.read_to_end(&mut bytes)
+            .map_err(|e| ApiError::internal(format!("failed to read an object: {e}")))?;
+        Ok(bytes)
     }
 
     pub fn par_dir(&self, bucket: &str) -> Result<PathBuf, ApiError> {
@@ -431,7 +483,10 @@ impl ObjectStorage {
             .find(|p| p.bucket == bucket && p.id == id)
             .map(|p| p.token.clone())
             .ok_or_else(|| {
-                ApiError::not_found(format!("pre-authenticated request {id} was not found"))
+                ApiError::not_found(format!(
+                    "pre-authenticated request {id} was not found",
+                    id = echo(id)
+                ))
             })?;
         pars.remove(&token);
         let _ = std::fs::remove_file(self.par_dir(bucket)?.join(format!("{id}.json")));
@@ -453,7 +508,7 @@ pub fn bucket_not_found(bucket: &str) -> ApiError {
     os_error(
         StatusCode::NOT_FOUND,
         "BucketNotFound",
-        format!("bucket {bucket} was not found"),
+        format!("bucket {bucket} was not found", bucket = echo(bucket)),
     )
 }
 
@@ -461,13 +516,61 @@ pub fn object_not_found(bucket: &str, name: &str) -> ApiError {
     os_error(
         StatusCode::NOT_FOUND,
         "ObjectNotFound",
-        format!("object {name} was not found in bucket {bucket}"),
+        format!(
+            "object {name} was not found in bucket {bucket}",
+            name = echo(name),
+            bucket = echo(bucket)
+        ),
     )
 }
 
-pub fn base64_md5(body: &[u8]) -> String {
-    use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD.encode(Md5::digest(body))
+/// An object upload in progress: its temporary file (removed unless committed), and the MD5
+/// and size of what was written so far.
+pub struct Upload {
+    tmp: store::TempFile,
+    file: std::fs::File,
+    md5: Md5,
+    size: u64,
+}
+
+impl Upload {
+    /// Appends a chunk of the body.
+    pub fn write(&mut self, chunk: &[u8]) -> std::io::Result<()> {
+        use std::io::Write as _;
+        self.file.write_all(chunk)?;
+        self.md5.update(chunk);
+        self.size += chunk.len() as u64;
+        Ok(())
+    }
+
+    /// Bytes written so far.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+}
+
+/// `if-match` and `if-none-match: *` of an upload against the current object.
+fn check_preconditions(opts: &PutOptions, existing: Option<&ObjectMeta>) -> Result<(), ApiError> {
+    if let Some(if_match) = &opts.if_match
+        && existing.is_none_or(|e| !etag_matches(if_match, &e.etag))
+    {
+        return Err(os_error(
+            StatusCode::PRECONDITION_FAILED,
+            "IfMatchFailed",
+            "the if-match etag does not match the object",
+        ));
+    }
+    if let Some(inm) = &opts.if_none_match
+        && inm.trim() == "*"
+        && existing.is_some()
+    {
+        return Err(os_error(
+            StatusCode::PRECONDITION_FAILED,
+            "IfNoneMatchFailed",
+            "the object already exists and if-none-match is *",
+        ));
+    }
+    Ok(())
 }
 
 fn new_etag() -> String {

@@ -6,10 +6,11 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::IntoResponse;
+use galley_oci::echo::echo;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::{Deserialize, Serialize};
 
-use super::handlers::{object_body, put_options, put_response};
+use super::handlers::{object_body, put_response, receive_object};
 use crate::api::{self, ApiError, ApiResult};
 use crate::app::AppState;
 
@@ -104,7 +105,8 @@ pub async fn create_par(
     if !ACCESS_TYPES.contains(&access_type.as_str()) {
         return Err(ApiError::invalid(format!(
             "accessType {access_type} is not one of {}",
-            ACCESS_TYPES.join(", ")
+            ACCESS_TYPES.join(", "),
+            access_type = echo(&access_type)
         )));
     }
     let expires_raw = d
@@ -185,7 +187,12 @@ fn find(state: &AppState, bucket: &str, id: &str) -> ApiResult<ParRecord> {
         .pars_of(bucket)
         .into_iter()
         .find(|p| p.id == id)
-        .ok_or_else(|| ApiError::not_found(format!("pre-authenticated request {id} was not found")))
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "pre-authenticated request {id} was not found",
+                id = echo(id)
+            ))
+        })
 }
 
 pub async fn get_par(
@@ -246,8 +253,8 @@ pub async fn par_get(
     headers: HeaderMap,
 ) -> ApiResult {
     authorize(&state, &token, &ns, &bucket, &object, false)?;
-    let (meta, bytes) = state.os().get_object(&ns, &bucket, &object)?;
-    Ok(object_body(&headers, &meta, Some(bytes)))
+    let (meta, file) = state.os().open_object(&ns, &bucket, &object)?;
+    Ok(object_body(&headers, &meta, Some(file)))
 }
 
 pub async fn par_head(
@@ -267,16 +274,6 @@ pub async fn par_put(
     body: Body,
 ) -> ApiResult {
     authorize(&state, &token, &ns, &bucket, &object, true)?;
-    let limit = state.config().max_body_bytes;
-    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "RequestEntityTooLarge",
-            format!("the request body is larger than {limit} bytes"),
-        )
-    })?;
-    let meta = state
-        .os()
-        .put_object(&ns, &bucket, &object, &bytes, put_options(&headers))?;
+    let meta = receive_object(&state, &ns, &bucket, &object, &headers, body, None).await?;
     Ok(put_response(&meta))
 }

@@ -8,6 +8,7 @@ use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::IntoResponse;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use galley_oci::echo::echo;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
@@ -28,7 +29,7 @@ pub fn find(state: &AppState, id: &str) -> ApiResult<StoredJob> {
     state
         .rm()
         .job(id)
-        .ok_or_else(|| ApiError::not_found(format!("job {id} was not found")))
+        .ok_or_else(|| ApiError::not_found(format!("job {id} was not found", id = echo(id))))
 }
 
 pub async fn create_job(
@@ -227,24 +228,29 @@ fn legacy_strategy(r: Option<&ApplyJobPlanResolution>) -> Option<PlanStrategy> {
 }
 
 fn check_plan_job(state: &AppState, stack: &Stack, plan_id: &str) -> ApiResult<String> {
-    let plan = state
-        .rm()
-        .job(plan_id)
-        .ok_or_else(|| ApiError::not_found(format!("plan job {plan_id} was not found")))?;
+    let plan = state.rm().job(plan_id).ok_or_else(|| {
+        ApiError::not_found(format!(
+            "plan job {plan_id} was not found",
+            plan_id = echo(plan_id)
+        ))
+    })?;
     if plan.api.stack_id != stack.id {
         return Err(ApiError::invalid(format!(
-            "job {plan_id} belongs to another stack"
+            "job {plan_id} belongs to another stack",
+            plan_id = echo(plan_id)
         )));
     }
     if plan.api.operation != Operation::Plan {
         return Err(ApiError::invalid(format!(
-            "job {plan_id} is not a PLAN job"
+            "job {plan_id} is not a PLAN job",
+            plan_id = echo(plan_id)
         )));
     }
     if plan.api.lifecycle_state != JobState::Succeeded {
         return Err(ApiError::invalid(format!(
             "plan job {plan_id} is {:?}; only a SUCCEEDED plan job can be applied",
-            plan.api.lifecycle_state
+            plan.api.lifecycle_state,
+            plan_id = echo(plan_id)
         )));
     }
     Ok(plan.api.id)
@@ -335,7 +341,7 @@ pub async fn update_job(
                 j.api.defined_tags = v;
             }
         })?
-        .ok_or_else(|| ApiError::not_found(format!("job {id} was not found")))?;
+        .ok_or_else(|| ApiError::not_found(format!("job {id} was not found", id = echo(&id))))?;
     Ok(api::json_with_etag(StatusCode::OK, &job.api))
 }
 
@@ -360,7 +366,8 @@ pub async fn cancel_job(
         JobState::Succeeded | JobState::Failed => {
             return Err(ApiError::incorrect_state(format!(
                 "job {id} is {:?} and can no longer be canceled",
-                job.api.lifecycle_state
+                job.api.lifecycle_state,
+                id = echo(&id)
             )));
         }
         JobState::Accepted | JobState::InProgress | JobState::Canceling => {}
@@ -419,7 +426,10 @@ pub async fn get_logs(
         v.as_deref()
             .map(|s| {
                 crate::clock::parse(s).ok_or_else(|| {
-                    ApiError::invalid(format!("{name} is not an RFC 3339 timestamp"))
+                    ApiError::invalid(format!(
+                        "{name} is not an RFC 3339 timestamp",
+                        name = echo(name)
+                    ))
                 })
             })
             .transpose()
@@ -433,9 +443,10 @@ pub async fn get_logs(
         "timestampLessThanOrEqualTo",
     )?;
     let min_level = match &q.level_greater_than_or_equal_to {
-        Some(l) => {
-            Some(level_rank(l).ok_or_else(|| ApiError::invalid(format!("unknown log level {l}")))?)
-        }
+        Some(l) => Some(
+            level_rank(l)
+                .ok_or_else(|| ApiError::invalid(format!("unknown log level {l}", l = echo(l))))?,
+        ),
         None => None,
     };
     let mut entries: Vec<LogEntry> = logs::read_all(&state.rm().job_dir(&id).join("logs.jsonl"))
@@ -476,7 +487,8 @@ pub async fn get_tf_state(State(state): State<AppState>, Path(id): Path<String>)
     match store::read(&state.rm().job_dir(&id).join("tfstate.json")) {
         Ok(bytes) => Ok(bytes_response(bytes, "application/json")),
         Err(e) if e.is_not_found() => Err(ApiError::not_found(format!(
-            "job {id} has no Terraform state (it has not run, or the stack had none)"
+            "job {id} has no Terraform state (it has not run, or the stack had none)",
+            id = echo(&id)
         ))),
         Err(e) => Err(e.into()),
     }

@@ -39,6 +39,9 @@ pub struct Stack {
     pub variables: StringMap,
     pub terraform_version: String,
     pub stack_drift_status: String,
+    /// When drift detection last finished for the stack.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_drift_last_checked: Option<String>,
     #[serde(default)]
     pub freeform_tags: StringMap,
     #[serde(default)]

@@ -21,7 +21,7 @@ use tokio::time::Instant;
 use super::logs::{Level, LogWriter};
 use super::model::{FailureDetails, JobState, Operation, PlanStrategy, StoredJob};
 use super::prepare::{Prepared, prepare};
-use super::{INTERRUPTED_MESSAGE, JobControl, zipdir};
+use super::{INTERRUPTED_MESSAGE, JobControl, saved_plan, zipdir};
 use crate::app::AppState;
 use crate::process;
 use crate::store;
@@ -44,7 +44,7 @@ impl Outcome {
 }
 
 /// How one terraform command ended.
-enum StepEnd {
+pub(super) enum StepEnd {
     Success,
     Failed,
     Canceled,
@@ -147,13 +147,15 @@ fn finish(state: &AppState, job_id: &str, outcome: Outcome) {
     }
 }
 
-struct Execution<'a> {
-    state: &'a AppState,
-    job: &'a StoredJob,
-    log: Arc<LogWriter>,
-    ctl: &'a JobControl,
+/// One run of terraform commands for a job (drift detection runs its commands through it too,
+/// as a job of the stack would, so both see the same environment).
+pub(super) struct Execution<'a> {
+    pub(super) state: &'a AppState,
+    pub(super) job: &'a StoredJob,
+    pub(super) log: Arc<LogWriter>,
+    pub(super) ctl: &'a JobControl,
     /// The Terraform binary and CLI configuration the job runs with.
-    prepared: &'a Prepared,
+    pub(super) prepared: &'a Prepared,
 }
 
 impl Execution<'_> {
@@ -174,10 +176,11 @@ impl Execution<'_> {
             Err(e) => return Outcome::failed("INTERNAL_SERVICE_ERROR", e.to_string()),
         };
         let _ = std::fs::remove_dir_all(&work);
-        if let Err(e) = std::fs::create_dir_all(&work)
-            .map_err(zipdir::ZipError::from)
-            .and_then(|_| zipdir::extract(&zip, &work))
-        {
+        // TERRAFORM_CONFIG_UNZIP_FAILED for every refusal, limits included: it is Resource
+        // Manager's code for a ZIP_UPLOAD configuration it cannot unpack (its size codes are
+        // for Object Storage sources), and SDKs map codes they do not know to
+        // UNKNOWN_ENUM_VALUE.
+        if let Err(e) = zipdir::extract_into(&zip, &work, self.state.config().extract) {
             self.log.line(Level::Error, &e.to_string());
             return Outcome::failed("TERRAFORM_CONFIG_UNZIP_FAILED", e.to_string());
         }
@@ -220,12 +223,9 @@ impl Execution<'_> {
                     format!("plan job {plan_id} no longer exists"),
                 );
             };
-            if plan.galley.config_sha256 != self.job.galley.config_sha256 {
-                let msg = format!(
-                    "the stack's configuration or variables changed after plan job {plan_id} ran; run a new plan job and apply that one"
-                );
-                self.log.line(Level::Error, &msg);
-                return Outcome::failed("TERRAFORM_EXECUTION_ERROR", msg);
+            if let Some(stale) = saved_plan::stale(rm, &plan, self.job) {
+                stale.log(&self.log);
+                return Outcome::failed("TERRAFORM_EXECUTION_ERROR", stale.message());
             }
             let file = rm.job_dir(plan_id).join("plan.tfplan");
             if !file.exists() {
@@ -353,7 +353,7 @@ impl Execution<'_> {
     }
 
     /// The environment of every terraform command of the job.
-    fn command(&self, wd: &Path, args: &[OsString]) -> Command {
+    pub(super) fn command(&self, wd: &Path, args: &[OsString]) -> Command {
         let config = self.state.config();
         let job = &self.job.api;
         let mut cmd = Command::new(&self.prepared.terraform);
@@ -414,7 +414,7 @@ impl Execution<'_> {
     }
 
     /// Runs one terraform command, logging its output, honouring cancel and shutdown.
-    async fn terraform(&self, wd: &Path, args: Vec<OsString>) -> StepEnd {
+    pub(super) async fn terraform(&self, wd: &Path, args: Vec<OsString>) -> StepEnd {
         let shown: Vec<String> = args
             .iter()
             .map(|a| a.to_string_lossy().into_owned())

@@ -7,6 +7,7 @@ use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use galley_oci::echo::echo;
 use serde::Deserialize;
 
 use super::model::{
@@ -26,7 +27,7 @@ pub fn find(state: &AppState, id: &str) -> ApiResult<Stack> {
     state
         .rm()
         .stack(id)
-        .ok_or_else(|| ApiError::not_found(format!("stack {id} was not found")))
+        .ok_or_else(|| ApiError::not_found(format!("stack {id} was not found", id = echo(id))))
 }
 
 /// The stack, or 404 when absent, or 409 when deleted.
@@ -35,7 +36,8 @@ pub fn find_active(state: &AppState, id: &str) -> ApiResult<Stack> {
     if stack.lifecycle_state != "ACTIVE" {
         return Err(ApiError::incorrect_state(format!(
             "stack {id} is {}",
-            stack.lifecycle_state
+            stack.lifecycle_state,
+            id = echo(id)
         )));
     }
     Ok(stack)
@@ -92,6 +94,7 @@ fn create(state: &AppState, d: CreateStackDetails) -> ApiResult<Stack> {
             .terraform_version
             .unwrap_or_else(|| DEFAULT_TERRAFORM_VERSION.to_owned()),
         stack_drift_status: "NOT_CHECKED".to_owned(),
+        time_drift_last_checked: None,
         freeform_tags: d.freeform_tags.unwrap_or_default(),
         defined_tags: d.defined_tags.unwrap_or_default(),
         system_tags: Default::default(),
@@ -108,7 +111,8 @@ fn zip_source(source: &ConfigSourceDetails) -> ApiResult<(Option<Vec<u8>>, Optio
         Some(ZIP_UPLOAD) => {}
         Some(other) => {
             return Err(ApiError::invalid(format!(
-                "configSourceType {other} is not supported by galley-local (only ZIP_UPLOAD)"
+                "configSourceType {other} is not supported by galley-local (only ZIP_UPLOAD)",
+                other = echo(other)
             )));
         }
         None => return Err(ApiError::missing("configSource.configSourceType")),
@@ -189,7 +193,8 @@ pub fn sort<T>(
         Some("DISPLAYNAME") => true,
         Some(other) => {
             return Err(ApiError::invalid(format!(
-                "sortBy {other} is not one of TIMECREATED, DISPLAYNAME"
+                "sortBy {other} is not one of TIMECREATED, DISPLAYNAME",
+                other = echo(other)
             )));
         }
     };
@@ -262,13 +267,17 @@ pub async fn delete_stack(
 ) -> ApiResult {
     let mut stack = find(&state, &id)?;
     if stack.lifecycle_state == "DELETED" {
-        return Err(ApiError::not_found(format!("stack {id} was not found")));
+        return Err(ApiError::not_found(format!(
+            "stack {id} was not found",
+            id = echo(&id)
+        )));
     }
     api::check_if_match(&headers, &stack)?;
     let rm = state.rm();
     if rm.has_unfinished_jobs(&id) {
         return Err(ApiError::incorrect_state(format!(
-            "stack {id} has a job that has not finished; cancel it or wait before deleting the stack"
+            "stack {id} has a job that has not finished; cancel it or wait before deleting the stack",
+            id = echo(&id)
         )));
     }
     // Keep a DELETED tombstone (as RM reports the state) but drop the configuration, state,
@@ -298,7 +307,8 @@ pub async fn get_tf_state(State(state): State<AppState>, Path(id): Path<String>)
     match store::read(&state.rm().stack_dir(&id).join("tfstate.json")) {
         Ok(bytes) => Ok(bytes_response(bytes, "application/json")),
         Err(e) if e.is_not_found() => Err(ApiError::not_found(format!(
-            "stack {id} has no Terraform state yet (no apply or import job has run)"
+            "stack {id} has no Terraform state yet (no apply or import job has run)",
+            id = echo(&id)
         ))),
         Err(e) => Err(e.into()),
     }

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 mod agent;
+mod attacks;
 mod auth;
 mod custom_providers;
 mod faults;

@@ -8,6 +8,8 @@
 // Each test or bench target uses a different part of this module.
 #![allow(dead_code)]
 
+pub mod attack;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -120,9 +122,23 @@ impl Fixture {
 
     /// Starts the engine with `filter` as its `GALLEY_LOCAL_LOG`.
     pub fn start_with_log(&self, filter: &str) -> Engine {
+        self.start_with(&Start {
+            log: filter,
+            ..Start::default()
+        })
+    }
+
+    /// Starts the engine as `how` says.
+    pub fn start_with(&self, how: &Start<'_>) -> Engine {
+        use std::os::unix::process::CommandExt as _;
         let ready = self.path("addr");
         let _ = std::fs::remove_file(&ready);
-        let child = Command::new(env!("CARGO_BIN_EXE_galley-local"))
+        let binary = how
+            .binary
+            .map(Path::to_owned)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_galley-local")));
+        let mut command = Command::new(binary);
+        command
             .arg("--listen")
             .arg("127.0.0.1:0")
             .arg("--ready-file")
@@ -144,11 +160,27 @@ impl Fixture {
             .arg("--enable-run-command")
             .arg("--run-command-path-prefix")
             .arg(self.path("bin"))
-            .env("GALLEY_LOCAL_LOG", filter)
+            .args(how.args)
+            .env("GALLEY_LOCAL_LOG", how.log)
             .stdout(Stdio::null())
-            .stderr(std::fs::File::create(self.path("engine.log")).unwrap())
-            .spawn()
-            .unwrap();
+            .stderr(std::fs::File::create(self.path("engine.log")).unwrap());
+        if let Some(nofile) = how.nofile {
+            // SAFETY: setrlimit is async-signal-safe and touches only the child being exec'd.
+            unsafe {
+                command.pre_exec(move || {
+                    let limit = libc::rlimit {
+                        rlim_cur: nofile,
+                        rlim_max: nofile,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
+                        Ok(())
+                    } else {
+                        Err(std::io::Error::last_os_error())
+                    }
+                });
+            }
+        }
+        let child = command.spawn().unwrap();
         let deadline = Instant::now() + Duration::from_secs(30);
         let addr = loop {
             if let Ok(a) = std::fs::read_to_string(&ready) {
@@ -163,7 +195,8 @@ impl Fixture {
         };
         Engine {
             child,
-            endpoint: format!("http://{addr}"),
+            addr: addr.trim().to_owned(),
+            endpoint: format!("http://{}", addr.trim()),
         }
     }
 
@@ -205,9 +238,34 @@ impl Default for Fixture {
     }
 }
 
+/// How to start the engine: [`Fixture::start_with`].
+pub struct Start<'a> {
+    /// `GALLEY_LOCAL_LOG`.
+    pub log: &'a str,
+    /// Extra command-line arguments.
+    pub args: &'a [&'a str],
+    /// The open-file limit (soft and hard) of the process.
+    pub nofile: Option<u64>,
+    /// Another build of galley-local (a benchmark's baseline) instead of this one.
+    pub binary: Option<&'a Path>,
+}
+
+impl Default for Start<'_> {
+    fn default() -> Self {
+        Self {
+            log: "galley_local=debug",
+            args: &[],
+            nofile: None,
+            binary: None,
+        }
+    }
+}
+
 /// A running `galley-local`; killed when dropped.
 pub struct Engine {
     child: Child,
+    /// `127.0.0.1:PORT`.
+    pub addr: String,
     /// `http://127.0.0.1:PORT`.
     pub endpoint: String,
 }
@@ -219,14 +277,30 @@ impl Engine {
 
     /// Resident memory (`VmRSS`) in KiB.
     pub fn rss_kib(&self) -> u64 {
+        self.status_kib("VmRSS:")
+    }
+
+    /// The most resident memory the process ever had (`VmHWM`) in KiB.
+    pub fn peak_rss_kib(&self) -> u64 {
+        self.status_kib("VmHWM:")
+    }
+
+    fn status_kib(&self, field: &str) -> u64 {
         std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
             .ok()
             .and_then(|s| {
                 s.lines()
-                    .find(|l| l.starts_with("VmRSS:"))
+                    .find(|l| l.starts_with(field))
                     .and_then(|l| l.split_whitespace().nth(1))
                     .and_then(|v| v.parse().ok())
             })
+            .unwrap_or(0)
+    }
+
+    /// File descriptors the process has open.
+    pub fn open_fds(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
+            .map(|d| d.count())
             .unwrap_or(0)
     }
 

@@ -71,15 +71,16 @@ pub fn load_private_key(
         .map_err(|e| AuthError::key(format!("{} ({origin})", path.display()), e))
 }
 
-/// A wrong fingerprint gets a bare 401 from OCI; say which value is wrong before that happens.
+/// A wrong fingerprint gets a bare 401 from OCI; say which setting is wrong before that happens.
+/// Neither fingerprint is logged: logs carry no key id material.
 fn check_fingerprint(key: &PrivateKey, configured: &str) {
     if let Ok(actual) = key.public_key().fingerprint()
         && !actual.eq_ignore_ascii_case(configured.trim())
     {
         tracing::warn!(
-            configured = configured,
-            actual = %actual,
-            "the configured API key fingerprint does not match the private key; OCI will answer 401"
+            "the configured API key fingerprint does not match the private key; OCI will answer \
+             401: set fingerprint to the output of `openssl rsa -pubout -outform DER -in KEY_FILE \
+             | openssl md5 -c`"
         );
     }
 }

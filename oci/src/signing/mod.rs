@@ -7,8 +7,9 @@
 //!
 //! - Signing string: [`headers_to_sign`], [`signing_string`], [`body_sha256_b64`].
 //! - Client: [`Signer`], [`sign_headers`], [`KeyId`], [`Credentials`], [`KeyProvider`].
-//! - Engine: [`verify_request`], or the steps [`parse_authorization`],
-//!   [`check_signed_headers`], [`check_date`], [`check_body`], [`verify`].
+//! - Engine: [`verify_request`], or [`verify_signed_headers`] then [`BodyCheck`] as the body
+//!   streams, or the steps [`parse_authorization`], [`check_signed_headers`], [`check_date`],
+//!   [`check_body`], [`verify`].
 
 mod error;
 mod key;
@@ -30,6 +31,6 @@ pub use string::{
     request_target, signing_string,
 };
 pub use verify::{
-    MAX_CLOCK_SKEW, SignatureParams, check_body, check_date, check_signed_headers,
-    parse_authorization, parse_http_date, verify, verify_request,
+    BodyCheck, MAX_CLOCK_SKEW, SignatureParams, check_body, check_date, check_signed_headers,
+    parse_authorization, parse_http_date, verify, verify_request, verify_signed_headers,
 };

@@ -31,7 +31,7 @@ pub const X_CONTENT_SHA256: &str = "x-content-sha256";
 /// Content type the SDKs send when the caller set none.
 pub const DEFAULT_CONTENT_TYPE: &str = "application/json";
 
-/// The `keyId` of a signature. `Debug` hides session tokens, which are bearer secrets.
+/// The `keyId` of a signature. `Debug` hides it (see its implementation).
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct KeyId(String);
 
@@ -78,11 +78,13 @@ impl KeyId {
 }
 
 impl fmt::Debug for KeyId {
+    /// Never the key id itself: a session token is a bearer secret, and an API key id names the
+    /// tenancy, user and key fingerprint, which logs must not carry either.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.session_token_value().is_some() {
             f.write_str("KeyId(\"ST$<redacted>\")")
         } else {
-            f.debug_tuple("KeyId").field(&self.0).finish()
+            f.write_str("KeyId(<redacted>)")
         }
     }
 }

@@ -75,7 +75,8 @@ pub fn signing_string(
         let value = if name == REQUEST_TARGET {
             request_target(method, path_and_query)
         } else {
-            header_lookup(&name).ok_or_else(|| SigningError::MissingHeader(name.clone()))?
+            header_lookup(&name)
+                .ok_or_else(|| SigningError::MissingHeader(crate::echo::echo(&name).to_string()))?
         };
         lines.push(format!("{name}: {}", value.trim()));
     }

@@ -10,11 +10,13 @@ use std::time::{Duration, SystemTime};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use http::Method;
+use sha2::{Digest, Sha256};
 
 use super::error::SigningError;
 use super::key::PublicKey;
 use super::signer::{KeyId, Payload, X_CONTENT_SHA256};
-use super::string::{body_sha256_b64, headers_to_sign, signing_string};
+use super::string::{headers_to_sign, signing_string};
+use crate::echo::echo;
 
 /// Largest difference between the request date and the server clock OCI accepts.
 pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(5 * 60);
@@ -90,7 +92,8 @@ pub fn parse_authorization(header: &str) -> Result<SignatureParams, SigningError
         while chars.next_if(|c| c.is_ascii_whitespace()).is_some() {}
         if chars.next() != Some('"') {
             return Err(SigningError::MalformedAuthorization(format!(
-                "the value of {name} is not quoted"
+                "the value of {} is not quoted",
+                echo(&name)
             )));
         }
         let mut value = String::new();
@@ -110,7 +113,8 @@ pub fn parse_authorization(header: &str) -> Result<SignatureParams, SigningError
         }
         if !closed {
             return Err(SigningError::MalformedAuthorization(format!(
-                "the value of {name} has no closing quote"
+                "the value of {} has no closing quote",
+                echo(&name)
             )));
         }
         let slot = match name.as_str() {
@@ -141,12 +145,12 @@ pub fn parse_authorization(header: &str) -> Result<SignatureParams, SigningError
     if let Some(v) = &version
         && v != "1"
     {
-        return Err(SigningError::UnsupportedVersion(v.clone()));
+        return Err(SigningError::UnsupportedVersion(echo(v).to_string()));
     }
     if let Some(a) = &algorithm
         && !a.eq_ignore_ascii_case("rsa-sha256")
     {
-        return Err(SigningError::UnsupportedAlgorithm(a.clone()));
+        return Err(SigningError::UnsupportedAlgorithm(echo(a).to_string()));
     }
     let key_id = key_id.ok_or_else(|| malformed("keyId is missing"))?;
     if key_id.is_empty() {
@@ -224,7 +228,7 @@ pub fn check_date(
     let value = header_lookup(header).ok_or_else(|| SigningError::MissingHeader(header.into()))?;
     let date = parse_http_date(value.trim()).ok_or_else(|| SigningError::InvalidDate {
         header,
-        value: value.clone(),
+        value: echo(&value).to_string(),
     })?;
     let skew = match now.duration_since(date) {
         Ok(behind) => behind,
@@ -291,20 +295,69 @@ pub fn check_body(
     header_lookup: impl Fn(&str) -> Option<String>,
     body: &[u8],
 ) -> Result<(), SigningError> {
-    let sent = header_lookup(X_CONTENT_SHA256)
-        .ok_or_else(|| SigningError::MissingHeader(X_CONTENT_SHA256.into()))?;
-    if sent.trim() != body_sha256_b64(body) {
-        return Err(SigningError::BodyHashMismatch);
+    let mut check = BodyCheck::from_headers(&header_lookup)?;
+    check.update(body);
+    check.finish()
+}
+
+/// The signed description of a body (`x-content-sha256`, and `content-length` when sent),
+/// checked against the body as it streams: an engine authenticates a request from its headers
+/// ([`verify_signed_headers`]) before reading any of the body, then feeds the body through
+/// [`BodyCheck::update`] and accepts it only if [`BodyCheck::finish`] agrees.
+#[derive(Clone)]
+pub struct BodyCheck {
+    expected_sha256: String,
+    expected_length: Option<String>,
+    hasher: Sha256,
+    seen: u64,
+}
+
+impl BodyCheck {
+    /// Reads the signed body headers of a request.
+    pub fn from_headers(
+        header_lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<BodyCheck, SigningError> {
+        let expected_sha256 = header_lookup(X_CONTENT_SHA256)
+            .ok_or_else(|| SigningError::MissingHeader(X_CONTENT_SHA256.into()))?;
+        Ok(BodyCheck {
+            expected_sha256: expected_sha256.trim().to_owned(),
+            expected_length: header_lookup("content-length").map(|l| l.trim().to_owned()),
+            hasher: Sha256::new(),
+            seen: 0,
+        })
     }
-    if let Some(length) = header_lookup("content-length")
-        && length.trim().parse::<usize>().ok() != Some(body.len())
-    {
-        return Err(SigningError::ContentLengthMismatch {
-            header: length,
-            actual: body.len(),
-        });
+
+    /// The signed `content-length`, when it is a number.
+    pub fn declared_length(&self) -> Option<u64> {
+        self.expected_length.as_deref().and_then(|l| l.parse().ok())
     }
-    Ok(())
+
+    /// Feeds the next chunk of the body.
+    pub fn update(&mut self, chunk: &[u8]) {
+        self.hasher.update(chunk);
+        self.seen += chunk.len() as u64;
+    }
+
+    /// Bytes fed so far.
+    pub fn seen(&self) -> u64 {
+        self.seen
+    }
+
+    /// Compares what was fed with the signed hash and length.
+    pub fn finish(self) -> Result<(), SigningError> {
+        if STANDARD.encode(self.hasher.finalize()) != self.expected_sha256 {
+            return Err(SigningError::BodyHashMismatch);
+        }
+        if let Some(length) = &self.expected_length
+            && length.parse::<u64>().ok() != Some(self.seen)
+        {
+            return Err(SigningError::ContentLengthMismatch {
+                header: echo(length).to_string(),
+                actual: self.seen as usize,
+            });
+        }
+        Ok(())
+    }
 }
 
 /// Everything the engine checks on one request, in this order: authorization present and
@@ -330,15 +383,62 @@ pub fn verify_request(
     {
         check_body(&header_lookup, body)?;
     }
+    check_signature(
+        &params,
+        method,
+        path_and_query,
+        &header_lookup,
+        public_key_for,
+    )?;
+    Ok(params)
+}
+
+/// [`verify_request`] without the body: everything that can be checked from the request line
+/// and headers alone, so an engine refuses an unsigned or forged request before reading (and
+/// buffering) a byte of its body. `body_excluded` is true for Object Storage PutObject and
+/// UploadPart, whose bodies OCI does not sign.
+///
+/// When the returned parameters sign `x-content-sha256`, the body is not yet authenticated:
+/// check it with [`BodyCheck`] while it streams, and act on it only once
+/// [`BodyCheck::finish`] succeeds.
+pub fn verify_signed_headers(
+    method: &Method,
+    path_and_query: &str,
+    header_lookup: impl Fn(&str) -> Option<String>,
+    body_excluded: bool,
+    now: SystemTime,
+    public_key_for: impl FnOnce(&KeyId) -> Option<PublicKey>,
+) -> Result<SignatureParams, SigningError> {
+    let authorization = header_lookup("authorization").ok_or(SigningError::MissingAuthorization)?;
+    let params = parse_authorization(&authorization)?;
+    check_signed_headers(&params, method, body_excluded)?;
+    check_date(&params, &header_lookup, now, MAX_CLOCK_SKEW)?;
+    check_signature(
+        &params,
+        method,
+        path_and_query,
+        &header_lookup,
+        public_key_for,
+    )?;
+    Ok(params)
+}
+
+/// Looks up the key and checks the signature over the signed headers.
+fn check_signature(
+    params: &SignatureParams,
+    method: &Method,
+    path_and_query: &str,
+    header_lookup: &impl Fn(&str) -> Option<String>,
+    public_key_for: impl FnOnce(&KeyId) -> Option<PublicKey>,
+) -> Result<(), SigningError> {
     let public_key = public_key_for(&params.key_id).ok_or(SigningError::UnknownKeyId)?;
     let to_verify = signing_string(
         method,
         path_and_query,
-        &header_lookup,
+        header_lookup,
         &params.header_names(),
     )?;
-    verify(&params, &to_verify, &public_key)?;
-    Ok(params)
+    verify(params, &to_verify, &public_key)
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ mod util;
 mod config_file;
 mod endpoints;
 mod instance_principal;
+mod logs;
 mod models;
 mod provider_upload;
 mod resource_principal;

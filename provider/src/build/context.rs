@@ -1,6 +1,6 @@
 //! The build context on this machine: the directory scanned with the packaging ignore rules,
 //! checked to hold the Dockerfile, digested (at plan time, so a changed file shows in the plan)
-//! and packaged as a tar.gz whose digest must still be the planned one.
+//! and packaged as a tar.gz whose digest must still be the planned one, when one was planned.
 
 use std::path::Path;
 
@@ -48,8 +48,9 @@ pub fn digest(dir: &str, dockerfile: &str) -> Result<String, ContextError> {
         .map_err(ContextError::Digest)
 }
 
-/// The context as a tar.gz, refused when its digest is not `planned` (the files changed since
-/// the plan, or the plan could not know them).
+/// The context as a tar.gz, refused when the plan knew its digest (`planned`) and the files no
+/// longer have it. Without a planned digest (the directory was not known at plan time) the
+/// package is what the files are now.
 pub fn package(
     dir: &str,
     dockerfile: &str,
@@ -57,7 +58,7 @@ pub fn package(
 ) -> Result<Package, ContextError> {
     let tree = scan(dir, dockerfile)?;
     let package = packaging::targz::build(&tree).map_err(ContextError::Package)?;
-    if planned != Some(package.digest.as_str()) {
+    if planned.is_some_and(|p| p != package.digest) {
         return Err(ContextError::Changed {
             dir: dir.to_owned(),
         });
@@ -99,9 +100,14 @@ mod tests {
             super::package(&d, "Dockerfile", Some(&planned)),
             Err(ContextError::Changed { .. })
         ));
-        assert!(matches!(
-            super::package(&d, "Dockerfile", None),
-            Err(ContextError::Changed { .. })
-        ));
+    }
+
+    #[test]
+    fn without_a_planned_digest_the_context_is_packaged_as_it_is() {
+        let dir = tempfile::tempdir().unwrap();
+        testdir::write(dir.path(), &[("Dockerfile", "FROM scratch\n")]);
+        let d = dir.path().display().to_string();
+        let package = package(&d, "Dockerfile", None).unwrap();
+        assert_eq!(package.digest, digest(&d, "Dockerfile").unwrap());
     }
 }

@@ -6,6 +6,7 @@ use std::fmt;
 use std::time::Duration;
 
 use super::error::{EsbError, Service};
+use super::spec::EsbSpec;
 
 /// Endpoints and credentials for one set of ESB servers.
 #[derive(Clone)]
@@ -103,6 +104,19 @@ impl Connection {
         Ok(value.trim_end_matches('/').to_owned())
     }
 
+    /// The services `spec` uses (DynamoDB for tables, S3 for buckets) that have no endpoint
+    /// here, so that a plan can name what to set before anything is contacted.
+    pub fn missing_endpoints(&self, spec: &EsbSpec) -> Vec<Service> {
+        let mut missing = Vec::new();
+        if !spec.tables.is_empty() && self.dynamodb_endpoint.is_none() {
+            missing.push(Service::DynamoDb);
+        }
+        if !spec.buckets.is_empty() && self.s3_endpoint.is_none() {
+            missing.push(Service::S3);
+        }
+        missing
+    }
+
     /// Checks both endpoints that are set, for plan-time validation; unset ones are not errors
     /// here because a file without tables (or buckets) needs no DynamoDB (or S3) server.
     pub fn check(&self) -> Result<(), EsbError> {
@@ -146,7 +160,8 @@ impl fmt::Debug for Connection {
             .field("dynamodb_endpoint", &self.dynamodb_endpoint)
             .field("s3_endpoint", &self.s3_endpoint)
             .field("region", &self.region)
-            .field("access_key", &self.access_key)
+            // Neither key: a Debug rendering can end up in a log line.
+            .field("access_key", &"** redacted **")
             .field("secret_key", &"** redacted **")
             .field("timeouts", &self.timeouts)
             .finish()
@@ -167,19 +182,19 @@ mod tests {
     }
 
     #[test]
-    fn debug_redacts_the_secret() {
+    fn debug_redacts_both_keys() {
         let conn = Connection::with_env_defaults(
             None,
             None,
             None,
-            Some("esb".into()),
+            Some("AKIAKEYID".into()),
             Some("esbsecret".into()),
             env(&[]),
         );
         let text = format!("{conn:?}");
         assert!(!text.contains("esbsecret"), "{text}");
+        assert!(!text.contains("AKIAKEYID"), "{text}");
         assert!(text.contains("redacted"), "{text}");
-        assert!(text.contains("esb"), "{text}");
     }
 
     #[test]
@@ -233,6 +248,29 @@ mod tests {
             env(&[("AWS_REGION", "eu-west-1")]),
         );
         assert_eq!(conn.region, "eu-west-1");
+    }
+
+    #[test]
+    fn missing_endpoints_are_those_the_file_needs() {
+        let spec = |text| EsbSpec::parse("resources.yml", text).unwrap();
+        let tables = spec(
+            "DynamoDB:\n  - TableName: events\n    KeySchema: [{AttributeName: id, KeyType: HASH}]\n    AttributeDefinitions: [{AttributeName: id, AttributeType: S}]\n",
+        );
+        let buckets = spec("S3:\n  - BucketName: artifacts\n");
+        let none = Connection::with_env_defaults(None, None, None, None, None, env(&[]));
+        assert_eq!(none.missing_endpoints(&tables), vec![Service::DynamoDb]);
+        assert_eq!(none.missing_endpoints(&buckets), vec![Service::S3]);
+        assert_eq!(none.missing_endpoints(&spec("S3: []\n")), vec![]);
+        let s3_only = Connection::with_env_defaults(
+            None,
+            Some("http://127.0.0.1:9000".into()),
+            None,
+            None,
+            None,
+            env(&[]),
+        );
+        assert_eq!(s3_only.missing_endpoints(&buckets), vec![]);
+        assert_eq!(s3_only.missing_endpoints(&tables), vec![Service::DynamoDb]);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use galley_oci::echo::echo;
 use http::Method;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -157,7 +158,7 @@ impl DynamoDb {
 
     /// CreateTable; an existing table (`ResourceInUseException`) is reported, not an error.
     pub async fn create_table(&self, table: &TableSpec) -> Result<Created, EsbError> {
-        let action = format!("create table {}", table.name);
+        let action = format!("create table {}", echo(&table.name));
         match self
             .call("CreateTable", &action, &create_table_body(table))
             .await
@@ -170,7 +171,7 @@ impl DynamoDb {
 
     /// DescribeTable; `None` when the table does not exist.
     pub async fn describe_table(&self, name: &str) -> Result<Option<LiveTable>, EsbError> {
-        let action = format!("describe table {name}");
+        let action = format!("describe table {}", echo(name));
         let body = match self
             .call("DescribeTable", &action, &json!({ "TableName": name }))
             .await
@@ -188,7 +189,7 @@ impl DynamoDb {
 
     /// One UpdateTable call; does not wait.
     pub async fn update_table(&self, name: &str, update: &TableUpdate) -> Result<(), EsbError> {
-        let action = format!("update table {name} ({})", describe_update(update));
+        let action = format!("update table {} ({})", echo(name), describe_update(update));
         self.call("UpdateTable", &action, &update_table_body(name, update))
             .await
             .map(drop)
@@ -196,7 +197,7 @@ impl DynamoDb {
 
     /// DeleteTable; `false` when there was no such table. Does not wait.
     pub async fn delete_table(&self, name: &str) -> Result<bool, EsbError> {
-        let action = format!("delete table {name}");
+        let action = format!("delete table {}", echo(name));
         match self
             .call("DeleteTable", &action, &json!({ "TableName": name }))
             .await
@@ -212,7 +213,7 @@ impl DynamoDb {
         tokio::select! {
             _ = tokio::time::sleep(interval) => Ok(()),
             _ = self.stop.cancelled() => Err(EsbError::Stopped {
-                action: format!("wait for table {table} to {what}"),
+                action: format!("wait for table {} to {what}", echo(table)),
             }),
         }
     }
@@ -230,13 +231,13 @@ impl DynamoDb {
             if start.elapsed() >= self.table_wait {
                 return Err(EsbError::WaitTimeout {
                     endpoint: self.endpoint().to_owned(),
-                    table: name.to_owned(),
+                    table: echo(name).to_string(),
                     status,
                     waited: start.elapsed(),
                 });
             }
             tracing::debug!(
-                table = name,
+                table = %echo(name),
                 status,
                 "waiting for the table to become ACTIVE"
             );
@@ -256,7 +257,7 @@ impl DynamoDb {
             if start.elapsed() >= self.table_wait {
                 return Err(EsbError::WaitTimeout {
                     endpoint: self.endpoint().to_owned(),
-                    table: name.to_owned(),
+                    table: echo(name).to_string(),
                     status: table.status,
                     waited: start.elapsed(),
                 });
@@ -401,8 +402,8 @@ pub(crate) fn describe_update(update: &TableUpdate) -> String {
             "index {index} throughput to {} read, {} write",
             throughput.read, throughput.write
         ),
-        TableUpdate::CreateIndex { index, .. } => format!("create index {}", index.name),
-        TableUpdate::DeleteIndex { index } => format!("delete index {index}"),
+        TableUpdate::CreateIndex { index, .. } => format!("create index {}", echo(&index.name)),
+        TableUpdate::DeleteIndex { index } => format!("delete index {}", echo(index)),
         TableUpdate::Stream(Some(view)) => format!("enable stream {}", view.as_str()),
         TableUpdate::Stream(None) => "disable stream".to_owned(),
     }

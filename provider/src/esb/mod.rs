@@ -24,6 +24,6 @@ pub use connection::{Connection, Timeouts};
 pub use error::{EsbError, Service};
 pub use reconcile::{
     Action, ApplyFailure, ApplyOutcome, ChangeProblem, Observed, Owned, Plan, PlannedNames, apply,
-    check_changes, destroy, observe, plan, plan_names,
+    check_changes, destroy, existing, observe, plan, plan_names,
 };
 pub use spec::{EsbSpec, SpecError, SpecProblem};

@@ -4,6 +4,7 @@
 //! API. The small request bodies are written by hand; answers are read with quick-xml.
 
 use base64::Engine as _;
+use galley_oci::echo::{echo, echo_message};
 use http::Method;
 use md5::{Digest, Md5};
 use serde::Deserialize;
@@ -88,7 +89,7 @@ impl S3 {
 
     /// HeadBucket: `true` when the bucket exists, `false` on 404.
     pub async fn bucket_exists(&self, bucket: &str) -> Result<bool, EsbError> {
-        let action = format!("check bucket {bucket}");
+        let action = format!("check bucket {}", echo(bucket));
         match self
             .send(&action, Method::HEAD, bucket_path(bucket, ""), None)
             .await
@@ -111,7 +112,7 @@ impl S3 {
     /// servers (and real S3 in us-east-1) answer 200 instead, which is why callers check with
     /// [`S3::bucket_exists`] first.
     pub async fn create_bucket(&self, bucket: &str) -> Result<Created, EsbError> {
-        let action = format!("create bucket {bucket}");
+        let action = format!("create bucket {}", echo(bucket));
         // Outside us-east-1 S3 wants the region repeated in the body.
         let body = (self.region != "us-east-1").then(|| {
             format!(
@@ -131,7 +132,7 @@ impl S3 {
             }
             Err(err) if err.code() == Some("BucketAlreadyExists") => Err(EsbError::BucketTaken {
                 endpoint: self.endpoint().to_owned(),
-                bucket: bucket.to_owned(),
+                bucket: echo(bucket).to_string(),
             }),
             Err(err) => Err(err),
         }
@@ -140,7 +141,7 @@ impl S3 {
     /// GetBucketLifecycleConfiguration: the rules (empty when none are set), or `None` when the
     /// server does not implement lifecycle configuration.
     pub async fn lifecycle(&self, bucket: &str) -> Result<Option<Vec<LiveRule>>, EsbError> {
-        let action = format!("read the lifecycle rules of bucket {bucket}");
+        let action = format!("read the lifecycle rules of bucket {}", echo(bucket));
         let body = match self
             .send(&action, Method::GET, bucket_path(bucket, "lifecycle"), None)
             .await
@@ -167,7 +168,7 @@ impl S3 {
         bucket: &str,
         rules: &[LifecycleRule],
     ) -> Result<(), EsbError> {
-        let action = format!("set the lifecycle rules of bucket {bucket}");
+        let action = format!("set the lifecycle rules of bucket {}", echo(bucket));
         self.send(
             &action,
             Method::PUT,
@@ -180,7 +181,7 @@ impl S3 {
 
     /// DeleteBucketLifecycle: removes all rules.
     pub async fn delete_lifecycle(&self, bucket: &str) -> Result<(), EsbError> {
-        let action = format!("remove the lifecycle rules of bucket {bucket}");
+        let action = format!("remove the lifecycle rules of bucket {}", echo(bucket));
         self.send(
             &action,
             Method::DELETE,
@@ -194,7 +195,7 @@ impl S3 {
     /// PutObject. The engine never writes objects; this exists for tests and tools that need a
     /// non-empty bucket.
     pub async fn put_object(&self, bucket: &str, key: &str, body: &[u8]) -> Result<(), EsbError> {
-        let action = format!("upload {key} to bucket {bucket}");
+        let action = format!("upload {} to bucket {}", echo(key), echo(bucket));
         let path = format!(
             "/{}/{}",
             encode(bucket),
@@ -217,7 +218,7 @@ impl S3 {
         max_keys: usize,
         token: Option<&str>,
     ) -> Result<(Vec<String>, Option<String>), EsbError> {
-        let action = format!("list the objects of bucket {bucket}");
+        let action = format!("list the objects of bucket {}", echo(bucket));
         let mut query = format!("list-type=2&max-keys={max_keys}");
         if let Some(token) = token {
             query = format!("continuation-token={}&{query}", encode(token));
@@ -257,7 +258,7 @@ impl S3 {
 
     /// DeleteObjects for up to [`DELETE_BATCH`] keys; any per-key error fails the call.
     async fn delete_objects(&self, bucket: &str, keys: &[String]) -> Result<(), EsbError> {
-        let action = format!("delete {} objects from bucket {bucket}", keys.len());
+        let action = format!("delete {} objects from bucket {}", keys.len(), echo(bucket));
         let mut body = format!("<Delete xmlns=\"{XMLNS}\"><Quiet>true</Quiet>");
         for key in keys {
             body.push_str("<Object><Key>");
@@ -284,10 +285,10 @@ impl S3 {
             Some(error) => Err(EsbError::Service {
                 service: Service::S3,
                 endpoint: self.endpoint().to_owned(),
-                action: format!("{action} (object {})", error.key.unwrap_or_default()),
+                action: format!("{action} (object {})", echo(&error.key.unwrap_or_default())),
                 status: 200,
-                code: error.code.unwrap_or_default(),
-                message: error.message.unwrap_or_default(),
+                code: echo(&error.code.unwrap_or_default()).to_string(),
+                message: echo_message(&error.message.unwrap_or_default()).to_string(),
             }),
         }
     }
@@ -295,7 +296,7 @@ impl S3 {
     /// DeleteBucket; `false` when there was no such bucket. A non-empty bucket is
     /// [`EsbError::BucketNotEmpty`].
     pub async fn delete_bucket(&self, bucket: &str) -> Result<bool, EsbError> {
-        let action = format!("delete bucket {bucket}");
+        let action = format!("delete bucket {}", echo(bucket));
         match self
             .send(&action, Method::DELETE, bucket_path(bucket, ""), None)
             .await
@@ -304,7 +305,7 @@ impl S3 {
             Err(err) if err.code() == Some("NoSuchBucket") => Ok(false),
             Err(err) if err.code() == Some("BucketNotEmpty") => Err(EsbError::BucketNotEmpty {
                 endpoint: self.endpoint().to_owned(),
-                bucket: bucket.to_owned(),
+                bucket: echo(bucket).to_string(),
             }),
             Err(err) => Err(err),
         }

@@ -16,6 +16,8 @@ use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
 use http::Method;
 
+use galley_oci::echo::{echo, echo_message};
+
 use super::connection::{Connection, Timeouts};
 use super::error::{EsbError, Service};
 
@@ -254,7 +256,12 @@ impl Transport {
             SignableBody::Bytes(&call.body),
         )
         .map_err(|e| signing_error(e.to_string()))?;
-        let (instructions, _signature) = sign(signable, &params)
+        // aws-sigv4 logs its parameters at TRACE, access key id included; signing runs with no
+        // subscriber so that no log level ever carries key material.
+        let signed = tracing::dispatcher::with_default(&tracing::Dispatch::none(), || {
+            sign(signable, &params)
+        });
+        let (instructions, _signature) = signed
             .map_err(|e| signing_error(e.to_string()))?
             .into_parts();
 
@@ -279,7 +286,8 @@ impl Transport {
             Service::S3 => s3_error(body),
         };
         match parsed {
-            Some((code, message)) => (code, message),
+            // Servers quote requests back (a table name in a validation error): keep it short.
+            Some((code, message)) => (echo(&code).to_string(), echo_message(&message).to_string()),
             None => {
                 // HEAD answers and some servers' errors carry no body: name the status.
                 let code = match status {

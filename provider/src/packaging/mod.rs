@@ -3,18 +3,42 @@
 //! list: a zip for Resource Manager configurations ([`zip`]) and a tar.gz for image build
 //! contexts ([`targz`]).
 //!
+//! # Which files
+//!
+//! [`Tree::scan`] decides, and the digest and both archives use its list, so they always agree.
+//!
+//! 1. The directory is walked recursively. An entry is skipped when the built-in exclusions or
+//!    `.galleyignore` exclude its relative path (the path of the entry itself, a link's own
+//!    path, with `/` separators; whether it is a directory is that of what it points to).
+//! 2. A symbolic link is resolved completely (every level, as `realpath` does):
+//!    - if nothing exists there (a dangling link), it is skipped;
+//!    - if the resolved path is outside the directory being packaged (compared with the
+//!      directory's own resolved path), packaging fails with an error naming the link's
+//!      relative path: the content of a file outside the directory is never uploaded;
+//!    - otherwise it is packaged as what it points to, under the link's own path: a link to a
+//!      file is a regular file with the target's content and executable bit; a link to a
+//!      directory is walked like a directory, except that a link to the directory being
+//!      walked or to one of its ancestors (a loop) is skipped.
+//!
+//!    So a file reachable by several paths inside the directory is packaged once per path.
+//! 3. Anything else that is not a regular file or a directory (sockets, FIFOs, devices) is
+//!    skipped. A file is executable when any execute bit is set.
+//! 4. At most [`MAX_FILES`] files.
+//!
+//! # Digest
+//!
 //! The digest covers what is packaged (relative paths, executable bits, contents) and not the
 //! archive bytes, so it does not change with the compressor or its settings: a plan made by one
 //! provider version stays valid for the next. It is the SHA-256 of one line per file, sorted
-//! by path: `<sha256 of the content, hex> <644|755> <path>\n`.
+//! by the bytes of the relative path: `<sha256 of the content, hex> <644|755> <path>\n`.
 //!
 //! This module reads files only; it never talks to a service or to Terraform.
 
 pub mod ignore;
 pub mod targz;
+pub mod unzip;
 pub mod zip;
 
-use std::collections::HashSet;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -45,7 +69,24 @@ pub enum PackagingError {
         #[source]
         source: io::Error,
     },
+    #[error(
+        "failed to package {root}: {rel} is a symbolic link to {}, which is outside the \
+         directory, and only files inside it are uploaded. Replace the link with a copy of what \
+         it points to, move that into the directory, or list {rel} in .galleyignore",
+        target.display()
+    )]
+    LinkOutside {
+        root: PathBuf,
+        /// The link's path relative to the directory.
+        rel: String,
+        /// Where it resolves to.
+        target: PathBuf,
+    },
 }
+
+/// Most files a directory may package: far beyond any configuration or build context, and a
+/// bound on the walk when directory links multiply what it sees.
+pub const MAX_FILES: usize = 100_000;
 
 fn read_error(path: &Path) -> impl FnOnce(io::Error) -> PackagingError + '_ {
     move |source| PackagingError::Read {
@@ -80,7 +121,8 @@ pub struct Tree {
 
 impl Tree {
     /// Walks `root`, applying the built-in exclusions and `root/.galleyignore`. Symbolic links
-    /// are followed (a link to a directory already visited is skipped, so loops end).
+    /// are followed when they resolve inside `root` and refused when they resolve outside it
+    /// (see the module documentation for the exact rules).
     pub fn scan(root: &Path) -> Result<Tree, PackagingError> {
         let meta = fs::metadata(root).map_err(read_error(root))?;
         if !meta.is_dir() {
@@ -93,12 +135,16 @@ impl Tree {
             Err(e) if e.kind() == io::ErrorKind::NotFound => IgnoreRules::default(),
             Err(e) => return Err(read_error(&root.join(ignore::IGNORE_FILE))(e)),
         };
-        let mut files = Vec::new();
-        let mut visited = HashSet::new();
-        if let Ok(canonical) = fs::canonicalize(root) {
-            visited.insert(canonical);
-        }
-        walk(root, "", &rules, &mut visited, &mut files)?;
+        let canonical = fs::canonicalize(root).map_err(read_error(root))?;
+        let mut walk = Walk {
+            root,
+            canonical_root: &canonical,
+            rules: &rules,
+            ancestors: vec![canonical.clone()],
+            files: Vec::new(),
+        };
+        walk.dir(root, "")?;
+        let mut files = walk.files;
         files.sort_by(|a, b| a.rel.as_bytes().cmp(b.rel.as_bytes()));
         Ok(Tree {
             root: root.to_owned(),
@@ -138,58 +184,91 @@ pub(crate) fn digest_of(files: &[FileEntry], hashes: &[[u8; 32]]) -> String {
     hex::encode(manifest.finalize())
 }
 
-fn walk(
-    dir: &Path,
-    prefix: &str,
-    rules: &IgnoreRules,
-    visited: &mut HashSet<PathBuf>,
-    out: &mut Vec<FileEntry>,
-) -> Result<(), PackagingError> {
-    let mut entries = fs::read_dir(dir)
-        .map_err(read_error(dir))?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(read_error(dir))?;
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
-        let path = entry.path();
-        let name = entry
-            .file_name()
-            .into_string()
-            .map_err(|_| PackagingError::NonUtf8Name { path: path.clone() })?;
-        let rel = if prefix.is_empty() {
-            name
-        } else {
-            format!("{prefix}/{name}")
-        };
-        // Follows symbolic links: a link stands for what it points to.
-        let meta = match fs::metadata(&path) {
-            Ok(m) => m,
-            // A dangling link has nothing to package.
-            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(read_error(&path)(e)),
-        };
-        if meta.is_dir() {
-            if rules.is_excluded(&rel, true) {
+/// The state of one [`Tree::scan`].
+struct Walk<'a> {
+    root: &'a Path,
+    canonical_root: &'a Path,
+    rules: &'a IgnoreRules,
+    /// Resolved paths of the directories being walked, outermost first: a link to one of them
+    /// is a loop.
+    ancestors: Vec<PathBuf>,
+    files: Vec<FileEntry>,
+}
+
+impl Walk<'_> {
+    fn dir(&mut self, dir: &Path, prefix: &str) -> Result<(), PackagingError> {
+        let mut entries = fs::read_dir(dir)
+            .map_err(read_error(dir))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(read_error(dir))?;
+        entries.sort_by_key(|e| e.file_name());
+        for entry in entries {
+            let path = entry.path();
+            let name = entry
+                .file_name()
+                .into_string()
+                .map_err(|_| PackagingError::NonUtf8Name { path: path.clone() })?;
+            let rel = if prefix.is_empty() {
+                name
+            } else {
+                format!("{prefix}/{name}")
+            };
+            let is_link = entry.file_type().map_err(read_error(&path))?.is_symlink();
+            // What the entry is, following links.
+            let meta = match fs::metadata(&path) {
+                Ok(m) => m,
+                // A dangling link has nothing to package.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(read_error(&path)(e)),
+            };
+            if self.rules.is_excluded(&rel, meta.is_dir()) {
                 continue;
             }
-            let canonical = fs::canonicalize(&path).map_err(read_error(&path))?;
-            if !visited.insert(canonical) {
-                continue;
+            let resolved = if is_link {
+                let target = fs::canonicalize(&path).map_err(read_error(&path))?;
+                if !target.starts_with(self.canonical_root) {
+                    return Err(PackagingError::LinkOutside {
+                        root: self.root.to_owned(),
+                        rel,
+                        target,
+                    });
+                }
+                Some(target)
+            } else {
+                None
+            };
+            if meta.is_dir() {
+                let canonical = match resolved {
+                    Some(target) => target,
+                    None => fs::canonicalize(&path).map_err(read_error(&path))?,
+                };
+                if self.ancestors.contains(&canonical) {
+                    continue;
+                }
+                self.ancestors.push(canonical);
+                self.dir(&path, &rel)?;
+                self.ancestors.pop();
+            } else if meta.is_file() {
+                if self.files.len() >= MAX_FILES {
+                    return Err(PackagingError::TooLarge {
+                        root: self.root.to_owned(),
+                        reason: format!(
+                            "it holds more than {MAX_FILES} files (counting each path a \
+                             directory link adds); list what is not needed in .galleyignore"
+                        ),
+                    });
+                }
+                self.files.push(FileEntry {
+                    rel,
+                    // The checked target, so later reads cannot be sent elsewhere by the link.
+                    abs: resolved.unwrap_or(path),
+                    executable: is_executable(&meta),
+                    size: meta.len(),
+                });
             }
-            walk(&path, &rel, rules, visited, out)?;
-        } else if meta.is_file() {
-            if rules.is_excluded(&rel, false) {
-                continue;
-            }
-            out.push(FileEntry {
-                rel,
-                abs: path,
-                executable: is_executable(&meta),
-                size: meta.len(),
-            });
         }
+        Ok(())
     }
-    Ok(())
 }
 
 #[cfg(unix)]
@@ -382,6 +461,125 @@ mod tests {
             .unwrap();
         let tree = Tree::scan(dir.path()).unwrap();
         assert_eq!(rels(&tree), ["link.tf", "real/file.tf"]);
+    }
+
+    #[cfg(unix)]
+    fn link(target: &Path, at: &Path) {
+        std::os::unix::fs::symlink(target, at).unwrap();
+    }
+
+    /// The attack: a stack directory whose innocuous-looking file is a link to a secret.
+    #[cfg(unix)]
+    #[test]
+    fn a_link_to_a_file_outside_the_directory_is_refused_by_name() {
+        let base = tempfile::tempdir().unwrap();
+        testdir::write(
+            base.path(),
+            &[("secrets/id_rsa", "SECRET KEY"), ("stack/main.tf", "x")],
+        );
+        let dir = base.path().join("stack");
+        std::fs::create_dir(dir.join("modules")).unwrap();
+        for target in [
+            base.path().join("secrets/id_rsa"),
+            // Relative links that climb out are caught the same way.
+            Path::new("../../secrets/id_rsa").to_owned(),
+        ] {
+            let _ = std::fs::remove_file(dir.join("modules/vars.tf"));
+            link(&target, &dir.join("modules/vars.tf"));
+            let err = Tree::scan(&dir).unwrap_err();
+            let text = err.to_string();
+            assert!(
+                matches!(&err, PackagingError::LinkOutside { rel, .. } if rel == "modules/vars.tf"),
+                "{text}"
+            );
+            assert!(
+                text.contains("modules/vars.tf is a symbolic link"),
+                "{text}"
+            );
+            assert!(text.contains(".galleyignore"), "{text}");
+            assert!(!text.contains("SECRET"), "{text}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_link_to_a_directory_outside_is_refused_unless_ignored() {
+        let outside = tempfile::tempdir().unwrap();
+        testdir::write(outside.path(), &[("secret.tf", "SECRET")]);
+        let dir = tempfile::tempdir().unwrap();
+        testdir::write(dir.path(), &[("main.tf", "x")]);
+        link(outside.path(), &dir.path().join("shared"));
+        let err = Tree::scan(dir.path()).unwrap_err();
+        assert!(
+            matches!(&err, PackagingError::LinkOutside { rel, .. } if rel == "shared"),
+            "{err}"
+        );
+        // Listed in .galleyignore, the link is left out and nothing of it is read.
+        testdir::write(dir.path(), &[(".galleyignore", "shared\n")]);
+        let tree = Tree::scan(dir.path()).unwrap();
+        assert_eq!(rels(&tree), ["main.tf"]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn links_inside_the_directory_are_packaged_as_their_targets_in_digest_and_archives() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        testdir::write(
+            dir.path(),
+            &[
+                ("common/vars.tf", "variable \"a\" {}"),
+                ("common/run.sh", "#!/bin/sh"),
+            ],
+        );
+        std::fs::set_permissions(
+            dir.path().join("common/run.sh"),
+            std::fs::Permissions::from_mode(0o755),
+        )
+        .unwrap();
+        std::fs::create_dir(dir.path().join("env")).unwrap();
+        link(
+            Path::new("../common/vars.tf"),
+            &dir.path().join("env/vars.tf"),
+        );
+        link(Path::new("common"), &dir.path().join("modules"));
+        let tree = Tree::scan(dir.path()).unwrap();
+        assert_eq!(
+            rels(&tree),
+            [
+                "common/run.sh",
+                "common/vars.tf",
+                "env/vars.tf",
+                "modules/run.sh",
+                "modules/vars.tf"
+            ]
+        );
+        let linked = tree
+            .files
+            .iter()
+            .find(|f| f.rel == "modules/run.sh")
+            .unwrap();
+        assert!(linked.executable, "the target's mode is kept");
+        // The digest is the documented manifest over exactly those paths...
+        let line = |content: &str, mode: &str, path: &str| {
+            format!(
+                "{} {mode} {path}\n",
+                hex::encode(Sha256::digest(content.as_bytes()))
+            )
+        };
+        let manifest = [
+            line("#!/bin/sh", "755", "common/run.sh"),
+            line("variable \"a\" {}", "644", "common/vars.tf"),
+            line("variable \"a\" {}", "644", "env/vars.tf"),
+            line("#!/bin/sh", "755", "modules/run.sh"),
+            line("variable \"a\" {}", "644", "modules/vars.tf"),
+        ]
+        .concat();
+        let digest = tree.digest().unwrap();
+        assert_eq!(digest, hex::encode(Sha256::digest(manifest.as_bytes())));
+        // ...and both archives hold the same files and report the same digest.
+        assert_eq!(zip::build(&tree).unwrap().digest, digest);
+        assert_eq!(targz::build(&tree).unwrap().digest, digest);
     }
 
     #[test]

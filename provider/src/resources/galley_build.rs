@@ -19,10 +19,13 @@ use galley_contract::env::WORK_COMPARTMENT_ID;
 
 use self::model::Model;
 use crate::attrs::{Attr, is_null, str_of};
-use crate::build::{self, BuildError, Login, Timeouts, context, object_name, scratch, script};
+use crate::build::{
+    self, BuildError, ContextError, Login, Timeouts, context, object_name, scratch, script,
+};
 use crate::cty::{Type, Value};
 use crate::diagnostics::{Diagnostic, Diagnostics, PathStep};
 use crate::oci_clients::{self, SetupDiagnostic as _};
+use crate::packaging::Package;
 use crate::resource::{Applied, ApplyRequest, Ctx, PlanRequest, Planned, ReadOutcome, Resource};
 use crate::schema::{Attribute, Block, Presence, Schema};
 use crate::timeouts::{self, TimeoutField};
@@ -91,7 +94,9 @@ fn schema() -> Schema {
                     s.clone(),
                     Presence::Required,
                     "Directory of the build context (relative paths are relative to where \
-                     Terraform runs).",
+                     Terraform runs). Symbolic links are followed when they resolve inside the \
+                     directory; a link to anything outside it is an error (list it in \
+                     `.galleyignore` to leave it out).",
                 ),
                 Attribute::new(
                     "bucket_name",
@@ -140,10 +145,34 @@ fn schema() -> Schema {
                     "registry_auth_token",
                     s.clone(),
                     Presence::Optional,
-                    "Registry password or auth token. Passed to the build through a short-lived \
-                     Object Storage object, never in the command text or output.",
+                    "Registry password or auth token, kept in the state (sensitive). Passed to \
+                     the build through a short-lived Object Storage object, never in the command \
+                     text or output. With Terraform 1.11 or later prefer \
+                     `registry_auth_token_wo`, which is never stored.",
                 )
                 .sensitive(),
+                Attribute::new(
+                    "registry_auth_token_wo",
+                    s.clone(),
+                    Presence::Optional,
+                    "Registry password or auth token, never stored in the state or a saved plan \
+                     (Terraform 1.11 or later), passed to the build as `registry_auth_token` is. \
+                     Set with `registry_auth_token_wo_version`; instead of \
+                     `registry_auth_token`. Give it from an ephemeral source (an `ephemeral = \
+                     true` variable or an ephemeral resource): a plain root module variable's \
+                     value is itself saved in plan files.",
+                )
+                .sensitive()
+                .write_only_with_fallback("registry_auth_token"),
+                Attribute::new(
+                    "registry_auth_token_wo_version",
+                    Type::Number,
+                    Presence::Optional,
+                    "Version of `registry_auth_token_wo`, stored in the state since the token is \
+                     not: changing it (from one number to another) rebuilds the image with the \
+                     token now configured. Increment it when the token changes and the image \
+                     must be pushed with it; a new token alone changes nothing.",
+                ),
                 Attribute::new(
                     "source_sha256",
                     s.clone(),
@@ -221,21 +250,7 @@ impl Resource for GalleyBuild {
                 }
             }
         }
-        let set = |name| !is_null(config, name);
-        if set("registry_username") != set("registry_auth_token") {
-            diags.push(
-                Diagnostic::error(
-                    "Registry credentials are incomplete",
-                    "Set registry_username and registry_auth_token together, or neither (the \
-                     build instance is then expected to be logged in already).",
-                )
-                .at(if set("registry_username") {
-                    "registry_auth_token"
-                } else {
-                    "registry_username"
-                }),
-            );
-        }
+        diags.extend(credential_problems(config));
         if let Some(image) = str_of(config, "image_uri") {
             if image.trim().is_empty() || image.contains(char::is_whitespace) {
                 diags.push(
@@ -316,10 +331,7 @@ impl Resource for GalleyBuild {
         _private: &[u8],
     ) -> Result<ReadOutcome, Diagnostics> {
         let m = Model::from_value(state);
-        let present = || ReadOutcome::Present {
-            state: state.clone(),
-            private: Vec::new(),
-        };
+        let present = || ReadOutcome::present(state.clone(), Vec::new());
         let Some((namespace, bucket, object)) = m.uploaded() else {
             return Ok(present());
         };
@@ -364,6 +376,56 @@ impl Resource for GalleyBuild {
     }
 }
 
+/// What is wrong with the registry credentials of a configuration: a token without a user
+/// or the reverse, both token attributes, a write-only token without its version or the
+/// reverse.
+fn credential_problems(config: &Value) -> Diagnostics {
+    let set = |name| !is_null(config, name);
+    let mut diags = Diagnostics::new();
+    let token = set("registry_auth_token") || set("registry_auth_token_wo");
+    if set("registry_username") != token {
+        diags.push(
+            Diagnostic::error(
+                "Registry credentials are incomplete",
+                "Set registry_username together with registry_auth_token_wo (Terraform 1.11 or \
+                 later) or registry_auth_token, or none of them (the build instance is then \
+                 expected to be logged in already).",
+            )
+            .at(if set("registry_username") {
+                "registry_auth_token_wo"
+            } else {
+                "registry_username"
+            }),
+        );
+    }
+    if set("registry_auth_token") && set("registry_auth_token_wo") {
+        diags.push(
+            Diagnostic::error(
+                "Two registry tokens",
+                "Set registry_auth_token_wo (never stored) or registry_auth_token (kept in the \
+                 state), not both.",
+            )
+            .at("registry_auth_token"),
+        );
+    }
+    if set("registry_auth_token_wo") != set("registry_auth_token_wo_version") {
+        diags.push(
+            Diagnostic::error(
+                "registry_auth_token_wo and its version go together",
+                "Set registry_auth_token_wo_version (a number, 1 to start with) with \
+                 registry_auth_token_wo: since the token is never stored, a new version is how \
+                 a plan knows to build with a new token.",
+            )
+            .at(if set("registry_auth_token_wo") {
+                "registry_auth_token_wo_version"
+            } else {
+                "registry_auth_token_wo"
+            }),
+        );
+    }
+    diags
+}
+
 /// Packages and uploads the context, then builds. The state records the upload from the
 /// moment it exists, and what the command left, even when the build fails.
 async fn build_image(
@@ -375,9 +437,7 @@ async fn build_image(
 ) -> Applied {
     // Before anything exists remotely, a failure leaves the state as it was (null on create).
     let untouched = |d: Diagnostic| Applied::recorded(prior_state.clone(), d.into());
-    let dir = Model::or_empty(&state.app_dir);
-    let planned_digest = state.source_sha256.known().map(String::as_str);
-    let package = match context::package(&dir, state.dockerfile(), planned_digest) {
+    let package = match package(&state) {
         Ok(p) => p,
         Err(e) => return untouched(report::context(&e)),
     };
@@ -394,8 +454,7 @@ async fn build_image(
         Err(e) => return untouched(report::error(&e)),
     };
     // From here on the uploaded context is recorded, so a failure cannot orphan it.
-    state.namespace = Attr::Known(uploaded.namespace.clone());
-    state.object_name = Attr::Known(uploaded.object.clone());
+    state.record_upload(&uploaded);
     let mut diagnostics = Diagnostics::new();
     let spec = state.build(timeouts);
     match build::run(&clients, &spec, &uploaded, login.as_ref(), &ctx.stop).await {
@@ -421,6 +480,15 @@ async fn build_image(
     Applied::recorded(state.to_value(), diagnostics)
 }
 
+/// The build context of `state` as a tar.gz. A digest known at plan time must still be the
+/// files' digest; when the plan could not know it (`app_dir` was another resource's output,
+/// unknown then), what is packaged now is what is built, and its digest goes to state.
+fn package(state: &Model) -> Result<Package, ContextError> {
+    let dir = Model::or_empty(&state.app_dir);
+    let planned = state.source_sha256.known().map(String::as_str);
+    context::package(&dir, state.dockerfile(), planned)
+}
+
 async fn delete(ctx: &Ctx, prior_state: &Value) -> Applied {
     let m = Model::from_value(prior_state);
     let Some((namespace, bucket, object)) = m.uploaded() else {
@@ -437,158 +505,4 @@ async fn delete(ctx: &Ctx, prior_state: &Value) -> Applied {
 }
 
 #[cfg(test)]
-mod tests {
-    use galley_oci::instance_agent::{
-        CommandExecutionOutput, DeliveryState, ExecutionLifecycleState,
-        InstanceAgentCommandExecution,
-    };
-
-    use super::*;
-    use crate::attrs::is_unknown;
-    use crate::build::Record;
-    use crate::cty::Refinement;
-    use crate::packaging::{Tree, testdir};
-    use crate::provider_config::ProviderConfig;
-
-    fn ctx() -> Ctx {
-        Ctx::new(std::sync::Arc::new(ProviderConfig::default()))
-    }
-
-    fn config(dir: &str) -> Value {
-        let mut v = Value::null_object(&schema().block.value_type());
-        for (k, val) in [
-            ("compartment_id", "ocid1.compartment.oc1..c"),
-            ("instance_id", "ocid1.instance.oc1..i"),
-            ("app_dir", dir),
-            ("bucket_name", "builds"),
-            ("namespace", "ns"),
-            ("image_uri", "iad.ocir.io/ns/app:v1"),
-        ] {
-            v.set_attr(k, Value::string(val));
-        }
-        v
-    }
-
-    async fn plan(prior: &Value, config: &Value) -> Result<Planned, Diagnostics> {
-        let proposed = crate::attrs::proposed_new_state(&schema().block, prior, config);
-        GalleyBuild
-            .plan(
-                &ctx(),
-                PlanRequest {
-                    prior_state: prior,
-                    proposed_new_state: &proposed,
-                    config,
-                    prior_private: &[],
-                },
-            )
-            .await
-    }
-
-    fn built(planned: &Value, exit: i64) -> Value {
-        let execution = InstanceAgentCommandExecution {
-            delivery_state: DeliveryState::Acked,
-            lifecycle_state: ExecutionLifecycleState::Succeeded,
-            content: Some(CommandExecutionOutput {
-                exit_code: Some(exit as i32),
-                text: Some(format!("v1: digest: sha256:{} size: 1", "b".repeat(64))),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        let mut m = Model::from_value(planned);
-        m.record(&Record::of(
-            "ocid1.instanceagentcommand.oc1..x",
-            Some(&execution),
-        ));
-        m.to_value()
-    }
-
-    #[tokio::test]
-    async fn plan_knows_the_digest_and_rebuilds_only_when_the_image_changes() {
-        let dir = tempfile::tempdir().unwrap();
-        testdir::write(
-            dir.path(),
-            &[("Dockerfile", "FROM scratch\n"), (".git/HEAD", "x")],
-        );
-        let d = dir.path().display().to_string();
-        let cfg = config(&d);
-        let first = plan(&Value::Null, &cfg).await.unwrap().planned_state;
-        let digest = Tree::scan(dir.path()).unwrap().digest().unwrap();
-        assert_eq!(str_of(&first, "source_sha256"), Some(digest.clone()));
-        assert_eq!(str_of(&first, "object_name"), Some(object_name(&digest)));
-        assert_eq!(str_of(&first, "dockerfile").as_deref(), Some("Dockerfile"));
-        assert!(!first.get_attr("image_digest").unwrap().is_known());
-
-        let prior = built(&first, 0);
-        assert_eq!(plan(&prior, &cfg).await.unwrap().planned_state, prior);
-
-        // A new registry token or instance changes no image: no rebuild.
-        let mut rotated = cfg.clone();
-        rotated.set_attr("instance_id", Value::string("ocid1.instance.oc1..other"));
-        let p = plan(&prior, &rotated).await.unwrap().planned_state;
-        assert!(p.get_attr("exit_code").unwrap().is_known());
-
-        testdir::write(dir.path(), &[("app.py", "print(1)\n")]);
-        let p = plan(&prior, &cfg).await.unwrap().planned_state;
-        assert!(!p.get_attr("exit_code").unwrap().is_known());
-
-        // A failed build is retried.
-        let failed = built(&first, 1);
-        testdir::write(dir.path(), &[]);
-        std::fs::remove_file(dir.path().join("app.py")).unwrap();
-        let p = plan(&failed, &cfg).await.unwrap().planned_state;
-        assert!(!p.get_attr("exit_code").unwrap().is_known());
-    }
-
-    #[tokio::test]
-    async fn unknowns_in_the_configuration_are_planned_as_given() {
-        let dir = tempfile::tempdir().unwrap();
-        testdir::write(dir.path(), &[("Dockerfile", "FROM scratch\n")]);
-        let mut cfg = config(&dir.path().display().to_string());
-        let instance = Value::Unknown(Refinement::not_null().with_string_prefix("ocid1."));
-        let args = Value::map([("A", Value::string("1")), ("B", Value::unknown())]);
-        cfg.set_attr("instance_id", instance.clone());
-        cfg.set_attr("build_args", args.clone());
-        let planned = plan(&Value::Null, &cfg).await.unwrap().planned_state;
-        assert_eq!(planned.get_attr("instance_id"), Some(&instance));
-        assert_eq!(planned.get_attr("build_args"), Some(&args));
-        assert!(is_unknown(&planned, "image_digest"));
-        // What the model reads, it writes back unchanged.
-        assert_eq!(Model::from_value(&planned).to_value(), planned);
-    }
-
-    #[tokio::test]
-    async fn a_missing_dockerfile_is_refused_at_plan() {
-        let dir = tempfile::tempdir().unwrap();
-        testdir::write(dir.path(), &[("app.py", "x")]);
-        let Err(err) = plan(&Value::Null, &config(&dir.path().display().to_string())).await else {
-            panic!("a context without Dockerfile must be refused");
-        };
-        assert_eq!(err.0[0].path, vec![PathStep::Attr("dockerfile".into())]);
-    }
-
-    #[test]
-    fn credentials_must_come_in_pairs_and_argument_names_be_identifiers() {
-        let mut cfg = config("/tmp");
-        cfg.set_attr("registry_username", Value::string("ns/ci"));
-        cfg.set_attr(
-            "build_args",
-            Value::Map([("BAD-NAME".to_string(), Value::string("x"))].into()),
-        );
-        let diags = GalleyBuild.validate(&cfg);
-        let summaries: Vec<&str> = diags.0.iter().map(|d| d.summary.as_str()).collect();
-        assert!(summaries.contains(&"Registry credentials are incomplete"));
-        assert!(summaries.contains(&"Invalid build argument name"));
-    }
-
-    #[tokio::test]
-    async fn a_malformed_import_id_shows_the_expected_format() {
-        let err = GalleyBuild.import(&ctx(), "build-1").await.unwrap_err();
-        assert!(err.0[0].detail.contains("ocid1.instanceagentcommand."));
-        assert!(
-            err.0[0]
-                .detail
-                .contains("terraform import galley_build.NAME")
-        );
-    }
-}
+mod tests;

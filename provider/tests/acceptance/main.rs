@@ -15,4 +15,5 @@ mod release;
 mod rm_custom_provider;
 mod schema;
 mod session;
+mod session_features;
 mod util;

@@ -26,8 +26,14 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::catalog;
-use crate::hcl::{self, Block, Expr, Item};
+use crate::echo;
+use crate::hcl::{self, Block, Expr, Item, Number};
 use crate::model::{Architecture, Component};
+
+mod check;
+mod names;
+
+pub use names::NameCollision;
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ExportError {
@@ -52,6 +58,13 @@ pub enum ExportError {
         "the architecture has no components; add some with save_architecture or add_component first"
     )]
     Empty,
+    #[error("{0}")]
+    NameCollision(Box<NameCollision>),
+    /// The generated configuration failed the load check: a bug of this generator, never written.
+    #[error(
+        "the generated {file} would not load in Terraform ({problem}); nothing was written. This is a bug in the sidecar's export: report it with the design (get_session)"
+    )]
+    DoesNotLoad { file: String, problem: String },
 }
 
 /// Data sources several components share; each is declared once in `components.tf`.
@@ -184,14 +197,21 @@ pub struct Ctx<'a> {
 }
 
 impl<'a> Ctx<'a> {
+    /// Labels in component order; a label already taken gets the first free `_<n>` suffix, so
+    /// labels are unique even when a suffixed one matches another component's name (`logs`,
+    /// `Logs`, `logs 2`).
     fn new(arch: &'a Architecture) -> Self {
         let mut labels = HashMap::new();
-        let mut used: HashMap<String, usize> = HashMap::new();
+        let mut taken: std::collections::HashSet<String> = std::collections::HashSet::new();
         for c in &arch.components {
             let base = label_for(&c.display_name);
-            let n = used.entry(base.clone()).or_insert(0);
-            *n += 1;
-            let label = if *n == 1 { base } else { format!("{base}_{n}") };
+            let mut label = base.clone();
+            let mut n = 2;
+            while taken.contains(&label) {
+                label = format!("{base}_{n}");
+                n += 1;
+            }
+            taken.insert(label.clone());
             labels.insert(c.id.as_str(), label);
         }
         Ctx { arch, labels }
@@ -253,7 +273,7 @@ impl<'a> Ctx<'a> {
             id: c.id.clone(),
             key: key.to_string(),
             expected,
-            got: v.to_string(),
+            got: echo::value(v),
         }
     }
 
@@ -264,12 +284,22 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// A number setting, written in Terraform's number syntax (see [`Number`]).
     pub fn cfg_num(&self, c: &Component, key: &str) -> Result<Expr, ExportError> {
-        match self.value(c, key) {
-            Value::Number(n) => Ok(Expr::raw(n.to_string())),
-            Value::String(s) if s.parse::<f64>().is_ok_and(f64::is_finite) => Ok(Expr::raw(s)),
-            v => Err(self.bad(c, key, "a number", &v)),
-        }
+        let v = self.value(c, key);
+        let n = match &v {
+            Value::Number(n) => Number::parse(&n.to_string()),
+            Value::String(s) => Number::parse(s),
+            _ => None,
+        };
+        n.map(Expr::Num).ok_or_else(|| {
+            self.bad(
+                c,
+                key,
+                "a number (digits with an optional sign, fraction and exponent, like 2, -1, 0.5 or 1e3)",
+                &v,
+            )
+        })
     }
 
     pub fn cfg_bool(&self, c: &Component, key: &str) -> Result<bool, ExportError> {
@@ -400,8 +430,23 @@ fn example_value(v: &Variable) -> Expr {
     }
 }
 
+/// Terraform names two components would both declare (a variable, an output, or a resource of
+/// one type), each with the two components; empty when every name is unique. Components that do
+/// not render (a missing connection, a bad setting) are left out: export reports those itself.
+pub fn name_collisions(arch: &Architecture) -> Vec<NameCollision> {
+    let ctx = Ctx::new(arch);
+    let rendered: Vec<_> = arch
+        .components
+        .iter()
+        .filter_map(|c| render_component(&ctx, c).ok().map(|r| (c, r)))
+        .collect();
+    names::collisions(&rendered, &root_variables())
+}
+
 /// Renders the whole stack. Components are written in the architecture's order; Terraform
-/// orders creation by references, so the order only affects readability.
+/// orders creation by references, so the order only affects readability. The result has unique
+/// Terraform names and passed the load check (`check`): it parses, every reference resolves,
+/// every variable default is a literal.
 pub fn export(arch: &Architecture) -> Result<Stack, ExportError> {
     if arch.components.is_empty() {
         return Err(ExportError::Empty);
@@ -412,13 +457,22 @@ pub fn export(arch: &Architecture) -> Result<Stack, ExportError> {
         }
     }
     let ctx = Ctx::new(arch);
+    let mut rendered = Vec::with_capacity(arch.components.len());
+    for c in &arch.components {
+        rendered.push((c, render_component(&ctx, c)?));
+    }
+    if let Some(first) = names::collisions(&rendered, &root_variables())
+        .into_iter()
+        .next()
+    {
+        return Err(ExportError::NameCollision(Box::new(first)));
+    }
     let mut data = BTreeSet::new();
     let mut resources = Vec::new();
     let mut variables = root_variables();
     let mut outputs = Vec::new();
     let mut names = Vec::new();
-    for c in &arch.components {
-        let r = render_component(&ctx, c)?;
+    for (_, r) in rendered {
         data.extend(r.data);
         for b in &r.resources {
             names.push(b.labels.join("."));
@@ -481,7 +535,7 @@ pub fn export(arch: &Architecture) -> Result<Stack, ExportError> {
         path: path.to_string(),
         content,
     };
-    Ok(Stack {
+    let stack = Stack {
         files: vec![
             file("main.tf", main_tf),
             file("variables.tf", variables_tf),
@@ -490,7 +544,9 @@ pub fn export(arch: &Architecture) -> Result<Stack, ExportError> {
             file("terraform.tfvars.example", tfvars),
         ],
         resources: names,
-    })
+    };
+    check::loads(&stack.files)?;
+    Ok(stack)
 }
 
 #[cfg(test)]

@@ -12,14 +12,19 @@ use serde_json::Value;
 use super::sessions::{SessionIdArgs, SessionSummary};
 use super::{Sidecar, fail};
 use crate::catalog::{self, ServiceType};
+use crate::echo;
+use crate::limits::DesignLimits;
 use crate::model::{
     Architecture, Component, Connection, Session, SessionStatus, SessionView, now_secs,
 };
 use crate::rules::ValidationReport;
 use crate::store::Durability;
 
-/// Most components one session may hold.
-const MAX_COMPONENTS: usize = 500;
+/// Longest display name stored: names become Terraform names, OCI display names and parts of
+/// every message about the component.
+const MAX_DISPLAY_NAME_CHARS: usize = 255;
+/// Largest config of one component, as JSON: the service types read a handful of short keys.
+const MAX_CONFIG_BYTES: usize = 64 * 1024;
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct SaveArchitectureArgs {
@@ -88,17 +93,29 @@ fn valid_component_id(id: &str) -> bool {
 }
 
 /// Checks what must hold for an architecture to be stored at all; rule violations are allowed
-/// (validate_architecture reports them), broken structure is not.
-pub(crate) fn check_structure(arch: &Architecture) -> Result<(), String> {
-    if arch.components.len() > MAX_COMPONENTS {
-        return Err(format!("at most {MAX_COMPONENTS} components per session"));
+/// (validate_architecture reports them), broken structure is not. The size limits keep one
+/// session's validation and export cheap whatever a client sends.
+pub(crate) fn check_structure(arch: &Architecture, limits: &DesignLimits) -> Result<(), String> {
+    if arch.components.len() > limits.max_components {
+        return Err(format!(
+            "the design has {} components; at most {} are allowed per session (GALLEY_MAX_DESIGN_COMPONENTS)",
+            arch.components.len(),
+            limits.max_components
+        ));
+    }
+    if arch.connections.len() > limits.max_connections {
+        return Err(format!(
+            "the design has {} connections; at most {} are allowed per session (GALLEY_MAX_DESIGN_CONNECTIONS)",
+            arch.connections.len(),
+            limits.max_connections
+        ));
     }
     let mut ids = HashSet::new();
     for c in &arch.components {
         if !valid_component_id(&c.id) {
             return Err(format!(
-                "component id {:?} is not valid: use 1-64 letters, digits, `_`, `-` or `.`, starting with a letter or digit",
-                c.id
+                "component id {} is not valid: use 1-64 letters, digits, `_`, `-` or `.`, starting with a letter or digit",
+                echo::quoted(&c.id)
             ));
         }
         if !ids.insert(c.id.as_str()) {
@@ -117,15 +134,25 @@ pub(crate) fn check_structure(arch: &Architecture) -> Result<(), String> {
         if c.display_name.trim().is_empty() {
             return Err(format!("component {:?} has an empty display_name", c.id));
         }
+        check_display_name(&c.id, &c.display_name)?;
+        check_config_size(c)?;
     }
     for conn in &arch.connections {
         for end in [&conn.source_id, &conn.target_id] {
             if !ids.contains(end.as_str()) {
                 return Err(format!(
-                    "connection {} -> {} names component {end:?}, which is not in the architecture",
-                    conn.source_id, conn.target_id
+                    "connection {} -> {} names component {}, which is not in the architecture",
+                    echo::quoted(&conn.source_id),
+                    echo::quoted(&conn.target_id),
+                    echo::quoted(end)
                 ));
             }
+        }
+        if conn.connection_type.chars().count() > 64 || conn.description.chars().count() > 1024 {
+            return Err(format!(
+                "connection {} -> {}: connection_type is limited to 64 characters and description to 1024",
+                conn.source_id, conn.target_id
+            ));
         }
         if conn.source_id == conn.target_id {
             return Err(format!(
@@ -133,6 +160,27 @@ pub(crate) fn check_structure(arch: &Architecture) -> Result<(), String> {
                 conn.source_id
             ));
         }
+    }
+    Ok(())
+}
+
+fn check_config_size(c: &Component) -> Result<(), String> {
+    let bytes = serde_json::to_vec(&c.config).map_or(0, |v| v.len());
+    if bytes > MAX_CONFIG_BYTES {
+        return Err(format!(
+            "component {:?}: its config is {bytes} bytes of JSON; at most {MAX_CONFIG_BYTES} are allowed (list_available_services shows the keys each type uses)",
+            c.id
+        ));
+    }
+    Ok(())
+}
+
+fn check_display_name(id: &str, name: &str) -> Result<(), String> {
+    let n = name.chars().count();
+    if n > MAX_DISPLAY_NAME_CHARS {
+        return Err(format!(
+            "component {id:?}: display_name has {n} characters; at most {MAX_DISPLAY_NAME_CHARS} are allowed"
+        ));
     }
     Ok(())
 }
@@ -184,7 +232,7 @@ impl Sidecar {
             components: args.components,
             connections: args.connections,
         };
-        check_structure(&arch)?;
+        check_structure(&arch, &self.inner.design_limits)?;
         let (_, s) = self
             .update_session(&args.session_id, |s| {
                 s.architecture = arch;
@@ -218,7 +266,12 @@ impl Sidecar {
                 let id = match args.id {
                     Some(id) => id,
                     None => {
-                        let base = crate::export::label_for(&args.display_name).replace('_', "-");
+                        // Ids are at most 64 characters; room is left for a `-<n>` suffix.
+                        let base: String = crate::export::label_for(&args.display_name)
+                            .replace('_', "-")
+                            .chars()
+                            .take(56)
+                            .collect();
                         let mut id = base.clone();
                         let mut n = 2;
                         while arch.component(&id).is_some() {
@@ -244,7 +297,7 @@ impl Sidecar {
                         description: String::new(),
                     });
                 }
-                check_structure(&next)?;
+                check_structure(&next, &self.inner.design_limits)?;
                 *arch = next;
                 s.status = SessionStatus::Designing;
                 Ok(component)
@@ -278,8 +331,8 @@ impl Sidecar {
                 if arch.components.len() == before {
                     let ids: Vec<_> = arch.components.iter().map(|c| c.id.as_str()).collect();
                     return Err(format!(
-                        "component {:?} is not in session {}; its components are: {}",
-                        args.component_id,
+                        "component {} is not in session {}; its components are: {}",
+                        echo::quoted(&args.component_id),
                         s.id,
                         ids.join(", ")
                     ));
@@ -316,7 +369,7 @@ impl Sidecar {
                     .components
                     .iter_mut()
                     .find(|c| c.id == args.component_id)
-                    .ok_or_else(|| format!("component {:?} is not in session {sid}; call get_session to see its components", args.component_id))?;
+                    .ok_or_else(|| format!("component {} is not in session {sid}; call get_session to see its components", echo::quoted(&args.component_id)))?;
                 for (k, v) in args.config {
                     if v.is_null() {
                         c.config.remove(&k);
@@ -328,8 +381,10 @@ impl Sidecar {
                     if name.trim().is_empty() {
                         return Err("display_name must not be empty".into());
                     }
+                    check_display_name(&c.id, &name)?;
                     c.display_name = name;
                 }
+                check_config_size(c)?;
                 let out = c.clone();
                 s.status = SessionStatus::Designing;
                 Ok(out)

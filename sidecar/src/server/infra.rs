@@ -130,6 +130,14 @@ pub struct RunResult {
     pub next_step: String,
 }
 
+/// The saved plan the runner keeps for a kind of plan.
+fn plan_file_name(kind: PlanKind) -> &'static str {
+    match kind {
+        PlanKind::Apply => "plan.tfplan",
+        PlanKind::Destroy => "destroy.tfplan",
+    }
+}
+
 /// A random token for a reviewed plan, bound to what was reviewed.
 fn mint_token(kind: PlanKind, files_digest: &str, plan_file_digest: Option<&str>) -> String {
     let mut nonce = [0u8; 16];
@@ -141,12 +149,6 @@ fn mint_token(kind: PlanKind, files_digest: &str, plan_file_digest: Option<&str>
         plan_file_digest.unwrap_or("")
     ));
     format!("pt-{}", &hex::encode(h.finalize())[..40])
-}
-
-fn file_digest(path: &std::path::Path) -> Option<String> {
-    std::fs::read(path)
-        .ok()
-        .map(|b| hex::encode(Sha256::digest(b)))
 }
 
 fn tool_result(result: &RunResult, message: String) -> CallToolResult {
@@ -168,6 +170,8 @@ fn error_result(message: String) -> CallToolResult {
 fn forward_progress(
     ctx: &RequestContext<RoleServer>,
     mut rx: mpsc::UnboundedReceiver<RunEvent>,
+    sidecar: Sidecar,
+    session_id: String,
 ) -> tokio::task::JoinHandle<()> {
     let token = ctx.meta.get_progress_token();
     let peer = ctx.peer.clone();
@@ -175,7 +179,7 @@ fn forward_progress(
         let mut n = 0.0;
         while let Some(ev) = rx.recv().await {
             let message = match ev {
-                RunEvent::Log(l) => l,
+                RunEvent::Log(l) => sidecar.without_server_paths(Some(&session_id), &l),
                 RunEvent::JobState {
                     job_id,
                     operation,
@@ -213,8 +217,15 @@ impl Sidecar {
         })
     }
 
-    /// Runs one runner operation with progress forwarding and the request's cancellation.
-    async fn drive<F>(&self, ctx: &RequestContext<RoleServer>, op: F) -> Result<RunOutcome, String>
+    /// Runs one runner operation with progress forwarding and the request's cancellation. What
+    /// comes back (errors of Terraform and of the provider, the log tail, a runner failure) is
+    /// given with paths relative to the session: no server path reaches the client.
+    async fn drive<F>(
+        &self,
+        session_id: &str,
+        ctx: &RequestContext<RoleServer>,
+        op: F,
+    ) -> Result<RunOutcome, String>
     where
         F: FnOnce(
             mpsc::UnboundedSender<RunEvent>,
@@ -225,10 +236,23 @@ impl Sidecar {
         >,
     {
         let (tx, rx) = mpsc::unbounded_channel();
-        let forward = forward_progress(ctx, rx);
+        let forward = forward_progress(ctx, rx, self.clone(), session_id.to_string());
         let outcome = op(tx, ctx.ct.clone()).await;
         let _ = forward.await;
-        outcome.map_err(fail)
+        let relative = |t: &str| self.without_server_paths(Some(session_id), t);
+        outcome
+            .map(|mut o| {
+                for e in &mut o.errors {
+                    e.summary = relative(&e.summary);
+                    e.detail = relative(&e.detail);
+                    e.file = e.file.as_deref().map(relative);
+                }
+                for l in &mut o.log_tail {
+                    *l = relative(l);
+                }
+                o
+            })
+            .map_err(|e| relative(&e.to_string()))
     }
 
     fn runner(&self) -> Arc<dyn crate::runner::Runner> {
@@ -280,14 +304,9 @@ impl Sidecar {
         let plan_file = self
             .inner
             .store
-            .runner_dir(session_id)
-            .map_err(fail)?
-            .join(match kind {
-                PlanKind::Apply => "plan.tfplan",
-                PlanKind::Destroy => "destroy.tfplan",
-            });
-        if pending.plan_file_digest.is_some() && file_digest(&plan_file) != pending.plan_file_digest
-        {
+            .runner_file_digest(session_id, plan_file_name(kind))
+            .map_err(fail)?;
+        if pending.plan_file_digest.is_some() && plan_file != pending.plan_file_digest {
             return Err(format!(
                 "the saved plan of session {session_id} changed or disappeared since it was reviewed; call {how} again"
             ));
@@ -303,7 +322,7 @@ impl Sidecar {
         let id = args.session_id.clone();
         let session = self.inner.store.load(&id).map_err(fail)?;
         let files = self.inner.store.stack_files(&id).map_err(fail)?;
-        if !files.iter().any(|(p, _)| p.ends_with(".tf")) {
+        if !files.iter().any(|f| f.rel.ends_with(".tf")) {
             return Err(format!(
                 "session {id} has no Terraform files yet; call export_iac first"
             ));
@@ -323,7 +342,7 @@ impl Sidecar {
         let runner = self.runner();
         let destroy = args.destroy;
         let outcome = self
-            .drive(&ctx, move |tx, ct| {
+            .drive(&id, &ctx, move |tx, ct| {
                 Box::pin(async move {
                     if destroy {
                         runner.preview_destroy(req, tx, ct).await
@@ -339,7 +358,14 @@ impl Sidecar {
         } else {
             PlanKind::Apply
         };
-        let plan_file_digest = outcome.plan_file.as_deref().and_then(file_digest);
+        let plan_file_digest = match outcome.plan_file.as_deref().and_then(|p| p.file_name()) {
+            Some(name) => self
+                .inner
+                .store
+                .runner_file_digest(&id, &name.to_string_lossy())
+                .map_err(fail)?,
+            None => None,
+        };
         let token = (outcome.success && before == after)
             .then(|| mint_token(kind, &after, plan_file_digest.as_deref()));
         let (_, _) = self
@@ -430,14 +456,11 @@ impl Sidecar {
             .store
             .runner_dir(&session_id)
             .map_err(fail)?
-            .join(match kind {
-                PlanKind::Apply => "plan.tfplan",
-                PlanKind::Destroy => "destroy.tfplan",
-            });
+            .join(plan_file_name(kind));
         let req = self.run_request(&session_id, BTreeMap::new(), Some(plan_file))?;
         let runner = self.runner();
         let outcome = self
-            .drive(&ctx, move |tx, ct| {
+            .drive(&session_id, &ctx, move |tx, ct| {
                 Box::pin(async move {
                     match kind {
                         PlanKind::Apply => runner.apply(req, tx, ct).await,
@@ -588,10 +611,16 @@ impl Sidecar {
         let job_id = args.job_id.trim();
         if !job_id.starts_with("ocid1.ormjob.") {
             return Err(format!(
-                "{job_id:?} is not a Resource Manager job id (ocid1.ormjob...); pass the job_id a run returned"
+                "{} is not a Resource Manager job id (ocid1.ormjob...); pass the job_id a run returned",
+                crate::echo::quoted(job_id)
             ));
         }
-        let mut status = self.inner.runner.job_status(job_id).await.map_err(fail)?;
+        let mut status = self
+            .inner
+            .runner
+            .job_status(job_id)
+            .await
+            .map_err(|e| self.without_server_paths(None, &e.to_string()))?;
         // Which session the job belongs to, when its stack is one of ours.
         if let Ok(sessions) = self.inner.store.list() {
             status.session_id = sessions

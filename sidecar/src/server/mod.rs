@@ -15,6 +15,7 @@ use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::model::{Implementation, ProtocolVersion, ServerCapabilities, ServerConfig};
 use rmcp::{ServerHandler, tool_handler};
 
+use crate::limits::DesignLimits;
 use crate::rules::RuleSet;
 use crate::runner::Runner;
 use crate::store::SessionStore;
@@ -37,6 +38,10 @@ pub(crate) struct Inner {
     pub rules: RuleSet,
     pub runner: Arc<dyn Runner>,
     pub heavy: HeavyOps,
+    pub design_limits: DesignLimits,
+    /// Server paths other than the data directory that messages may carry (the Terraform CLI,
+    /// the provider directory), each with what to write instead.
+    pub server_paths: Vec<(String, String)>,
 }
 
 /// The sidecar's MCP service.
@@ -74,9 +79,45 @@ impl Sidecar {
                 rules,
                 runner,
                 heavy: HeavyOps::default(),
+                design_limits: DesignLimits::default(),
+                server_paths: Vec::new(),
             }),
             tool_router: router,
         }
+    }
+
+    /// Sets how large a design may get (before any session is served).
+    pub fn with_design_limits(mut self, limits: DesignLimits) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.design_limits = limits;
+        }
+        self
+    }
+
+    /// Server paths (besides the data directory) to keep out of what clients see, each with
+    /// the words to write instead, for example the provider directory as
+    /// `$GALLEY_PROVIDER_DIR`. Longer paths are replaced first.
+    pub fn with_server_paths(mut self, paths: Vec<(String, String)>) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            let mut paths: Vec<_> = paths.into_iter().filter(|(p, _)| p.len() > 1).collect();
+            paths.sort_by_key(|(p, _)| std::cmp::Reverse(p.len()));
+            inner.server_paths = paths;
+        }
+        self
+    }
+
+    /// `text` (a message of Terraform, the provider, the runner or an OCI client, about session
+    /// `session_id` when given) with the session's directory written relative to it and other
+    /// server paths replaced.
+    pub(crate) fn without_server_paths(&self, session_id: Option<&str>, text: &str) -> String {
+        let mut out = match session_id {
+            Some(id) => self.inner.store.relative_to_session(id, text),
+            None => self.inner.store.relative_to_session("", text),
+        };
+        for (path, instead) in &self.inner.server_paths {
+            out = out.replace(path.as_str(), instead);
+        }
+        out
     }
 
     /// Names of the registered tools.

@@ -12,7 +12,7 @@ use super::sessions::SessionIdArgs;
 use super::{Sidecar, fail};
 use crate::export;
 use crate::model::SessionStatus;
-use crate::store::{Durability, MAX_STACK_FILE_BYTES, write_file};
+use crate::store::{Durability, MAX_STACK_FILE_BYTES};
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct WrittenFile {
@@ -80,7 +80,6 @@ impl Sidecar {
         Parameters(args): Parameters<SessionIdArgs>,
     ) -> Result<Json<ExportResult>, String> {
         let store = &self.inner.store;
-        let stack_dir = store.terraform_dir(&args.session_id).map_err(fail)?;
         let rules = &self.inner.rules;
         let ((files, resources, warnings, invalidated), _) = self
             .update_session(&args.session_id, |s| {
@@ -97,21 +96,25 @@ impl Sidecar {
                         msgs.join("\n")
                     ));
                 }
+                // The stack passed the load check before anything is written; then every file
+                // is written beside its target and renamed only once all are written.
                 let stack = export::export(&s.architecture).map_err(fail)?;
-                std::fs::create_dir_all(&stack_dir).map_err(fail)?;
-                let mut files = Vec::new();
-                for f in &stack.files {
-                    let target = stack_dir.join(&f.path);
-                    // A file that already says this is left alone: re-exporting after a small
-                    // change rewrites only what changed.
-                    let changed =
-                        std::fs::read(&target).ok().as_deref() != Some(f.content.as_bytes());
-                    if changed {
-                        write_file(&target, f.content.as_bytes(), Durability::Atomic)
-                            .map_err(fail)?;
-                    }
-                    files.push(written(&f.path, f.content.as_bytes(), changed));
-                }
+                let contents: Vec<(&str, &[u8])> = stack
+                    .files
+                    .iter()
+                    .map(|f| (f.path.as_str(), f.content.as_bytes()))
+                    .collect();
+                // A file that already says this is left alone: re-exporting after a small
+                // change rewrites only what changed.
+                let changed = store
+                    .write_stack_files(&s.id, &contents, Durability::Atomic)
+                    .map_err(fail)?;
+                let files = stack
+                    .files
+                    .iter()
+                    .zip(changed)
+                    .map(|(f, changed)| written(&f.path, f.content.as_bytes(), changed))
+                    .collect();
                 let invalidated = s.pending_plan.take().is_some();
                 s.status = SessionStatus::Exported;
                 let warnings = report
@@ -155,12 +158,13 @@ impl Sidecar {
         let store = &self.inner.store;
         let ((invalidated, changed), _) = self
             .update_session(&args.session_id, |s| {
-                let target = store
-                    .resolve_stack_file(&s.id, &args.file_path)
-                    .map_err(fail)?;
-                let changed =
-                    std::fs::read(&target).ok().as_deref() != Some(args.new_content.as_bytes());
-                write_file(&target, args.new_content.as_bytes(), Durability::Atomic)
+                let changed = store
+                    .write_stack_file(
+                        &s.id,
+                        &args.file_path,
+                        args.new_content.as_bytes(),
+                        Durability::Atomic,
+                    )
                     .map_err(fail)?;
                 // Any call discards the reviewed plan: the caller meant to change the stack.
                 let invalidated = s.pending_plan.take().is_some();

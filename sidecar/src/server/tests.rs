@@ -595,3 +595,51 @@ async fn every_tool_has_annotations_and_an_output_schema() {
     assert_eq!(ro("get_session"), Some(true));
     assert_eq!(ro("run_terraform_apply"), Some(false));
 }
+
+#[tokio::test]
+async fn export_refuses_terraform_names_that_collide_and_writes_nothing() {
+    let runner = Arc::new(ScriptedRunner::default());
+    let mut c = Client::start(runner, false).await;
+    let (_, s, _) = c.call("create_session", json!({})).await;
+    let id = s["id"].as_str().expect("id").to_string();
+    // Distinct display names, one Terraform variable: `k` + `_node_shape` = `k node` + `_shape`.
+    let (err, _, text) = c
+        .call(
+            "save_architecture",
+            json!({
+                "session_id": id,
+                "components": [
+                    {"id": "net", "service_type": "vcn", "display_name": "net"},
+                    {"id": "apps", "service_type": "subnet", "display_name": "apps"},
+                    {"id": "oke-k", "service_type": "oke", "display_name": "k"},
+                    {"id": "vm-kn", "service_type": "compute", "display_name": "k node"}
+                ],
+                "connections": [
+                    {"source_id": "apps", "target_id": "net"},
+                    {"source_id": "oke-k", "target_id": "apps"},
+                    {"source_id": "vm-kn", "target_id": "apps"}
+                ]
+            }),
+        )
+        .await;
+    assert!(!err, "{text}");
+    let (_, report, _) = c
+        .call("validate_architecture", json!({"session_id": id}))
+        .await;
+    let finding = report["errors"]
+        .as_array()
+        .and_then(|e| e.iter().find(|f| f["rule_id"] == "terraform-names-unique"))
+        .unwrap_or_else(|| panic!("no collision finding: {report}"));
+    assert_eq!(finding["component_ids"], json!(["oke-k", "vm-kn"]));
+    let (err, _, text) = c.call("export_iac", json!({"session_id": id})).await;
+    assert!(
+        err && text.contains("k_node_shape") && text.contains("oke-k") && text.contains("vm-kn"),
+        "{text}"
+    );
+    let stack = c._dir.path().join("sessions").join(&id).join("terraform");
+    assert_eq!(
+        std::fs::read_dir(stack).unwrap().count(),
+        0,
+        "nothing written"
+    );
+}

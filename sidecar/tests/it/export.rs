@@ -9,7 +9,8 @@ use std::process::Command;
 
 use galley_sidecar::catalog;
 use galley_sidecar::export::{self, ExportError};
-use galley_sidecar::model::{Architecture, Component};
+use galley_sidecar::model::{Architecture, Component, Connection};
+use galley_sidecar::rules::RuleSet;
 use hcl::expr::{Expression, TraversalOperator};
 use hcl::structure::{Body, Structure};
 use serde_json::Value;
@@ -97,20 +98,29 @@ pub(crate) fn fmt_check(dir: &Path) {
     );
 }
 
-/// Terraform itself loads the configuration (`terraform providers` decodes every file and the
-/// `terraform` block without needing the provider) and finds exactly the oracle/oci provider.
-pub(crate) fn terraform_loads(dir: &Path) {
+/// What Terraform says loading the configuration in `dir` (`terraform providers` decodes every
+/// file, checks the declarations, duplicates included, and the `terraform` block, without
+/// needing the provider): (loaded, stdout, stderr).
+pub(crate) fn terraform_load(dir: &Path) -> (bool, String, String) {
     let out = Command::new(util::tool("terraform"))
         .arg(format!("-chdir={}", dir.display()))
         .arg("providers")
         .output()
         .expect("run terraform providers");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
+    (
         out.status.success(),
-        "terraform could not load {}:\n{stdout}\n{}",
-        dir.display(),
-        String::from_utf8_lossy(&out.stderr)
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Terraform itself loads the configuration and finds exactly the oracle/oci provider.
+pub(crate) fn terraform_loads(dir: &Path) {
+    let (ok, stdout, stderr) = terraform_load(dir);
+    assert!(
+        ok,
+        "terraform could not load {}:\n{stdout}\n{stderr}",
+        dir.display()
     );
     assert!(
         stdout.contains("provider[registry.terraform.io/oracle/oci]"),
@@ -124,6 +134,9 @@ pub(crate) struct Decls {
     pub(crate) resources: BTreeMap<(String, String), Body>,
     pub(crate) data: BTreeSet<(String, String)>,
     pub(crate) variables: BTreeSet<String>,
+    pub(crate) outputs: BTreeSet<String>,
+    /// Names declared more than once (`resource a.b`, `variable x`...), which Terraform refuses.
+    pub(crate) duplicates: Vec<String>,
 }
 
 fn labels(b: &hcl::structure::Block) -> Vec<String> {
@@ -144,21 +157,34 @@ pub(crate) fn parse_dir(dir: &Path) -> (Decls, Vec<Expression>) {
         for s in body.into_iter() {
             let Structure::Block(b) = s else { continue };
             let l = labels(&b);
-            match (b.identifier.as_str(), l.as_slice()) {
+            let fresh = match (b.identifier.as_str(), l.as_slice()) {
                 ("resource", [t, n]) => {
                     collect_exprs(&b.body, &mut exprs);
-                    decls.resources.insert((t.clone(), n.clone()), b.body);
+                    decls
+                        .resources
+                        .insert((t.clone(), n.clone()), b.body)
+                        .is_none()
                 }
                 ("data", [t, n]) => {
                     collect_exprs(&b.body, &mut exprs);
-                    decls.data.insert((t.clone(), n.clone()));
+                    decls.data.insert((t.clone(), n.clone()))
                 }
-                ("variable", [n]) => {
-                    decls.variables.insert(n.clone());
+                ("variable", [n]) => decls.variables.insert(n.clone()),
+                ("output", [n]) => {
+                    collect_exprs(&b.body, &mut exprs);
+                    decls.outputs.insert(n.clone())
                 }
-                ("output", _) | ("provider", _) => collect_exprs(&b.body, &mut exprs),
-                ("terraform", _) => {}
+                ("provider", _) => {
+                    collect_exprs(&b.body, &mut exprs);
+                    true
+                }
+                ("terraform", _) => true,
                 (other, _) => panic!("unexpected top-level block {other}"),
+            };
+            if !fresh {
+                decls
+                    .duplicates
+                    .push(format!("{} {}", b.identifier.as_str(), l.join(".")));
             }
         }
     }
@@ -255,7 +281,11 @@ fn check_body(
 pub(crate) fn schema_check(dir: &Path, schema: &Value) -> Vec<String> {
     let resources = schema["resources"].as_object().expect("resources");
     let (decls, exprs) = parse_dir(dir);
-    let mut problems = Vec::new();
+    let mut problems: Vec<String> = decls
+        .duplicates
+        .iter()
+        .map(|d| format!("{d} is declared twice"))
+        .collect();
     for ((t, n), body) in &decls.resources {
         match resources.get(t).and_then(|r| r["arguments"].as_object()) {
             None => problems.push(format!("resource type {t} does not exist in the provider")),
@@ -447,4 +477,177 @@ fn unknown_types_and_missing_dependencies_are_refused() {
     };
     let err = export::export(&lonely).unwrap_err().to_string();
     assert!(err.contains("needs a connection to a subnet"), "{err}");
+}
+
+/// The full fixture plus `extra` components placed like its web tier: instances in the private
+/// subnet, load balancers in the public one, OKE clusters in the private one.
+fn with_components(extra: &[(&str, &str, &str)], links: &[(&str, &str)]) -> Architecture {
+    let mut arch = util::full_architecture();
+    for (id, t, name) in extra {
+        arch.components.push(Component {
+            id: id.to_string(),
+            service_type: t.to_string(),
+            display_name: name.to_string(),
+            config: Default::default(),
+        });
+        let subnet = if *t == "loadbalancer" { "pub" } else { "priv" };
+        arch.connections.push(Connection {
+            source_id: id.to_string(),
+            target_id: subnet.into(),
+            connection_type: "placement".into(),
+            description: String::new(),
+        });
+    }
+    for (a, b) in links {
+        arch.connections.push(Connection {
+            source_id: a.to_string(),
+            target_id: b.to_string(),
+            connection_type: "network".into(),
+            description: String::new(),
+        });
+    }
+    arch
+}
+
+/// Exports `arch` into a directory and runs every load check on it: `terraform fmt -check`,
+/// Terraform's own loader, and the parser-level check against the provider schema.
+fn exported_and_loaded(arch: &Architecture) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_stack(arch, dir.path());
+    fmt_check(dir.path());
+    terraform_loads(dir.path());
+    let problems = schema_check(dir.path(), &schema());
+    assert!(problems.is_empty(), "{problems:#?}");
+    dir
+}
+
+#[test]
+fn names_that_collide_only_as_terraform_names_are_refused_at_validation_naming_both() {
+    let rules = RuleSet::embedded().expect("rules");
+    for (extra, links, name, ids) in [
+        (
+            // Load balancer `a` with backend `b c`, load balancer `a b` with backend `c`:
+            // both would declare oci_load_balancer_backend.a_b_c.
+            vec![
+                ("lb-a", "loadbalancer", "a"),
+                ("vm-bc", "compute", "b c"),
+                ("lb-ab", "loadbalancer", "a b"),
+                ("vm-c", "compute", "c"),
+            ],
+            vec![("lb-a", "vm-bc"), ("lb-ab", "vm-c")],
+            "oci_load_balancer_backend \"a_b_c\"",
+            ["lb-a", "lb-ab"],
+        ),
+        (
+            // OKE `k` declares k_node_shape; so does an instance `k node`.
+            vec![("oke-k", "oke", "k"), ("vm-kn", "compute", "k node")],
+            vec![],
+            "variable \"k_node_shape\"",
+            ["oke-k", "vm-kn"],
+        ),
+    ] {
+        let arch = with_components(&extra, &links);
+        let report = rules.validate(&arch);
+        let rule_ids: BTreeSet<_> = report.errors.iter().map(|f| f.rule_id.as_str()).collect();
+        assert_eq!(
+            rule_ids,
+            BTreeSet::from(["terraform-names-unique"]),
+            "distinct display names pass display-name-unique; only the Terraform name collides: {:#?}",
+            report.errors
+        );
+        let finding = &report.errors[0];
+        assert_eq!(finding.component_ids, ids);
+        assert!(finding.message.contains(name), "{}", finding.message);
+        let err = export::export(&arch).unwrap_err().to_string();
+        assert!(
+            err.contains(name) && err.contains(ids[0]) && err.contains(ids[1]),
+            "{err}"
+        );
+        // Renamed, the same design exports and loads.
+        let mut renamed = arch.clone();
+        let last = renamed.components.last_mut().unwrap();
+        last.display_name = format!("{}-x", last.display_name.replace(' ', "-"));
+        assert!(rules.validate(&renamed).valid);
+        exported_and_loaded(&renamed);
+    }
+}
+
+#[test]
+fn numbers_in_any_spelling_are_written_as_terraform_numbers_and_load() {
+    let mut arch = util::full_architecture();
+    let set = |arch: &mut Architecture, id: &str, key: &str, v: serde_json::Value| {
+        let c = arch.components.iter_mut().find(|c| c.id == id).unwrap();
+        c.config.insert(key.into(), v);
+    };
+    set(&mut arch, "table", "max_read_units", "+5".into());
+    set(&mut arch, "table", "max_write_units", ".5".into());
+    set(&mut arch, "table", "max_storage_in_gbs", "5.".into());
+    set(&mut arch, "web1", "ocpus", "-0".into());
+    set(&mut arch, "web1", "memory_in_gbs", "1E+1".into());
+    set(&mut arch, "events", "partitions", serde_json::json!(3));
+    let dir = exported_and_loaded(&arch);
+    let vars = std::fs::read_to_string(dir.path().join("variables.tf")).unwrap();
+    for (var, want) in [
+        ("sessions_table_max_read_units", "5"),
+        ("sessions_table_max_write_units", "0.5"),
+        ("sessions_table_max_storage_in_gbs", "5"),
+        ("web_1_ocpus", "0"),
+        ("web_1_memory_in_gbs", "1e1"),
+        ("events_partitions", "3"),
+    ] {
+        let block = vars
+            .split(&format!("variable \"{var}\" {{"))
+            .nth(1)
+            .unwrap_or_else(|| panic!("no variable {var}"));
+        let default = block
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("default"))
+            .expect("default");
+        assert_eq!(
+            default.trim_start().trim_start_matches('=').trim(),
+            want,
+            "{var}"
+        );
+    }
+    // Spellings that are not a plain number are refused, naming the component and the setting.
+    for bad in ["5 ", "0x10", "inf", "1_000", "--5", "five"] {
+        let mut a = util::full_architecture();
+        set(&mut a, "table", "max_read_units", bad.into());
+        let err = export::export(&a).unwrap_err().to_string();
+        assert!(
+            err.contains("\"table\"") && err.contains("max_read_units") && err.contains("a number"),
+            "{bad}: {err}"
+        );
+    }
+}
+
+#[test]
+fn the_load_checks_catch_what_an_unchecked_export_wrote() {
+    // Guards the checks above: the configuration an export without name and number checks wrote
+    // for the attack designs is refused by Terraform's loader and by the parser-level check.
+    let dir = tempfile::tempdir().unwrap();
+    let backend = "resource \"oci_load_balancer_backend\" \"a_b_c\" {\n  load_balancer_id = \"x\"\n  backendset_name  = \"b\"\n  ip_address       = \"10.0.0.1\"\n  port             = 80\n}\n";
+    std::fs::write(
+        dir.path().join("main.tf"),
+        format!(
+            "{backend}{backend}variable \"k_node_shape\" {{}}\nvariable \"k_node_shape\" {{}}\n"
+        ),
+    )
+    .unwrap();
+    let (ok, _, stderr) = terraform_load(dir.path());
+    assert!(!ok && stderr.contains("Duplicate"), "{stderr}");
+    let problems = schema_check(dir.path(), &schema()).join("\n");
+    assert!(
+        problems.contains("resource oci_load_balancer_backend.a_b_c is declared twice")
+            && problems.contains("variable k_node_shape is declared twice"),
+        "{problems}"
+    );
+    let raw = tempfile::tempdir().unwrap();
+    std::fs::write(
+        raw.path().join("variables.tf"),
+        "variable \"n\" {\n  type    = number\n  default = +5\n}\n",
+    )
+    .unwrap();
+    let (ok, _, stderr) = terraform_load(raw.path());
+    assert!(!ok && stderr.contains("Invalid expression"), "{stderr}");
 }

@@ -21,7 +21,7 @@ use serde_json::Value;
 use crate::util::{self, HttpSidecar};
 
 /// The provider binary, copied into `dir` so a concurrent rebuild cannot swap it mid-test.
-fn provider_dir(dir: &Path) -> PathBuf {
+pub(crate) fn provider_dir(dir: &Path) -> PathBuf {
     let name = "terraform-provider-galley";
     let mut candidates: Vec<PathBuf> = Vec::new();
     if let Some(p) = std::env::var_os("GALLEY_PROVIDER_BIN") {
@@ -61,7 +61,7 @@ fn sidecar_env(local: &LocalOci, providers: &Path, terraform: &str) -> Vec<(Stri
 }
 
 /// Runs a client script; returns its JSON summary line.
-fn client(
+pub(crate) fn client(
     script: &str,
     mode: &str,
     target: &[&str],
@@ -85,13 +85,13 @@ fn client(
 }
 
 /// An independent view of the engine: a signed galley-oci client with the same key.
-struct Rm {
+pub(crate) struct Rm {
     rt: tokio::runtime::Runtime,
     rm: ResourceManagerClient,
 }
 
 impl Rm {
-    fn new(local: &LocalOci) -> Self {
+    pub(crate) fn new(local: &LocalOci) -> Self {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -128,7 +128,7 @@ impl Rm {
     }
 }
 
-fn assert_deployed_and_destroyed(seen: &Value, rm: &Rm, marker: &Path) {
+pub(crate) fn assert_deployed_and_destroyed(seen: &Value, rm: &Rm, marker: &Path) {
     assert_eq!(seen["ok"], true, "{seen}");
     // The DESTROY job ran the stack's destroy provisioner, and the stack is gone.
     assert_eq!(

@@ -62,8 +62,30 @@ pub struct HttpSidecar {
 
 impl HttpSidecar {
     pub fn start(env: &[(&str, &str)]) -> Self {
+        Self::start_with(env, None)
+    }
+
+    /// With `nofile`, the process runs with that open-file limit (soft and hard), as under
+    /// `prlimit --nofile=N`.
+    pub fn start_with(env: &[(&str, &str)], nofile: Option<u64>) -> Self {
         let data = tempfile::tempdir().expect("tempdir");
         let mut cmd = Command::new(sidecar_bin());
+        if let Some(n) = nofile {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
+            unsafe {
+                cmd.pre_exec(move || {
+                    let lim = libc::rlimit {
+                        rlim_cur: n,
+                        rlim_max: n,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
         cmd.args(["--http", "127.0.0.1:0"])
             .env("GALLEY_DATA_DIR", data.path())
             .env_remove("GALLEY_URL_TOKEN")
@@ -104,6 +126,160 @@ impl HttpSidecar {
 
     pub fn mcp_url(&self) -> String {
         format!("{}/mcp", self.base)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+/// Resident memory of a process, in KiB, from `/proc`.
+pub fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .expect("VmRSS")
+}
+
+/// Open file descriptors of a process, from `/proc`.
+pub fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+/// A sidecar on stdio, driven with raw JSON-RPC lines; killed on drop.
+pub struct StdioSidecar {
+    pub child: Child,
+    stdin: std::process::ChildStdin,
+    lines: std::sync::mpsc::Receiver<String>,
+    next: u64,
+    pub data: tempfile::TempDir,
+}
+
+impl StdioSidecar {
+    /// Started and initialized (protocol 2025-06-18).
+    pub fn start(env: &[(&str, &str)]) -> Self {
+        let data = tempfile::tempdir().expect("tempdir");
+        let mut cmd = Command::new(sidecar_bin());
+        cmd.arg("--stdio")
+            .env("GALLEY_DATA_DIR", data.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn sidecar");
+        let stdin = child.stdin.take().expect("stdin");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for l in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if tx.send(l).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut s = StdioSidecar {
+            child,
+            stdin,
+            lines,
+            next: 1_000,
+            data,
+        };
+        let init = s.request(
+            "initialize",
+            serde_json::json!({"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}),
+        );
+        assert!(init.get("result").is_some(), "{init}");
+        s.send_line(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
+        s
+    }
+
+    pub fn send_line(&mut self, line: &str) {
+        use std::io::Write;
+        self.stdin.write_all(line.as_bytes()).expect("write");
+        self.stdin.write_all(b"\n").expect("write");
+        self.stdin.flush().expect("flush");
+    }
+
+    /// Writes raw bytes (a huge or broken message).
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        use std::io::Write;
+        self.stdin.write_all(bytes).expect("write");
+        self.stdin.flush().expect("flush");
+    }
+
+    /// The next message the server writes, within `limit`.
+    pub fn next_message(&mut self, limit: Duration) -> serde_json::Value {
+        let line = self.lines.recv_timeout(limit).expect("a message in time");
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
+    }
+
+    /// The response with `id` (notifications in between are skipped).
+    pub fn response(&mut self, id: &serde_json::Value) -> serde_json::Value {
+        loop {
+            let m = self.next_message(Duration::from_secs(30));
+            if &m["id"] == id && m.get("method").is_none() {
+                return m;
+            }
+        }
+    }
+
+    pub fn request(&mut self, method: &str, params: serde_json::Value) -> serde_json::Value {
+        self.next += 1;
+        let id = serde_json::json!(self.next);
+        let line =
+            serde_json::json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+        self.send_line(&line.to_string());
+        self.response(&id)
+    }
+
+    /// Calls a tool: (is_error, structured content, text).
+    pub fn call(
+        &mut self,
+        tool: &str,
+        args: serde_json::Value,
+    ) -> (bool, serde_json::Value, String) {
+        let r = self.request(
+            "tools/call",
+            serde_json::json!({"name": tool, "arguments": args}),
+        );
+        let result = &r["result"];
+        assert!(r.get("error").is_none(), "{tool}: JSON-RPC error {r}");
+        let text = result["content"]
+            .as_array()
+            .map(|c| {
+                c.iter()
+                    .filter_map(|b| b["text"].as_str())
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+            .unwrap_or_default();
+        (
+            result["isError"] == serde_json::json!(true),
+            result["structuredContent"].clone(),
+            text,
+        )
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for StdioSidecar {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

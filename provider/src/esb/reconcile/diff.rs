@@ -5,6 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
+use galley_oci::echo::echo;
+
 use crate::esb::dynamodb::{LiveIndex, LiveTable, TableUpdate};
 use crate::esb::s3::LiveRule;
 use crate::esb::spec::{
@@ -101,7 +103,7 @@ fn table_problems(spec: &TableSpec, live: &LiveTable) -> Vec<ChangeProblem> {
         if let (Some(want), Some(have)) = (spec.attributes.get(name), live.attributes.get(name)) {
             if want != have {
                 problems.push(problem(
-                    format!("AttributeDefinitions ({name})"),
+                    format!("AttributeDefinitions ({})", echo(name)),
                     format!("type {}", have.as_str()),
                     format!("type {}", want.as_str()),
                 ));
@@ -119,7 +121,7 @@ fn table_problems(spec: &TableSpec, live: &LiveTable) -> Vec<ChangeProblem> {
         .map(|i| (i.name.as_str(), i))
         .collect();
     for (name, index) in &spec_lsis {
-        let field = format!("LocalSecondaryIndexes ({name})");
+        let field = format!("LocalSecondaryIndexes ({})", echo(name));
         let file = format!("{}; projection {}", index.key, index.projection);
         match live_lsis.get(name) {
             None => problems.push(problem(field, "no such index".to_owned(), file)),
@@ -135,7 +137,7 @@ fn table_problems(spec: &TableSpec, live: &LiveTable) -> Vec<ChangeProblem> {
     for (name, have) in &live_lsis {
         if !spec_lsis.contains_key(name) {
             problems.push(problem(
-                format!("LocalSecondaryIndexes ({name})"),
+                format!("LocalSecondaryIndexes ({})", echo(name)),
                 format!("{}; projection {}", have.key, have.projection),
                 "no such index".to_owned(),
             ));

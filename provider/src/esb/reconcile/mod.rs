@@ -6,7 +6,8 @@
 //! non-empty bucket only with `force_destroy`. On any error the caller gets what is owned at that
 //! moment ([`ApplyFailure::owned`]), so partial state can be saved and nothing is orphaned.
 //!
-//! - [`observe`] reads what exists (refresh, plan).
+//! - [`observe`] reads what exists (refresh, plan); [`existing`] only which names exist
+//!   (refresh and import of names, without a file).
 //! - [`plan_names`] (no I/O) and [`plan`] (from an observation) say what apply would do.
 //! - [`check_changes`] lists differences that would need a table re-created; [`apply`] refuses
 //!   them, so nothing is ever re-created silently.
@@ -23,7 +24,7 @@ use super::connection::Connection;
 use super::dynamodb::{Created, DynamoDb, LiveTable, describe_update};
 use super::error::EsbError;
 use super::s3::{LiveRule, S3};
-use super::spec::EsbSpec;
+use super::spec::{EsbSpec, Shape};
 
 pub use diff::{
     ChangeProblem, LifecycleChange, check_changes, lifecycle_change, rules_match, table_updates,
@@ -140,6 +141,20 @@ pub async fn observe(
         }
     }
     Ok(observed)
+}
+
+/// Which of `names` exist now. Refresh and import need names only: no lifecycle rules are read,
+/// and a service is contacted only when `names` has something of its kind.
+pub async fn existing(conn: &Connection, names: &Owned) -> Result<Owned, EsbError> {
+    let no_spec = EsbSpec {
+        source: String::new(),
+        shape: Shape::Resources,
+        tables: Vec::new(),
+        buckets: Vec::new(),
+        warnings: Vec::new(),
+    };
+    let observed = observe(conn, &no_spec, names).await?;
+    Ok(observed.still_owned(names))
 }
 
 /// Names for the plan, computed without contacting any server.

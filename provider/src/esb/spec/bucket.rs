@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use galley_oci::echo::echo;
 use serde_norway::Value;
 
 use super::reader::{At, Reader};
@@ -38,9 +39,10 @@ pub(super) fn read_bucket(reader: &mut Reader<'_>, value: &Value, at: &At) -> Op
             reader.problem(
                 &obj.at.key("BucketName"),
                 format!(
-                    "`{name}` is not a valid bucket name: {reason} (names are 3 to 63 lowercase \
+                    "`{}` is not a valid bucket name: {reason} (names are 3 to 63 lowercase \
                      letters, digits, dots and hyphens, starting and ending with a letter or \
-                     digit)"
+                     digit)",
+                    echo(name)
                 ),
             );
         }

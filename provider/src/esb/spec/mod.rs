@@ -14,6 +14,7 @@ mod table;
 use std::collections::BTreeMap;
 use std::fmt;
 
+use galley_oci::echo::echo;
 use serde_norway::Value;
 
 use reader::{At, Reader};
@@ -476,7 +477,7 @@ fn read_top(
                     &At::item(item).key("TableName"),
                     format!(
                         "table `{}` is already declared by {first}: table names must be unique",
-                        table.name
+                        echo(&table.name)
                     ),
                 );
             } else {
@@ -496,7 +497,7 @@ fn read_top(
                     &At::item(item).key("BucketName"),
                     format!(
                         "bucket `{}` is already declared by {first}: bucket names must be unique",
-                        bucket.name
+                        echo(&bucket.name)
                     ),
                 );
             } else {
@@ -517,7 +518,7 @@ fn peek_name<'v>(value: &'v Value, key: &str) -> Option<&'v str> {
 
 fn label(list: &str, index: usize, name: Option<&str>) -> String {
     match name {
-        Some(name) => format!("{list}[{index}] ({name})"),
+        Some(name) => format!("{list}[{index}] ({})", echo(name)),
         None => format!("{list}[{index}]"),
     }
 }

@@ -2,6 +2,7 @@
 //! path it belongs to, so one run of validation reports all mistakes in a file at once instead of
 //! the first one serde would stop at. It knows nothing about tables or buckets.
 
+use galley_oci::echo::echo;
 use serde_norway::{Mapping, Value};
 
 use super::SpecProblem;
@@ -37,8 +38,10 @@ impl At {
 
     /// The path of a key below this one.
     pub(super) fn key(&self, key: &str) -> At {
+        // Unknown keys come from the file: quoted bounded like every other echo of it.
+        let key = echo(key);
         let field = if self.field.is_empty() {
-            key.to_owned()
+            key.to_string()
         } else {
             format!("{}.{key}", self.field)
         };
@@ -155,7 +158,8 @@ impl<'s> Reader<'s> {
                     self.problem(
                         &at.key(key),
                         format!(
-                            "unknown key `{key}`: {hint}remove it or use one of {}",
+                            "unknown key `{}`: {hint}remove it or use one of {}",
+                            echo(key),
                             allowed.join(", ")
                         ),
                     );
@@ -237,7 +241,11 @@ impl<'s> Reader<'s> {
         } else {
             self.problem(
                 &obj.at.key(key),
-                format!("`{text}` is not valid: use one of {}", choices.join(", ")),
+                format!(
+                    "`{}` is not valid: use one of {}",
+                    echo(&text),
+                    choices.join(", ")
+                ),
             );
             None
         }

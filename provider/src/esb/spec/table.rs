@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use galley_oci::echo::echo;
 use serde_norway::Value;
 
 use super::reader::{At, Obj, Reader};
@@ -126,7 +127,8 @@ pub(super) fn read_table(reader: &mut Reader<'_>, value: &Value, at: &At) -> Opt
                     format!(
                         "a local secondary index must use the table's HASH attribute `{}`, \
                          not `{}`",
-                        table_key.key.hash, lsi_key.key.hash
+                        echo(&table_key.key.hash),
+                        echo(&lsi_key.key.hash)
                     ),
                 );
             }
@@ -174,7 +176,8 @@ pub(super) fn read_table(reader: &mut Reader<'_>, value: &Value, at: &At) -> Opt
                         at,
                         format!(
                             "attribute `{name}` has no entry in AttributeDefinitions: add \
-                             `{{AttributeName: {name}, AttributeType: S}}` (or N, B)"
+                             `{{AttributeName: {name}, AttributeType: S}}` (or N, B)",
+                            name = echo(name)
                         ),
                     );
                 }
@@ -185,8 +188,9 @@ pub(super) fn read_table(reader: &mut Reader<'_>, value: &Value, at: &At) -> Opt
                 reader.problem(
                     at,
                     format!(
-                        "attribute `{name}` is not part of the table key or any index key; \
-                         DynamoDB only accepts key attributes here: remove it"
+                        "attribute `{}` is not part of the table key or any index key; \
+                         DynamoDB only accepts key attributes here: remove it",
+                        echo(name)
                     ),
                 );
             }
@@ -213,7 +217,10 @@ fn check_dynamodb_name(reader: &mut Reader<'_>, at: &At, name: &str, what: &str)
     if !(3..=255).contains(&length) {
         reader.problem(
             at,
-            format!("{what} name `{name}` must be 3 to 255 characters long"),
+            format!(
+                "{what} name `{}` must be 3 to 255 characters long",
+                echo(name)
+            ),
         );
     }
     if let Some(bad) = name
@@ -223,7 +230,8 @@ fn check_dynamodb_name(reader: &mut Reader<'_>, at: &At, name: &str, what: &str)
         reader.problem(
             at,
             format!(
-                "{what} name `{name}` contains `{bad}`: use only letters, digits, `_`, `-` and `.`"
+                "{what} name `{}` contains `{bad}`: use only letters, digits, `_`, `-` and `.`",
+                echo(name)
             ),
         );
     }
@@ -241,8 +249,9 @@ fn read_index_name(
         reader.problem(
             &at,
             format!(
-                "index `{name}` is already declared at {first}: index names must be unique \
-                 within a table"
+                "index `{}` is already declared at {first}: index names must be unique \
+                 within a table",
+                echo(&name)
             ),
         );
         return None;
@@ -298,7 +307,7 @@ fn read_key_schema(reader: &mut Reader<'_>, obj: &Obj<'_>, key: &str) -> Option<
                 if hash.is_empty() {
                     String::new()
                 } else {
-                    format!(" ({})", hash.join(", "))
+                    format!(" ({})", echo_all(&hash))
                 }
             ),
         );
@@ -310,7 +319,7 @@ fn read_key_schema(reader: &mut Reader<'_>, obj: &Obj<'_>, key: &str) -> Option<
             format!(
                 "allows at most one RANGE attribute, found {} ({})",
                 range.len(),
-                range.join(", ")
+                echo_all(&range)
             ),
         );
         ok = false;
@@ -319,7 +328,10 @@ fn read_key_schema(reader: &mut Reader<'_>, obj: &Obj<'_>, key: &str) -> Option<
         if h == r {
             reader.problem(
                 &at,
-                format!("uses `{h}` as both HASH and RANGE: use two different attributes"),
+                format!(
+                    "uses `{}` as both HASH and RANGE: use two different attributes",
+                    echo(h)
+                ),
             );
             ok = false;
         }
@@ -364,7 +376,10 @@ fn read_attributes(reader: &mut Reader<'_>, obj: &Obj<'_>) -> Option<ReadAttribu
         if types.insert(name.clone(), kind).is_some() {
             reader.problem(
                 &element_at.key("AttributeName"),
-                format!("attribute `{name}` is defined twice: keep one definition"),
+                format!(
+                    "attribute `{}` is defined twice: keep one definition",
+                    echo(&name)
+                ),
             );
             complete = false;
         }
@@ -448,7 +463,7 @@ fn read_projection(reader: &mut Reader<'_>, index: &Obj<'_>) -> Option<Projectio
             Value::String(name) if names.contains(name) => {
                 reader.problem(
                     &at.key("NonKeyAttributes").index(position),
-                    format!("`{name}` is listed twice: keep one"),
+                    format!("`{}` is listed twice: keep one", echo(name)),
                 );
                 return None;
             }
@@ -523,4 +538,13 @@ fn read_stream(reader: &mut Reader<'_>, obj: &Obj<'_>) -> Option<Option<StreamVi
             Some(None)
         }
     }
+}
+
+/// Names for a message, each bounded.
+fn echo_all(names: &[String]) -> String {
+    names
+        .iter()
+        .map(|n| echo(n).to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }

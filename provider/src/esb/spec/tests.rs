@@ -703,3 +703,32 @@ fn files_are_read_and_named_in_messages() {
         "{err}"
     );
 }
+
+/// The attack: a 10 MB table name used to come back twice in a 21 MB error. Every echo of it
+/// is now a recognisable prefix plus its length, however many problems quote it.
+#[test]
+fn a_huge_name_or_key_is_echoed_bounded() {
+    let huge = format!("orders{}", "x".repeat(10 * 1024 * 1024));
+    let text = format!(
+        "resources:\n  dynamodb:\n    - TableName: {huge}\n      KeySchema: [{{AttributeName: {huge}, KeyType: HASH}}]\n      AttributeDefinitions: [{{AttributeName: pk, AttributeType: S}}]\n      ? {huge}\n      : 1\n  s3:\n    - BucketName: {huge}\n"
+    );
+    let err = EsbSpec::parse("resources.yml", &text).unwrap_err();
+    let rendered = err.to_string();
+    assert!(err.problems.len() >= 4, "{rendered}");
+    assert!(
+        rendered.len() < 8 * 1024,
+        "the error is {} bytes for {} problems",
+        rendered.len(),
+        err.problems.len()
+    );
+    let shown = format!("orders{}... ({} bytes)", "x".repeat(58), huge.len());
+    assert!(rendered.contains(&shown), "{rendered}");
+    assert!(
+        rendered.contains("must be 3 to 255 characters long"),
+        "{rendered}"
+    );
+    assert!(rendered.contains("unknown key `orders"), "{rendered}");
+    for problem in &err.problems {
+        assert!(problem.to_string().len() < 2048, "{problem}");
+    }
+}

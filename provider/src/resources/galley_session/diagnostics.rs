@@ -98,7 +98,50 @@ fn plain_diagnostic(e: &SessionError) -> Diagnostic {
             Diagnostic::error(failure.summary(), failure.report() + next)
         }
         SessionError::Source(e) => source_diagnostic(e),
+        SessionError::PlanJobRefused {
+            plan_job_id,
+            reasons,
+        } => Diagnostic::error(
+            "The plan job cannot be applied",
+            format!(
+                "plan_job_id = {plan_job_id:?} is not what this session would deploy now, so \
+                 applying it would not apply what was reviewed:\n{}\nRun a new plan \
+                 (operation = \"plan\"), review it (plan_summary, log_tail), and set plan_job_id \
+                 to its last_job_id; or remove plan_job_id to plan and apply in one go.",
+                reasons
+                    .iter()
+                    .map(|r| format!("  - {r}"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            ),
+        )
+        .at("plan_job_id"),
+        SessionError::Drift { .. } => drift_warning(e),
     }
+}
+
+/// A drift detection that did not give a result: a warning, since the plan can go on without
+/// it (drift_status then says NOT_CHECKED).
+pub(crate) fn drift_warning(e: &SessionError) -> Diagnostic {
+    let work_request = match e {
+        SessionError::Drift {
+            work_request_id: Some(id),
+            ..
+        } => format!(
+            " Its work request is {id} (`oci resource-manager work-request get \
+             --work-request-id {id}`)."
+        ),
+        _ => String::new(),
+    };
+    let cause = e.to_string();
+    Diagnostic::warning(
+        "Drift was not checked",
+        format!(
+            "{cause}.{work_request} drift_status is NOT_CHECKED until a later refresh succeeds; \
+             set detect_drift = false to stop checking."
+        ),
+    )
+    .at("detect_drift")
 }
 
 pub(super) fn source_diagnostic(e: &SourceError) -> Diagnostic {
