@@ -29,7 +29,11 @@ resource "oci_container_instances_container_instance" "sidecar" {
     is_resource_principal_disabled = false
 
     environment_variables = {
-      GALLEY_URL_TOKEN       = var.galley_url_token
+      GALLEY_URL_TOKEN = var.galley_url_token
+      # Sessions, stack files, plan tokens, leases and the runner's Terraform state live in the
+      # sessions bucket; GALLEY_DATA_DIR is only the local working copy and cache.
+      GALLEY_STATE_BUCKET    = oci_objectstorage_bucket.sessions.name
+      GALLEY_STATE_NAMESPACE = var.namespace
       GALLEY_DATA_DIR        = "/var/lib/galley"
       GALLEY_ALLOWED_HOSTS   = join(",", [var.sidecar_private_ip, oci_apigateway_gateway.galley.hostname])
       GALLEY_ALLOWED_ORIGINS = join(",", var.allowed_origins)
@@ -66,8 +70,9 @@ resource "oci_container_instances_container_instance" "sidecar" {
     }
   }
 
-  # Sessions and their generated Terraform. An EMPTYDIR survives container restarts but not the
-  # container instance: the Resource Manager stacks stay, the local session files do not.
+  # A cache only: the working copy of sessions and their Terraform while the sidecar runs them.
+  # Nothing that matters is kept here alone (it is in the sessions bucket, and the stacks are in
+  # Resource Manager), so losing it with a new container instance loses nothing.
   volumes {
     name          = "galley-data"
     volume_type   = "EMPTYDIR"

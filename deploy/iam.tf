@@ -32,6 +32,13 @@ resource "oci_identity_policy" "sidecar" {
     # Look the two buckets up (a stack naming the providers bucket as its custom provider source
     # fails with CUSTOM_TERRAFORM_PROVIDER_BUCKET_NOT_FOUND when it cannot be seen).
     format("Allow dynamic-group %s to read buckets in compartment id %s where any {target.bucket.name = '%s', target.bucket.name = '%s'}", oci_identity_dynamic_group.sidecar.name, var.compartment_ocid, oci_objectstorage_bucket.providers.name, oci_objectstorage_bucket.builds.name),
+    # The sidecar's durable store in the sessions bucket, and no other: list (OBJECT_INSPECT),
+    # read (OBJECT_READ), create and overwrite with conditional writes (OBJECT_CREATE,
+    # OBJECT_OVERWRITE), delete a released lease or a removed session (OBJECT_DELETE, which in a
+    # versioned bucket only adds a delete marker). Not OBJECT_VERSION_DELETE or the other
+    # permissions `manage` adds: this statement cannot erase the previous versions versioning
+    # keeps. (`object-family` in stack_resource_families grants more, on every bucket here.)
+    format("Allow dynamic-group %s to manage objects in compartment id %s where all {target.bucket.name = '%s', any {request.permission = 'OBJECT_INSPECT', request.permission = 'OBJECT_READ', request.permission = 'OBJECT_CREATE', request.permission = 'OBJECT_OVERWRITE', request.permission = 'OBJECT_DELETE'}}", oci_identity_dynamic_group.sidecar.name, var.compartment_ocid, oci_objectstorage_bucket.sessions.name),
     # galley_build: create run commands on the build instance and cancel them. Creating a
     # command needs INSTANCE_AGENT_COMMAND_CREATE, which only `manage` grants (`use` does not).
     format("Allow dynamic-group %s to manage instance-agent-command-family in compartment id %s", oci_identity_dynamic_group.sidecar.name, var.compartment_ocid),

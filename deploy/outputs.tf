@@ -33,6 +33,11 @@ output "builds_bucket" {
   value       = oci_objectstorage_bucket.builds.name
 }
 
+output "sessions_bucket" {
+  description = "Versioned bucket holding the sidecar's sessions, stack files, plan tokens and Terraform state."
+  value       = oci_objectstorage_bucket.sessions.name
+}
+
 output "custom_terraform_provider" {
   description = "The customTerraformProvider block of a Resource Manager stack that uses the Galley provider."
   value = {

@@ -21,7 +21,7 @@
 //!   idempotent reconcile).
 //! - `session`: the engine behind `galley_session` and `galley_stack` (the configuration's
 //!   digest and zip, the stack, its PLAN/APPLY/DESTROY jobs, job failures, outputs, reading an
-//!   existing stack by OCID).
+//!   existing stack by OCID, the reviewed plan job to apply, drift detection).
 //! - `packaging`: the file list of a directory (ignore rules), its digest, and the zip and
 //!   tar.gz built from it.
 //! - `build`: the engine behind `galley_build` (the build context packaged and uploaded, the

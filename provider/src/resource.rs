@@ -118,11 +118,29 @@ impl Applied {
     }
 }
 
+// One value per read of one resource: boxing the large variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum ReadOutcome {
-    /// The remote object is still there; here is its current state.
-    Present { state: Value, private: Vec<u8> },
+    /// The remote object is still there; here is its current state, and warnings about it
+    /// (a check that could not be made), which do not stop the plan.
+    Present {
+        state: Value,
+        private: Vec<u8>,
+        diagnostics: Diagnostics,
+    },
     /// Deleted out of band: Terraform removes it from state and plans a create.
     Gone,
+}
+
+impl ReadOutcome {
+    /// Still there, as `state`, with nothing to report.
+    pub fn present(state: Value, private: Vec<u8>) -> Self {
+        ReadOutcome::Present {
+            state,
+            private,
+            diagnostics: Diagnostics::new(),
+        }
+    }
 }
 
 #[async_trait]

@@ -41,6 +41,14 @@ pub struct LocalOptions {
     pub run_command_path_prefix: Option<PathBuf>,
     /// Seconds a cancelled job's terraform gets after SIGINT (`--cancel-grace-secs`).
     pub cancel_grace_secs: Option<u64>,
+    /// Further Terraform binaries jobs choose from by their stack's `terraformVersion`
+    /// (`--terraform [VERSION=]PATH`, after the default `.tools/bin/terraform`).
+    pub terraforms: Vec<String>,
+    /// Stacks are created like those made before custom providers existed (`--older-stacks`).
+    pub older_stacks: bool,
+    /// The CLI configuration the jobs' terraform gets (empty when unset), such as
+    /// `dev_overrides` for a provider under test.
+    pub job_cli_config: Option<String>,
 }
 
 /// A running engine.
@@ -165,7 +173,8 @@ impl LocalOci {
         .expect("write the OCI config file");
         // Jobs get a CLI configuration of their own: the machine's may not exist.
         let cli_config = dir.path().join("job.terraformrc");
-        std::fs::write(&cli_config, "").expect("write the jobs' CLI configuration");
+        std::fs::write(&cli_config, options.job_cli_config.as_deref().unwrap_or(""))
+            .expect("write the jobs' CLI configuration");
         let ready = dir.path().join("ready");
         let data = dir.path().join("data");
         let log = std::fs::File::create(dir.path().join("engine.log")).expect("create the log");
@@ -194,6 +203,12 @@ impl LocalOci {
         }
         if let Some(secs) = options.cancel_grace_secs {
             cmd.arg("--cancel-grace-secs").arg(secs.to_string());
+        }
+        for terraform in &options.terraforms {
+            cmd.arg("--terraform").arg(terraform);
+        }
+        if options.older_stacks {
+            cmd.arg("--older-stacks");
         }
         let child = {
             use std::os::unix::process::CommandExt;

@@ -10,8 +10,10 @@ resource "galley_build" "app" {
   build_args = {
     VERSION = "1.0"
   }
-  registry_username   = "mytenancy/ci-user"
-  registry_auth_token = var.ocir_auth_token
+  registry_username = "mytenancy/ci-user"
+  # Never stored (Terraform 1.11 or later); older Terraform: registry_auth_token = var.ocir_auth_token
+  registry_auth_token_wo         = var.ocir_auth_token
+  registry_auth_token_wo_version = 1 # increment to rebuild with a new token
 
   timeouts {
     start = "5m"
@@ -22,6 +24,7 @@ resource "galley_build" "app" {
 variable "ocir_auth_token" {
   type      = string
   sensitive = true
+  ephemeral = true # kept out of saved plans too (Terraform 1.10 or later)
 }
 
 output "image" {

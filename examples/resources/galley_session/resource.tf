@@ -17,10 +17,19 @@ resource "galley_session" "app" {
     bucket_name = "terraform-providers"
   }
 
+  # Report drift on every refresh; a drifted stack plans an update that re-converges it.
+  detect_drift = true
+
+  # Review first: apply with operation = "plan", read plan_summary and log_tail, then set
+  # plan_job_id to that last_job_id (and remove operation) to apply exactly that plan.
+  # operation   = "plan"
+  # plan_job_id = "ocid1.ormjob.oc1.iad.aaaaaaaaexample"
+
   timeouts {
     plan    = "10m"
     apply   = "1h"
     destroy = "1h"
+    drift   = "10m"
   }
 }
 

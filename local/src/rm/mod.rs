@@ -6,16 +6,27 @@
 //!   unzipped configuration a job ran in).
 //! - `<data>/jobs/<job>/job.json`, `logs.jsonl`, `config.zip` (the configuration as of the
 //!   job's creation), `plan.tfplan` (plan jobs), `tfstate.json` (state after the job),
-//!   `import.tfstate` (IMPORT_TF_STATE jobs).
+//!   `import.tfstate` (IMPORT_TF_STATE jobs), `custom-providers/` (the providers of the stack's
+//!   `customTerraformProvider` bucket and the job's CLI configuration, see [`providers`]).
+//! - `<data>/workrequests/<id>/`: drift detections (see [`workrequests`] and [`drift`]).
 //!
-//! On open, jobs found ACCEPTED or IN_PROGRESS were interrupted by a restart: they end FAILED
-//! with a message saying so (CANCELING ones end CANCELED).
+//! Before its first terraform command a job chooses its Terraform binary by the stack's
+//! `terraformVersion` ([`terraforms`]) and installs its custom providers ([`prepare`]).
+//!
+//! On open, jobs and work requests found ACCEPTED or IN_PROGRESS were interrupted by a
+//! restart: they end FAILED with a message saying so (CANCELING jobs end CANCELED).
 
+pub mod drift;
 pub mod jobs;
 pub mod logs;
 pub mod model;
+pub mod prepare;
+pub mod providers;
 pub mod runner;
+pub mod saved_plan;
 pub mod stacks;
+pub mod terraforms;
+pub mod workrequests;
 pub mod zipdir;
 
 use std::collections::HashMap;
@@ -23,12 +34,13 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, post};
 use tokio_util::sync::CancellationToken;
 
 use crate::app::AppState;
 use crate::store::{self, StoreError};
 use model::{FailureDetails, JobState, Stack, StoredJob};
+use workrequests::StoredWorkRequest;
 
 /// Message of jobs and commands that were running when the engine stopped.
 pub const INTERRUPTED_MESSAGE: &str = "interrupted by a galley-local restart: the engine stopped while this job was running; run it again";
@@ -47,6 +59,7 @@ pub struct Rm {
     root: PathBuf,
     stacks: RwLock<HashMap<String, Stack>>,
     jobs: RwLock<HashMap<String, StoredJob>>,
+    work_requests: RwLock<HashMap<String, StoredWorkRequest>>,
     stack_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     controls: Mutex<HashMap<String, JobControl>>,
 }
@@ -58,6 +71,7 @@ impl Rm {
             root: root.to_owned(),
             stacks: RwLock::default(),
             jobs: RwLock::default(),
+            work_requests: RwLock::default(),
             stack_locks: Mutex::default(),
             controls: Mutex::default(),
         };
@@ -107,7 +121,91 @@ impl Rm {
             }
             tracing::warn!(job = %id, "marked a job interrupted by a restart");
         }
+        for dir in store::subdirs(&root.join("workrequests")) {
+            match store::read_json::<StoredWorkRequest>(&dir.join("workrequest.json")) {
+                Ok(mut wr) => {
+                    if !wr.api.is_terminal() {
+                        wr.interrupted();
+                        rm.save_work_request(wr.clone())?;
+                        tracing::warn!(work_request = %wr.api.id, "marked a work request interrupted by a restart");
+                    }
+                    rm.work_requests
+                        .write()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(wr.api.id.clone(), wr);
+                }
+                Err(e) => tracing::warn!(error = %e, "skipping an unreadable work request"),
+            }
+        }
         Ok(rm)
+    }
+
+    pub fn work_request_dir(&self, id: &str) -> PathBuf {
+        self.root.join("workrequests").join(id)
+    }
+
+    pub fn work_request(&self, id: &str) -> Option<StoredWorkRequest> {
+        self.work_requests
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id)
+            .cloned()
+    }
+
+    pub fn work_requests(&self) -> Vec<StoredWorkRequest> {
+        self.work_requests
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    /// Writes `workrequest.json`, then publishes the work request.
+    pub fn save_work_request(&self, wr: StoredWorkRequest) -> Result<(), StoreError> {
+        let mut all = self
+            .work_requests
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        store::write_json(
+            &self.work_request_dir(&wr.api.id).join("workrequest.json"),
+            &wr,
+        )?;
+        all.insert(wr.api.id.clone(), wr);
+        Ok(())
+    }
+
+    /// Changes a work request under the lock.
+    pub fn update_work_request(
+        &self,
+        id: &str,
+        f: impl FnOnce(&mut StoredWorkRequest),
+    ) -> Result<(), StoreError> {
+        let mut all = self
+            .work_requests
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        let Some(current) = all.get(id) else {
+            return Ok(());
+        };
+        let mut wr = current.clone();
+        f(&mut wr);
+        store::write_json(&self.work_request_dir(id).join("workrequest.json"), &wr)?;
+        all.insert(id.to_owned(), wr);
+        Ok(())
+    }
+
+    /// Changes a stack record under the lock (a drift result must not undo a concurrent update).
+    pub fn update_stack(&self, id: &str, f: impl FnOnce(&mut Stack)) -> Result<(), StoreError> {
+        let mut stacks = self.write_stacks();
+        let Some(current) = stacks.get(id) else {
+            return Ok(());
+        };
+        let mut stack = current.clone();
+        f(&mut stack);
+        store::write_json(&self.stack_dir(id).join("stack.json"), &stack)?;
+        stacks.insert(id.to_owned(), stack);
+        Ok(())
     }
 
     pub fn stack_dir(&self, id: &str) -> PathBuf {
@@ -274,4 +372,28 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/20180917/jobs/{job_id}/tfState", get(jobs::get_tf_state))
         .route("/20180917/jobs/{job_id}/tfConfig", get(jobs::get_tf_config))
+        .route(
+            "/20180917/stacks/{stack_id}/actions/detectDrift",
+            post(drift::detect_drift),
+        )
+        .route(
+            "/20180917/stacks/{stack_id}/actions/listResourceDriftDetails",
+            post(drift::list_resource_drift_details),
+        )
+        .route(
+            "/20180917/workRequests",
+            get(workrequests::list_work_requests),
+        )
+        .route(
+            "/20180917/workRequests/{id}",
+            get(workrequests::get_work_request),
+        )
+        .route(
+            "/20180917/workRequests/{id}/errors",
+            get(workrequests::list_errors),
+        )
+        .route(
+            "/20180917/workRequests/{id}/logs",
+            get(workrequests::list_logs),
+        )
 }

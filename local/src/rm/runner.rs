@@ -20,7 +20,8 @@ use tokio::time::Instant;
 
 use super::logs::{Level, LogWriter};
 use super::model::{FailureDetails, JobState, Operation, PlanStrategy, StoredJob};
-use super::{INTERRUPTED_MESSAGE, JobControl, zipdir};
+use super::prepare::{Prepared, prepare};
+use super::{INTERRUPTED_MESSAGE, JobControl, saved_plan, zipdir};
 use crate::app::AppState;
 use crate::process;
 use crate::store;
@@ -43,7 +44,7 @@ impl Outcome {
 }
 
 /// How one terraform command ended.
-enum StepEnd {
+pub(super) enum StepEnd {
     Success,
     Failed,
     Canceled,
@@ -87,15 +88,19 @@ pub async fn run(state: AppState, job_id: String, ctl: JobControl) {
                 }
             });
             match started {
-                Ok(Some(job)) => {
-                    let exec = Execution {
-                        state: &state,
-                        job: &job,
-                        log: log.clone(),
-                        ctl: &ctl,
-                    };
-                    exec.execute().await
-                }
+                Ok(Some(job)) => match prepare(&state, &job, &log).await {
+                    Ok(prepared) => {
+                        let exec = Execution {
+                            state: &state,
+                            job: &job,
+                            log: log.clone(),
+                            ctl: &ctl,
+                            prepared: &prepared,
+                        };
+                        exec.execute().await
+                    }
+                    Err(failure) => Outcome::failed(failure.code, failure.message),
+                },
                 Ok(None) => return,
                 Err(e) => Outcome::failed("INTERNAL_SERVICE_ERROR", e.to_string()),
             }
@@ -142,11 +147,15 @@ fn finish(state: &AppState, job_id: &str, outcome: Outcome) {
     }
 }
 
-struct Execution<'a> {
-    state: &'a AppState,
-    job: &'a StoredJob,
-    log: Arc<LogWriter>,
-    ctl: &'a JobControl,
+/// One run of terraform commands for a job (drift detection runs its commands through it too,
+/// as a job of the stack would, so both see the same environment).
+pub(super) struct Execution<'a> {
+    pub(super) state: &'a AppState,
+    pub(super) job: &'a StoredJob,
+    pub(super) log: Arc<LogWriter>,
+    pub(super) ctl: &'a JobControl,
+    /// The Terraform binary and CLI configuration the job runs with.
+    pub(super) prepared: &'a Prepared,
 }
 
 impl Execution<'_> {
@@ -214,12 +223,9 @@ impl Execution<'_> {
                     format!("plan job {plan_id} no longer exists"),
                 );
             };
-            if plan.galley.config_sha256 != self.job.galley.config_sha256 {
-                let msg = format!(
-                    "the stack's configuration or variables changed after plan job {plan_id} ran; run a new plan job and apply that one"
-                );
-                self.log.line(Level::Error, &msg);
-                return Outcome::failed("TERRAFORM_EXECUTION_ERROR", msg);
+            if let Some(stale) = saved_plan::stale(rm, &plan, self.job) {
+                stale.log(&self.log);
+                return Outcome::failed("TERRAFORM_EXECUTION_ERROR", stale.message());
             }
             let file = rm.job_dir(plan_id).join("plan.tfplan");
             if !file.exists() {
@@ -347,10 +353,10 @@ impl Execution<'_> {
     }
 
     /// The environment of every terraform command of the job.
-    fn command(&self, wd: &Path, args: &[OsString]) -> Command {
+    pub(super) fn command(&self, wd: &Path, args: &[OsString]) -> Command {
         let config = self.state.config();
         let job = &self.job.api;
-        let mut cmd = Command::new(&config.terraform);
+        let mut cmd = Command::new(&self.prepared.terraform);
         cmd.args(args)
             .current_dir(wd)
             .stdin(Stdio::null())
@@ -370,7 +376,12 @@ impl Execution<'_> {
             }
         }
         cmd.env("TF_IN_AUTOMATION", "1").env("TF_INPUT", "0");
-        if let Some(cli_config) = &config.terraform_cli_config {
+        if let Some(cli_config) = self
+            .prepared
+            .cli_config
+            .as_ref()
+            .or(config.terraform_cli_config.as_ref())
+        {
             cmd.env("TF_CLI_CONFIG_FILE", cli_config);
         }
         if std::env::var_os("TF_PLUGIN_CACHE_DIR").is_none() {
@@ -403,7 +414,7 @@ impl Execution<'_> {
     }
 
     /// Runs one terraform command, logging its output, honouring cancel and shutdown.
-    async fn terraform(&self, wd: &Path, args: Vec<OsString>) -> StepEnd {
+    pub(super) async fn terraform(&self, wd: &Path, args: Vec<OsString>) -> StepEnd {
         let shown: Vec<String> = args
             .iter()
             .map(|a| a.to_string_lossy().into_owned())
@@ -417,10 +428,7 @@ impl Execution<'_> {
             Err(e) => {
                 self.log.line(
                     Level::Error,
-                    &format!(
-                        "failed to start {}: {e}",
-                        self.state.config().terraform.display()
-                    ),
+                    &format!("failed to start {}: {e}", self.prepared.terraform.display()),
                 );
                 return StepEnd::Failed;
             }

@@ -22,6 +22,7 @@ from conftest import (
     logs_text,
     make_signer,
     wait_job,
+    zip_fixture,
 )
 
 RM = oci.resource_manager.models
@@ -102,6 +103,103 @@ def test_stack_plan_apply_logs_state_destroy_and_delete(rm, rm_raw):
     with pytest.raises(oci.exceptions.ServiceError) as err:
         rm.get_job(plan.id)
     assert err.value.status == 404 and err.value.code == "NotAuthorizedOrNotFound"
+
+
+def apply_auto_approved(rm, stack_id):
+    job = rm.create_job(
+        RM.CreateJobDetails(
+            stack_id=stack_id,
+            job_operation_details=RM.CreateApplyJobOperationDetails(execution_plan_strategy="AUTO_APPROVED"),
+        )
+    ).data
+    return wait_job(rm, job.id)
+
+
+def test_a_stale_plan_job_is_refused_as_terraform_refuses_a_stale_plan(rm):
+    stack = create_stack(rm, "ok", {"greeting": "before"}).data
+    plan = rm.create_job(
+        RM.CreateJobDetails(stack_id=stack.id, job_operation_details=RM.CreatePlanJobOperationDetails())
+    ).data
+    plan = wait_job(rm, plan.id)
+    assert plan.lifecycle_state == "SUCCEEDED", plan.failure_details
+    rm.update_stack(stack.id, RM.UpdateStackDetails(variables={"greeting": "after"}))
+    apply = rm.create_job(
+        RM.CreateJobDetails(
+            stack_id=stack.id,
+            job_operation_details=RM.CreateApplyJobOperationDetails(
+                execution_plan_strategy="FROM_PLAN_JOB_ID", execution_plan_job_id=plan.id
+            ),
+        )
+    ).data
+    apply = wait_job(rm, apply.id)
+    assert apply.lifecycle_state == "FAILED"
+    assert apply.failure_details.code == "TERRAFORM_EXECUTION_ERROR"
+    assert apply.failure_details.message.startswith("Error: Saved plan is stale"), apply.failure_details
+    assert plan.id in apply.failure_details.message
+    assert apply.job_operation_details.execution_plan_job_id == plan.id
+
+
+def test_drift_detection_and_its_work_request(rm, rm_raw):
+    stack = create_stack(rm, "ok", {"greeting": "drift"}).data
+    # A stack that never applied anything cannot be checked.
+    with pytest.raises(oci.exceptions.ServiceError) as err:
+        rm.detect_stack_drift(stack.id)
+    assert err.value.status == 409 and err.value.code == "IncorrectState"
+
+    assert apply_auto_approved(rm, stack.id).lifecycle_state == "SUCCEEDED"
+    started = rm.detect_stack_drift(stack.id, detect_stack_drift_details=RM.DetectStackDriftDetails())
+    assert started.status == 202 and started.data is None
+    wr_id = started.headers["opc-work-request-id"]
+    # The SDK's own waiter, on the work request's status.
+    done = oci.wait_until(rm, rm.get_work_request(wr_id), "status", "SUCCEEDED", max_wait_seconds=120)
+    wr = done.data
+    assert wr.operation_type == "DRIFT_DETECTION" and wr.percent_complete == 100
+    assert [r.identifier for r in wr.resources] == [stack.id]
+    conform(rm_raw.get_work_request(wr_id).data, "WorkRequest", RM)
+    conform(rm_raw.list_work_requests(COMPARTMENT, resource_id=stack.id).data, "list[WorkRequestSummary]", RM)
+    assert rm.list_work_requests(COMPARTMENT, resource_id=stack.id).data[0].id == wr_id
+    logs = rm.list_work_request_logs(wr_id).data
+    assert any("-refresh-only" in entry.message for entry in logs)
+    conform(rm_raw.list_work_request_logs(wr_id).data, "list[WorkRequestLogEntry]", RM)
+
+    drift = rm.list_stack_resource_drift_details(stack.id, work_request_id=wr_id).data
+    assert [(d.resource_type, d.resource_name, d.resource_drift_status) for d in drift.items] == [
+        ("terraform_data", "greeting", "IN_SYNC")
+    ]
+    conform(rm_raw.list_stack_resource_drift_details(stack.id, work_request_id=wr_id).data,
+            "StackResourceDriftCollection", RM)
+    only_drifted = rm.list_stack_resource_drift_details(
+        stack.id, resource_drift_status=["MODIFIED", "DELETED"]
+    ).data
+    assert only_drifted.items == []
+    checked = rm.get_stack(stack.id).data
+    assert checked.stack_drift_status == "IN_SYNC"
+    assert checked.time_drift_last_checked is not None
+    conform(rm_raw.get_stack(stack.id).data, "Stack", RM)
+
+
+def test_a_failed_drift_detection_has_errors(rm, rm_raw):
+    stack = create_stack(rm, "ok").data
+    assert apply_auto_approved(rm, stack.id).lifecycle_state == "SUCCEEDED"
+    # The configuration breaks after the apply: refreshing the state fails.
+    rm.update_stack(
+        stack.id,
+        RM.UpdateStackDetails(
+            config_source=RM.UpdateZipUploadConfigSourceDetails(zip_file_base64_encoded=zip_fixture("broken"))
+        ),
+    )
+    wr_id = rm.detect_stack_drift(stack.id).headers["opc-work-request-id"]
+    wr = oci.wait_until(
+        rm,
+        rm.get_work_request(wr_id),
+        evaluate_response=lambda r: r.data.status in ("SUCCEEDED", "FAILED"),
+        max_wait_seconds=120,
+    ).data
+    assert wr.status == "FAILED"
+    assert wr.time_finished is not None
+    errors = rm.list_work_request_errors(wr_id).data
+    assert errors and "undeclared input variable" in errors[0].message
+    conform(rm_raw.list_work_request_errors(wr_id).data, "list[WorkRequestError]", RM)
 
 
 def test_a_failing_configuration_has_failure_details(rm, rm_raw):

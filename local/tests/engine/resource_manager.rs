@@ -136,12 +136,20 @@ async fn plan_apply_from_plan_destroy_and_delete() {
         .await;
     let stale = e.wait_job_finished(stale["id"].as_str().unwrap()).await;
     assert_eq!(stale["lifecycleState"], "FAILED");
+    assert_eq!(stale["failureDetails"]["code"], "TERRAFORM_EXECUTION_ERROR");
+    let message = stale["failureDetails"]["message"].as_str().unwrap();
     assert!(
-        stale["failureDetails"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("changed after plan job"),
+        message.starts_with("Error: Saved plan is stale")
+            && message.contains(&format!(
+                "variables (greeting) changed after plan job {plan_id}"
+            )),
         "{stale}"
+    );
+    let log = e.logs_text(stale["id"].as_str().unwrap()).await;
+    assert!(log.contains("│ Error: Saved plan is stale"), "{log}");
+    assert!(
+        !log.contains("Running: terraform"),
+        "nothing ran for a stale plan: {log}"
     );
 
     let destroy = e
@@ -466,5 +474,112 @@ async fn stack_summaries_carry_free_form_tags() {
     assert_eq!(
         listed[0]["freeformTags"],
         json!({"galley-session": "s-bbbbbbbbbbbb", "team": "x"})
+    );
+}
+
+/// Polls a work request until it ends.
+async fn wait_work_request(e: &Engine, id: &str) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let wr = e.get(&format!("/20180917/workRequests/{id}")).await.json();
+        if matches!(wr["status"].as_str(), Some("SUCCEEDED" | "FAILED")) {
+            return wr;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "work request stuck: {wr}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn drift_detection_checks_every_resource_of_an_applied_stack() {
+    let e = Engine::new();
+    let stack = e.create_stack("ok", json!({})).await;
+    let stack_id = stack["id"].as_str().unwrap();
+    let detect = format!("/20180917/stacks/{stack_id}/actions/detectDrift");
+
+    // Only a stack whose last job applied (or imported) state can be checked.
+    let r = e.call(Method::POST, &detect, None).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text());
+    assert_eq!(r.error_code(), "IncorrectState");
+    let plan = e.create_job(stack_id, plan()).await;
+    e.wait_job_finished(plan["id"].as_str().unwrap()).await;
+    let r = e.call(Method::POST, &detect, None).await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert!(r.text().contains("is a PLAN job"), "{}", r.text());
+
+    let apply = e
+        .create_job(
+            stack_id,
+            json!({"operation": "APPLY", "executionPlanStrategy": "AUTO_APPROVED"}),
+        )
+        .await;
+    let apply = e.wait_job_finished(apply["id"].as_str().unwrap()).await;
+    assert_eq!(apply["lifecycleState"], "SUCCEEDED", "{apply}");
+
+    let r = e.call(Method::POST, &detect, None).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text());
+    assert!(r.body.is_empty());
+    let wr_id = r
+        .header("opc-work-request-id")
+        .expect("a work request")
+        .to_owned();
+    let wr = wait_work_request(&e, &wr_id).await;
+    assert_eq!(wr["status"], "SUCCEEDED", "{wr}");
+    assert_eq!(wr["operationType"], "DRIFT_DETECTION");
+    assert_eq!(wr["percentComplete"], 100.0);
+    assert_eq!(wr["resources"][0]["identifier"], stack_id);
+    let logs = e
+        .get(&format!("/20180917/workRequests/{wr_id}/logs"))
+        .await
+        .json();
+    assert!(
+        logs.as_array().unwrap().iter().any(|l| l["message"]
+            .as_str()
+            .unwrap()
+            .contains("terraform plan -refresh-only")),
+        "{logs}"
+    );
+
+    let list = format!("/20180917/stacks/{stack_id}/actions/listResourceDriftDetails");
+    let r = e
+        .call(Method::POST, &format!("{list}?workRequestId={wr_id}"), None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let items = r.json()["items"].clone();
+    assert_eq!(items.as_array().unwrap().len(), 1, "{items}");
+    assert_eq!(items[0]["resourceName"], "greeting");
+    assert_eq!(items[0]["resourceType"], "terraform_data");
+    assert_eq!(items[0]["resourceDriftStatus"], "IN_SYNC");
+    assert!(items[0]["resourceId"].is_string());
+    // The latest detection by default; filters repeat and ignore case.
+    let r = e
+        .call(
+            Method::POST,
+            &format!("{list}?resourceDriftStatus=modified&resourceDriftStatus=DELETED"),
+            None,
+        )
+        .await;
+    assert_eq!(r.json()["items"], json!([]));
+    let r = e.call(Method::POST, &list, None).await;
+    assert_eq!(r.json()["items"], items);
+
+    let stack = e.get(&format!("/20180917/stacks/{stack_id}")).await.json();
+    assert_eq!(stack["stackDriftStatus"], "IN_SYNC");
+    assert!(stack["timeDriftLastChecked"].is_string());
+    let listed = e
+        .get(&format!(
+            "/20180917/workRequests?compartmentId={COMPARTMENT}&resourceId={stack_id}"
+        ))
+        .await
+        .json();
+    assert_eq!(listed[0]["id"], wr_id.as_str());
+    let r = e.get("/20180917/workRequests").await;
+    assert_eq!(
+        r.status,
+        StatusCode::BAD_REQUEST,
+        "compartmentId is required"
     );
 }

@@ -1,9 +1,11 @@
-//! Resource Manager (API 20180917): stacks, jobs, job logs and Terraform state.
+//! Resource Manager (API 20180917): stacks, jobs, job logs and Terraform state; drift
+//! detection and its work requests in [`drift`].
 //!
 //! Each method is one API operation, named as in the API reference; creates carry an
 //! `opc-retry-token` so the transport's retries never create twice. List calls return one page
 //! (its `next_page` in the [`Reply`]); the `list_all_*` helpers follow the pages.
 
+pub mod drift;
 pub mod models;
 
 use std::time::SystemTime;
@@ -16,6 +18,7 @@ use crate::client::{Client, OciError, Request, encode_path_segment};
 use crate::endpoints::{EndpointError, Endpoints, Service};
 use crate::model::{Reply, SortOrder, parse_rfc3339};
 
+pub use drift::*;
 pub use models::*;
 
 /// Largest number of pages a `list_all_*` helper follows, against a server that never stops.
@@ -296,6 +299,12 @@ impl ResourceManagerClient {
     /// GetJobTfState: the state file as the job left it.
     pub async fn get_job_tf_state(&self, job_id: &str) -> Result<Reply<Bytes>, OciError> {
         self.get_bytes("GetJobTfState", &["jobs", job_id, "tfState"], None)
+            .await
+    }
+
+    /// GetJobTfConfig: the configuration a job ran, as a zip.
+    pub async fn get_job_tf_config(&self, job_id: &str) -> Result<Reply<Bytes>, OciError> {
+        self.get_bytes("GetJobTfConfig", &["jobs", job_id, "tfConfig"], None)
             .await
     }
 

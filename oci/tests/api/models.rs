@@ -11,8 +11,9 @@ use galley_oci::object_storage::{
     Bucket, CreateBucketDetails, CreatePreauthenticatedRequestDetails, PreauthenticatedRequest,
 };
 use galley_oci::resource_manager::{
-    CreateJobDetails, CreateJobOperationDetails, CreateStackDetails, Job, JobLifecycleState,
-    JobSummary, LogEntry, Stack, StackSummary, UpdateStackDetails,
+    CreateJobDetails, CreateJobOperationDetails, CreateStackDetails, DetectStackDriftDetails, Job,
+    JobLifecycleState, JobSummary, LogEntry, Stack, StackResourceDriftCollection, StackSummary,
+    UpdateStackDetails, WorkRequest, WorkRequestError, WorkRequestLogEntry,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -76,6 +77,16 @@ fn resource_manager_models_match_the_sdk() {
     round_trip::<Job>("rm.Job", &[]);
     round_trip::<JobSummary>("rm.JobSummary", &[]);
     round_trip::<LogEntry>("rm.LogEntry", &[]);
+}
+
+#[test]
+fn drift_and_work_request_models_match_the_sdk() {
+    round_trip::<DetectStackDriftDetails>("rm.DetectStackDriftDetails", &[]);
+    round_trip::<StackResourceDriftCollection>("rm.StackResourceDriftCollection", &[]);
+    round_trip::<WorkRequest>("rm.WorkRequest", &[]);
+    round_trip::<WorkRequest>("rm.WorkRequestSummary", &[]);
+    round_trip::<WorkRequestError>("rm.WorkRequestError", &[]);
+    round_trip::<WorkRequestLogEntry>("rm.WorkRequestLogEntry", &[]);
 }
 
 #[test]

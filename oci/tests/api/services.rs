@@ -14,9 +14,11 @@ use galley_oci::object_storage::{
     PutObjectOptions, content_md5,
 };
 use galley_oci::resource_manager::{
-    CreateJobDetails, CreateJobOperationDetails, JobLifecycleState, JobLogTail, JobLogsRequest,
-    JobOperation, ListJobsRequest, ListStacksRequest, ResourceManagerClient,
+    CreateJobDetails, CreateJobOperationDetails, DetectStackDriftDetails, JobLifecycleState,
+    JobLogTail, JobLogsRequest, JobOperation, ListJobsRequest, ListResourceDriftRequest,
+    ListStacksRequest, ListWorkRequestsRequest, ResourceDriftStatus, ResourceManagerClient,
     TerraformAdvancedOptions, TfPlanFormat, UpdateConfigSourceDetails, UpdateStackDetails,
+    WorkRequestStatus,
 };
 use galley_oci::signing::GENERIC_HEADERS;
 use http::Method;
@@ -83,6 +85,9 @@ async fn resource_manager_calls() {
             }
             ("GET", "/jobs/ocid1.ormjob.oc1..j/tfState") => {
                 Canned::bytes(200, "application/octet-stream", b"{\"version\":4,\"serial\":2}")
+            }
+            ("GET", "/jobs/ocid1.ormjob.oc1..j/tfConfig") => {
+                Canned::bytes(200, "application/zip", b"PK-job-zip")
             }
             ("GET", "/jobs/ocid1.ormjob.oc1..j/tfPlan") => {
                 Canned::bytes(200, "application/json", b"{\"format_version\":\"1.2\"}")
@@ -223,6 +228,8 @@ async fn resource_manager_calls() {
     assert_eq!(state.value, Bytes::from_static(b"{\"version\":4}"));
     let job_state = rm.get_job_tf_state("ocid1.ormjob.oc1..j").await.unwrap();
     assert_eq!(&job_state.value[..], b"{\"version\":4,\"serial\":2}");
+    let job_config = rm.get_job_tf_config("ocid1.ormjob.oc1..j").await.unwrap();
+    assert_eq!(&job_config.value[..], b"PK-job-zip");
     let plan = rm
         .get_job_tf_plan("ocid1.ormjob.oc1..j", Some(TfPlanFormat::Json))
         .await
@@ -540,4 +547,139 @@ async fn object_storage_calls() {
         "{err}"
     );
     assert!(objects.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn drift_detection_calls() {
+    let server = verified(|r| {
+        let path = r.path().strip_prefix("/20180917").unwrap_or("").to_owned();
+        match (r.method.as_str(), path.as_str()) {
+            ("POST", "/stacks/ocid1.ormstack.oc1..s/actions/detectDrift") => {
+                Canned::empty(202).header("opc-work-request-id", "ocid1.ormworkrequest.oc1..w")
+            }
+            ("POST", "/stacks/ocid1.ormstack.oc1..nowr/actions/detectDrift") => Canned::empty(202),
+            ("POST", "/stacks/ocid1.ormstack.oc1..s/actions/listResourceDriftDetails") => {
+                match r.query_value("page").as_deref() {
+                    None => Canned::json(200, json!({"items": [
+                        {"resourceName": "a", "resourceType": "t", "resourceDriftStatus": "MODIFIED",
+                         "expectedProperties": {"x": "1"}, "actualProperties": {"x": "2"}}
+                    ]}))
+                    .header("opc-next-page", "p2"),
+                    Some(_) => Canned::json(200, json!({"items": [
+                        {"resourceName": "t.b", "resourceType": "t", "resourceDriftStatus": "DELETED"}
+                    ]})),
+                }
+            }
+            ("GET", "/workRequests/ocid1.ormworkrequest.oc1..w") => Canned::json(200, json!({
+                "id": "ocid1.ormworkrequest.oc1..w", "operationType": "DRIFT_DETECTION",
+                "status": "SUCCEEDED", "compartmentId": "c", "percentComplete": 100.0,
+                "timeAccepted": "2024-05-06T07:08:09.123Z",
+                "resources": [{"actionType": "UPDATED", "entityType": "stack", "identifier": "ocid1.ormstack.oc1..s"}]
+            })),
+            ("GET", "/workRequests") => Canned::json(200, json!([{"id": "w1", "status": "FAILED"}])),
+            ("GET", "/workRequests/ocid1.ormworkrequest.oc1..w/errors") => Canned::json(200, json!([
+                {"code": "TERRAFORM_EXECUTION_ERROR", "message": "boom", "timestamp": "2024-05-06T07:08:09.123Z"}
+            ])),
+            ("GET", "/workRequests/ocid1.ormworkrequest.oc1..w/logs") => Canned::json(200, json!([
+                {"message": "Refreshing state...", "timestamp": "2024-05-06T07:08:09.123Z"}
+            ])),
+            _ => Canned::error(404, "NotAuthorizedOrNotFound", &format!("{} {}", r.method, r.path_and_query)),
+        }
+    })
+    .await;
+    let rm = ResourceManagerClient::new(api_key_client(), format!("{}/20180917", server.base));
+
+    let details = DetectStackDriftDetails {
+        resource_addresses: Some(vec!["t.a".into()]),
+        ..Default::default()
+    };
+    let started = rm
+        .detect_stack_drift("ocid1.ormstack.oc1..s", &details)
+        .await
+        .unwrap();
+    assert_eq!(started.value, "ocid1.ormworkrequest.oc1..w");
+    let sent = server.requests().pop().unwrap();
+    assert_eq!(sent.json(), json!({"resourceAddresses": ["t.a"]}));
+    assert!(
+        sent.header("opc-retry-token").is_some(),
+        "a retried detection starts once"
+    );
+    let missing = rm
+        .detect_stack_drift(
+            "ocid1.ormstack.oc1..nowr",
+            &DetectStackDriftDetails::default(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        missing.to_string().contains("opc-work-request-id"),
+        "{missing}"
+    );
+
+    let wr = rm
+        .get_work_request("ocid1.ormworkrequest.oc1..w")
+        .await
+        .unwrap();
+    assert_eq!(wr.status, WorkRequestStatus::Succeeded);
+    assert!(wr.status.is_terminal());
+    assert_eq!(wr.resources[0].identifier, "ocid1.ormstack.oc1..s");
+
+    let query = ListResourceDriftRequest {
+        work_request_id: Some("ocid1.ormworkrequest.oc1..w".into()),
+        resource_drift_status: vec![ResourceDriftStatus::Modified, ResourceDriftStatus::Deleted],
+        ..Default::default()
+    };
+    let all = rm
+        .list_all_stack_resource_drift_details("ocid1.ormstack.oc1..s", &query)
+        .await
+        .unwrap();
+    assert_eq!(
+        all.iter().map(|d| d.address()).collect::<Vec<_>>(),
+        ["t.a", "t.b"]
+    );
+    let sent = server.requests().pop().unwrap();
+    assert_eq!(sent.method, Method::POST);
+    assert!(
+        sent.body.is_empty(),
+        "the filters are in the query, not a body"
+    );
+    assert_eq!(
+        sent.query()
+            .into_iter()
+            .filter(|(k, _)| k == "resourceDriftStatus")
+            .map(|(_, v)| v)
+            .collect::<Vec<_>>(),
+        ["MODIFIED", "DELETED"],
+        "the status filter is repeated"
+    );
+    assert_eq!(
+        sent.query_value("workRequestId").as_deref(),
+        Some("ocid1.ormworkrequest.oc1..w")
+    );
+
+    let listed = rm
+        .list_work_requests(&ListWorkRequestsRequest {
+            compartment_id: "c".into(),
+            resource_id: Some("ocid1.ormstack.oc1..s".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(listed[0].status, WorkRequestStatus::Failed);
+    let sent = server.requests().pop().unwrap();
+    assert_eq!(sent.query_value("compartmentId").as_deref(), Some("c"));
+    assert_eq!(
+        sent.query_value("resourceId").as_deref(),
+        Some("ocid1.ormstack.oc1..s")
+    );
+    let errors = rm
+        .list_work_request_errors("ocid1.ormworkrequest.oc1..w")
+        .await
+        .unwrap();
+    assert_eq!(errors[0].message, "boom");
+    let logs = rm
+        .list_work_request_logs("ocid1.ormworkrequest.oc1..w")
+        .await
+        .unwrap();
+    assert_eq!(logs[0].message, "Refreshing state...");
 }

@@ -2,12 +2,14 @@
 //! file in this folder (typed `config` model, schema, `list`) over the same engine and the same
 //! state-building code its managed resource uses, never a copy of them.
 
+mod galley_session;
+
 use std::sync::Arc;
 
 use crate::list_resource::ListResource;
 
 pub fn all() -> Vec<Arc<dyn ListResource>> {
-    vec![]
+    vec![Arc::new(galley_session::GalleySessions)]
 }
 
 /// A managed resource with an identity and write-only attributes, and its list resource, for
@@ -225,10 +227,7 @@ pub(crate) mod testing {
         ) -> Result<ReadOutcome, Diagnostics> {
             match str_of(state, "name").as_deref() {
                 Some("gone") => Ok(ReadOutcome::Gone),
-                _ => Ok(ReadOutcome::Present {
-                    state: leaky(state.clone()),
-                    private: private.to_vec(),
-                }),
+                _ => Ok(ReadOutcome::present(leaky(state.clone()), private.to_vec())),
             }
         }
 

@@ -36,6 +36,7 @@
 
 pub mod ignore;
 pub mod targz;
+pub mod unzip;
 pub mod zip;
 
 use std::fs;

@@ -284,10 +284,7 @@ impl Resource for EsbResources {
             .await
             .map_err(|e| report::error("Failed to refresh the ESB resources", &e))?;
         m.refresh(&existing);
-        Ok(ReadOutcome::Present {
-            state: m.to_value(),
-            private: Vec::new(),
-        })
+        Ok(ReadOutcome::present(m.to_value(), Vec::new()))
     }
 
     async fn import(&self, _ctx: &Ctx, id: &str) -> Result<Value, Diagnostics> {

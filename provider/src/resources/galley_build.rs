@@ -145,10 +145,34 @@ fn schema() -> Schema {
                     "registry_auth_token",
                     s.clone(),
                     Presence::Optional,
-                    "Registry password or auth token. Passed to the build through a short-lived \
-                     Object Storage object, never in the command text or output.",
+                    "Registry password or auth token, kept in the state (sensitive). Passed to \
+                     the build through a short-lived Object Storage object, never in the command \
+                     text or output. With Terraform 1.11 or later prefer \
+                     `registry_auth_token_wo`, which is never stored.",
                 )
                 .sensitive(),
+                Attribute::new(
+                    "registry_auth_token_wo",
+                    s.clone(),
+                    Presence::Optional,
+                    "Registry password or auth token, never stored in the state or a saved plan \
+                     (Terraform 1.11 or later), passed to the build as `registry_auth_token` is. \
+                     Set with `registry_auth_token_wo_version`; instead of \
+                     `registry_auth_token`. Give it from an ephemeral source (an `ephemeral = \
+                     true` variable or an ephemeral resource): a plain root module variable's \
+                     value is itself saved in plan files.",
+                )
+                .sensitive()
+                .write_only_with_fallback("registry_auth_token"),
+                Attribute::new(
+                    "registry_auth_token_wo_version",
+                    Type::Number,
+                    Presence::Optional,
+                    "Version of `registry_auth_token_wo`, stored in the state since the token is \
+                     not: changing it (from one number to another) rebuilds the image with the \
+                     token now configured. Increment it when the token changes and the image \
+                     must be pushed with it; a new token alone changes nothing.",
+                ),
                 Attribute::new(
                     "source_sha256",
                     s.clone(),
@@ -226,21 +250,7 @@ impl Resource for GalleyBuild {
                 }
             }
         }
-        let set = |name| !is_null(config, name);
-        if set("registry_username") != set("registry_auth_token") {
-            diags.push(
-                Diagnostic::error(
-                    "Registry credentials are incomplete",
-                    "Set registry_username and registry_auth_token together, or neither (the \
-                     build instance is then expected to be logged in already).",
-                )
-                .at(if set("registry_username") {
-                    "registry_auth_token"
-                } else {
-                    "registry_username"
-                }),
-            );
-        }
+        diags.extend(credential_problems(config));
         if let Some(image) = str_of(config, "image_uri") {
             if image.trim().is_empty() || image.contains(char::is_whitespace) {
                 diags.push(
@@ -321,10 +331,7 @@ impl Resource for GalleyBuild {
         _private: &[u8],
     ) -> Result<ReadOutcome, Diagnostics> {
         let m = Model::from_value(state);
-        let present = || ReadOutcome::Present {
-            state: state.clone(),
-            private: Vec::new(),
-        };
+        let present = || ReadOutcome::present(state.clone(), Vec::new());
         let Some((namespace, bucket, object)) = m.uploaded() else {
             return Ok(present());
         };
@@ -367,6 +374,56 @@ impl Resource for GalleyBuild {
         };
         Ok(Model::found(found).to_value())
     }
+}
+
+/// What is wrong with the registry credentials of a configuration: a token without a user
+/// or the reverse, both token attributes, a write-only token without its version or the
+/// reverse.
+fn credential_problems(config: &Value) -> Diagnostics {
+    let set = |name| !is_null(config, name);
+    let mut diags = Diagnostics::new();
+    let token = set("registry_auth_token") || set("registry_auth_token_wo");
+    if set("registry_username") != token {
+        diags.push(
+            Diagnostic::error(
+                "Registry credentials are incomplete",
+                "Set registry_username together with registry_auth_token_wo (Terraform 1.11 or \
+                 later) or registry_auth_token, or none of them (the build instance is then \
+                 expected to be logged in already).",
+            )
+            .at(if set("registry_username") {
+                "registry_auth_token_wo"
+            } else {
+                "registry_username"
+            }),
+        );
+    }
+    if set("registry_auth_token") && set("registry_auth_token_wo") {
+        diags.push(
+            Diagnostic::error(
+                "Two registry tokens",
+                "Set registry_auth_token_wo (never stored) or registry_auth_token (kept in the \
+                 state), not both.",
+            )
+            .at("registry_auth_token"),
+        );
+    }
+    if set("registry_auth_token_wo") != set("registry_auth_token_wo_version") {
+        diags.push(
+            Diagnostic::error(
+                "registry_auth_token_wo and its version go together",
+                "Set registry_auth_token_wo_version (a number, 1 to start with) with \
+                 registry_auth_token_wo: since the token is never stored, a new version is how \
+                 a plan knows to build with a new token.",
+            )
+            .at(if set("registry_auth_token_wo") {
+                "registry_auth_token_wo_version"
+            } else {
+                "registry_auth_token_wo"
+            }),
+        );
+    }
+    diags
 }
 
 /// Packages and uploads the context, then builds. The state records the upload from the

@@ -20,15 +20,16 @@ use async_trait::async_trait;
 use galley_contract::env::WORK_COMPARTMENT_ID;
 use galley_oci::resource_manager::JobLifecycleState;
 
-use self::diagnostics::{injected_variable_warnings, source_diagnostic};
+use self::diagnostics::{drift_warning, injected_variable_warnings, source_diagnostic};
 use self::model::Model;
 use crate::attrs::Attr;
 use crate::cty::{Type, Value};
 use crate::diagnostics::{Diagnostic, Diagnostics, PathStep};
+use crate::identity::{ForImport, IdentityAttribute, IdentitySchema};
 use crate::oci_clients::{self, OciClients, SetupDiagnostic as _};
 use crate::resource::{Applied, ApplyRequest, Ctx, PlanRequest, Planned, ReadOutcome, Resource};
 use crate::schema::{Attribute, Block, NestedBlock, Nesting, Presence, Schema};
-use crate::session::{self, JobKind, Jobs, StackUpdate, StackView, source, stack};
+use crate::session::{self, JobKind, Jobs, StackUpdate, StackView, custom_provider, source, stack};
 use crate::timeouts::{self, TimeoutField};
 
 pub(crate) use self::diagnostics::diagnostic;
@@ -56,7 +57,16 @@ const DESTROY_TIMEOUT: TimeoutField = TimeoutField {
     default: JobKind::Destroy.default_timeout(),
     limits: "How long the DESTROY job may run.",
 };
-const TIMEOUTS: [TimeoutField; 3] = [PLAN_TIMEOUT, APPLY_TIMEOUT, DESTROY_TIMEOUT];
+const DRIFT_TIMEOUT: TimeoutField = TimeoutField {
+    name: "drift",
+    default: std::time::Duration::from_secs(10 * 60),
+    limits: "How long a drift detection (with `detect_drift`) may take during a refresh.",
+};
+const TIMEOUTS: [TimeoutField; 4] = [PLAN_TIMEOUT, APPLY_TIMEOUT, DESTROY_TIMEOUT, DRIFT_TIMEOUT];
+
+/// `drift_status` when drift was not checked (yet).
+const NOT_CHECKED: &str = "NOT_CHECKED";
+const DRIFTED: &str = "DRIFTED";
 
 const IMPORT_FORMAT: &str = "the OCID of a Resource Manager stack, such as \
     ocid1.ormstack.oc1.iad.aaaaaaaaexample (`terraform import galley_session.NAME STACK_OCID`)";
@@ -116,14 +126,19 @@ fn schema() -> Schema {
                 Attribute::new(
                     "terraform_dir",
                     s.clone(),
-                    Presence::Required,
+                    Presence::Optional,
                     "Directory of the configuration to deploy (relative paths are relative to \
                      where Terraform runs; `\"${path.module}/stack\"` is safest). It is zipped \
                      with relative paths, leaving out `.terraform/`, `.git/`, `*.tfstate*` and \
                      what a `.galleyignore` at its root lists (`.gitignore` syntax). Symbolic \
                      links are followed when they resolve inside the directory; a link to \
                      anything outside it is an error (list it in `.galleyignore` to leave it \
-                     out).",
+                     out). Required to create a stack. Left unset on an imported stack, the \
+                     stack's configuration is kept as it is (Resource Manager's copy; jobs run on \
+                     it when variables change): this is what `terraform query \
+                     -generate-config-out` writes, since a stack cannot tell where its \
+                     configuration came from. Set it later to take the configuration over from a \
+                     directory.",
                 ),
                 Attribute::new(
                     "working_directory",
@@ -164,6 +179,48 @@ fn schema() -> Schema {
                     Presence::OptionalComputed,
                     "`apply` (default): a PLAN job, then an APPLY job of that plan. `plan`: the \
                      PLAN job only, to review `plan_summary` and `log_tail` before applying.",
+                ),
+                Attribute::new(
+                    "plan_job_id",
+                    s.clone(),
+                    Presence::Optional,
+                    "Apply exactly this reviewed PLAN job of the stack (an OCID, typically the \
+                     `last_job_id` of an apply with `operation = \"plan\"`): the apply runs one \
+                     APPLY job with `executionPlanStrategy = FROM_PLAN_JOB_ID` and no new PLAN \
+                     job. What the job planned is read from Resource Manager's record of it: the \
+                     configuration it ran (its zip, digested as `source_sha256` is), its \
+                     variables and its working directory. The plan is refused (at plan time, \
+                     naming what changed, and again before the APPLY job starts) when any of \
+                     them differs from what this resource would deploy now, when the job is not \
+                     a SUCCEEDED PLAN job of this stack, or when an APPLY, DESTROY or import job \
+                     ran on the stack after it (its saved plan is stale). Not with \
+                     `operation = \"plan\"`, and not on create (the stack must exist).",
+                ),
+                Attribute::new(
+                    "detect_drift",
+                    Type::Bool,
+                    Presence::Optional,
+                    "Run Resource Manager's drift detection on every refresh (a refresh of the \
+                     stack's resources against its state, which takes as long as a plan) and \
+                     report it in `drift_status` and `drifted_resources`. A drifted stack plans \
+                     an update that runs the jobs again, so an apply re-converges it. Drift is \
+                     checked once the last job is a successful APPLY; a failed check is a \
+                     warning and leaves `NOT_CHECKED`. Default `false`.",
+                ),
+                Attribute::new(
+                    "drift_status",
+                    s.clone(),
+                    Presence::Computed,
+                    "With `detect_drift`: `IN_SYNC`, `DRIFTED` or `NOT_CHECKED` (not checked \
+                     yet, or since the last jobs ran, or the check failed). Null otherwise.",
+                ),
+                Attribute::new(
+                    "drifted_resources",
+                    Type::List(Box::new(Type::String)),
+                    Presence::Computed,
+                    "With `detect_drift`: the addresses of the stack's resources that were \
+                     modified or deleted outside its Terraform (as `terraform_data.x` or \
+                     `module.m.oci_core_instance.web[0]`), sorted. Null otherwise.",
                 ),
                 Attribute::new(
                     "destroy_on_delete",
@@ -229,8 +286,16 @@ fn schema() -> Schema {
                     min_items: 0,
                     max_items: 0,
                     block: Block {
-                        description: "A bucket holding Terraform provider binaries the jobs may \
-                            use (`linux_amd64/terraform-provider-NAME_vX.Y.Z` at its root)."
+                        description: "A bucket of Terraform provider binaries the jobs install \
+                            before `terraform init` (Resource Manager's custom providers): raw \
+                            executables named `linux_amd64/terraform-provider-TYPE_vX.Y.Z` (and \
+                            `linux_arm64/...`) at its root, found by the stack's Terraform as \
+                            `hashicorp/TYPE`. `galley-upload-providers` uploads a release's \
+                            `dist/rm-bucket`. A stack created before Resource Manager allowed \
+                            custom providers is first updated to allow them \
+                            (`isThirdPartyProviderExperienceEnabled`). A job that finds no \
+                            binary for its platform in the bucket fails with an error at this \
+                            block naming the bucket and the object it expected."
                             .into(),
                         attributes: vec![
                             Attribute::new(
@@ -316,12 +381,38 @@ impl Resource for GalleySession {
                 );
             }
         }
+        if let Some(job) = m.plan_job_id.known() {
+            if !job.starts_with("ocid1.ormjob.") {
+                diags.push(
+                    Diagnostic::error(
+                        "Invalid plan job id",
+                        format!(
+                            "plan_job_id = {job:?} is not a Resource Manager job OCID \
+                             (ocid1.ormjob...): set it to the last_job_id of an apply with \
+                             operation = \"plan\"."
+                        ),
+                    )
+                    .at("plan_job_id"),
+                );
+            }
+            if m.plan_only() {
+                diags.push(
+                    Diagnostic::error(
+                        "plan_job_id needs operation = \"apply\"",
+                        "plan_job_id applies a reviewed plan, while operation = \"plan\" only \
+                         plans: remove operation (or set it to \"apply\") to apply the plan job, \
+                         or remove plan_job_id to plan again.",
+                    )
+                    .at("plan_job_id"),
+                );
+            }
+        }
         diags.extend(timeouts::validate(config, &TIMEOUTS));
         diags.extend(injected_variable_warnings(config));
         diags
     }
 
-    async fn plan(&self, _ctx: &Ctx, req: PlanRequest<'_>) -> Result<Planned, Diagnostics> {
+    async fn plan(&self, ctx: &Ctx, req: PlanRequest<'_>) -> Result<Planned, Diagnostics> {
         let config = Model::from_value(req.config);
         let prior = (!req.prior_state.is_null()).then(|| Model::from_value(req.prior_state));
         let mut proposed = req.proposed_new_state.clone();
@@ -348,6 +439,9 @@ impl Resource for GalleySession {
         if config.display_name.is_null() && prior.is_none() {
             planned.display_name = Attr::unknown();
         }
+        if prior.is_none() {
+            refuse_on_create(&config)?;
+        }
 
         let source_known =
             !config.terraform_dir.is_unknown() && !config.working_directory.is_unknown();
@@ -356,13 +450,18 @@ impl Resource for GalleySession {
                 let wd = planned.working_directory();
                 let digest =
                     source::digest(dir, wd.as_deref()).map_err(|e| source_diagnostic(&e))?;
-                Some(digest)
+                Attr::Known(digest)
             }
-            _ => None,
+            // No directory: the stack keeps the configuration it has.
+            (None, true) => prior
+                .as_ref()
+                .map_or(Attr::Null, |p| p.source_sha256.clone()),
+            _ => Attr::unknown(),
         };
-        planned.source_sha256 = digest.clone().map_or_else(Attr::unknown, Attr::Known);
+        planned.source_sha256 = digest;
 
         let mut requires_replace = Vec::new();
+        let mut diagnostics = Diagnostics::new();
         let jobs_needed = match &prior {
             None => {
                 planned.id = Attr::unknown();
@@ -374,8 +473,14 @@ impl Resource for GalleySession {
                 {
                     requires_replace.push(vec![PathStep::Attr("compartment_id".into())]);
                 }
-                digest.is_none()
-                    || p.source_sha256.known() != digest.as_ref()
+                let drifted = p.detects_drift()
+                    && config.detect_drift.known() == Some(&true)
+                    && p.drift_status.as_deref() == Some(DRIFTED);
+                if drifted {
+                    diagnostics.push(drift_found(p));
+                }
+                planned.source_sha256.is_unknown()
+                    || p.source_sha256 != planned.source_sha256
                     || p.working_directory() != planned.working_directory()
                     || config.variables.is_unknown()
                     || p.sent_variables() != planned.sent_variables()
@@ -385,16 +490,35 @@ impl Resource for GalleySession {
                         != planned.custom_terraform_provider.known()
                     || p.operation.known() != planned.operation.known()
                     || p.last_job_state.as_deref() != Some("SUCCEEDED")
+                    || config.plan_job_id.is_unknown()
+                    || (planned.plan_job_id.known().is_some()
+                        && p.plan_job_id.known() != planned.plan_job_id.known())
+                    || drifted
             }
         };
+        plan_drift(&mut planned, prior.as_ref(), jobs_needed);
         if jobs_needed {
+            let summary = planned.plan_summary.clone();
             planned.forget_job_results();
+            if let (Some(p), Some(job)) = (&prior, planned.plan_job_id.known()) {
+                // Applying a reviewed plan: its summary is the one reviewed, or not known here.
+                planned.plan_summary = if p.last_job_id.known() == Some(job) {
+                    summary
+                } else {
+                    Attr::Null
+                };
+                // Unknown sources are checked at apply, before the APPLY job starts.
+                if let (Some(stack_id), false) = (p.id.known(), planned.source_sha256.is_unknown())
+                {
+                    check_reviewed(ctx, stack_id, job, &planned).await?;
+                }
+            }
         }
         Ok(Planned {
             planned_state: planned.to_value(),
             requires_replace,
             planned_private: Vec::new(),
-            diagnostics: Diagnostics::new(),
+            diagnostics,
         })
     }
 
@@ -439,9 +563,25 @@ impl Resource for GalleySession {
             Ok(outputs) => m.set_outputs(&outputs),
             Err(e) => tracing::warn!(stack = %id, error = %e, "failed to read the stack's outputs"),
         }
+        let mut diagnostics = Diagnostics::new();
+        if m.detects_drift() {
+            let report = if m.drift_checkable() {
+                match session::drift::detect(rm, &id, m.drift_timeout(), &ctx.stop).await {
+                    Ok(report) => Some(report),
+                    Err(e) => {
+                        diagnostics.push(drift_warning(&e));
+                        None
+                    }
+                }
+            } else {
+                None
+            };
+            m.record_drift(report.as_ref());
+        }
         Ok(ReadOutcome::Present {
             state: m.to_value(),
             private: Vec::new(),
+            diagnostics,
         })
     }
 
@@ -455,16 +595,182 @@ impl Resource for GalleySession {
             .into());
         }
         let clients = clients(ctx).await?;
-        match session::describe(&clients.resource_manager, id).await {
-            Ok(described) => Ok(Model::imported(&described).to_value()),
-            Err(session::SessionError::StackDeleted { stack_id }) => Err(Diagnostic::error(
-                "Cannot import a deleted stack",
-                format!("Stack {stack_id} is deleted."),
-            )
-            .into()),
-            Err(e) => Err(diagnostic(&e).into()),
-        }
+        imported_state(&clients, id).await
     }
+
+    fn identity_schema(&self) -> Option<IdentitySchema> {
+        Some(identity_schema())
+    }
+
+    async fn import_by_identity(&self, ctx: &Ctx, identity: &Value) -> Result<Value, Diagnostics> {
+        let id = crate::attrs::str_of(identity, "id").unwrap_or_default();
+        if !session::is_stack_ocid(&id) {
+            return Err(Diagnostic::error(
+                "Invalid identity",
+                format!("identity id = {id:?} is not a stack OCID. Expected {IMPORT_FORMAT}."),
+            )
+            .at("id")
+            .into());
+        }
+        self.import(ctx, &id).await
+    }
+
+    /// What a user sets, less the values that only repeat a default; `terraform_dir` stays
+    /// unset (see its description): the stack's configuration is adopted as it is.
+    fn generate_config(&self, state: &Value) -> Result<Value, Diagnostics> {
+        let mut config = schema().block.config_from_state(state);
+        let defaults = [
+            ("operation", Value::string("apply")),
+            ("destroy_on_delete", Value::Bool(true)),
+            (
+                "terraform_version",
+                Value::string(DEFAULT_TERRAFORM_VERSION),
+            ),
+        ];
+        for (name, default) in defaults {
+            if config
+                .get_attr(name)
+                .is_some_and(|v| v.equivalent(&default))
+            {
+                config.set_attr(name, Value::Null);
+            }
+        }
+        if config
+            .get_attr("variables")
+            .and_then(Value::as_map)
+            .is_some_and(|m| m.is_empty())
+        {
+            config.set_attr("variables", Value::Null);
+        }
+        Ok(config)
+    }
+}
+
+/// The identity of a session: its stack.
+fn identity_schema() -> IdentitySchema {
+    IdentitySchema {
+        version: 0,
+        attributes: vec![IdentityAttribute::new(
+            "id",
+            Type::String,
+            ForImport::Required,
+            "The stack's OCID.",
+        )],
+    }
+}
+
+/// The state of existing stack `id`, as import and the `galley_session` list resource give it:
+/// what the stack says, its latest job, its outputs.
+pub(crate) async fn imported_state(clients: &OciClients, id: &str) -> Result<Value, Diagnostics> {
+    match session::describe(&clients.resource_manager, id).await {
+        Ok(described) => Ok(Model::imported(&described).to_value()),
+        Err(session::SessionError::StackDeleted { stack_id }) => Err(Diagnostic::error(
+            "Cannot import a deleted stack",
+            format!("Stack {stack_id} is deleted."),
+        )
+        .into()),
+        Err(e) => Err(diagnostic(&e).into()),
+    }
+}
+
+/// The least state that names stack `id` (what a listing without resource objects gives).
+pub(crate) fn listed_state(id: &str, compartment_id: &str, display_name: Option<&str>) -> Value {
+    Model {
+        id: Attr::Known(id.to_owned()),
+        compartment_id: Attr::Known(compartment_id.to_owned()),
+        display_name: Attr::from_option(display_name.map(str::to_owned)),
+        ..Model::default()
+    }
+    .to_value()
+}
+
+/// Errors of a configuration that cannot create a stack.
+fn refuse_on_create(config: &Model) -> Result<(), Diagnostics> {
+    let mut diags = Diagnostics::new();
+    if config.terraform_dir.is_null() {
+        diags.push(
+            Diagnostic::error(
+                "terraform_dir is required to create a stack",
+                "Set terraform_dir to the directory of the configuration to deploy. Only an \
+                 imported stack may leave it unset (its configuration is then kept as it is).",
+            )
+            .at("terraform_dir"),
+        );
+    }
+    if !config.plan_job_id.is_null() {
+        diags.push(
+            Diagnostic::error(
+                "plan_job_id needs an existing stack",
+                "This session has no stack yet, so it has no plan job to apply. Create it with \
+                 operation = \"plan\", review the plan, then set plan_job_id to its \
+                 last_job_id (and remove operation).",
+            )
+            .at("plan_job_id"),
+        );
+    }
+    if diags.has_errors() {
+        Err(diags)
+    } else {
+        Ok(())
+    }
+}
+
+/// The drift attributes of a plan: null without `detect_drift`; unknown when jobs run (they
+/// change the stack: apply records NOT_CHECKED); else what the last refresh found.
+fn plan_drift(planned: &mut Model, prior: Option<&Model>, jobs_needed: bool) {
+    if !planned.detects_drift() {
+        if !planned.detect_drift.is_unknown() {
+            planned.drift_status = Attr::Null;
+            planned.drifted_resources = Attr::Null;
+            return;
+        }
+        planned.drift_status = Attr::unknown();
+        planned.drifted_resources = Attr::unknown();
+        return;
+    }
+    if jobs_needed {
+        planned.drift_status = Attr::unknown();
+        planned.drifted_resources = Attr::unknown();
+    } else if !prior.is_some_and(Model::detects_drift) {
+        // Just turned on: the next refresh checks.
+        planned.record_drift(None);
+    }
+}
+
+/// The warning of a plan that re-converges a drifted stack.
+fn drift_found(prior: &Model) -> Diagnostic {
+    let resources = prior
+        .drifted_resources
+        .known()
+        .map(|r| r.join(", "))
+        .unwrap_or_default();
+    Diagnostic::warning(
+        "The stack has drifted",
+        format!(
+            "Resource Manager's drift detection found resources of the stack changed outside its \
+             Terraform: {resources}. Applying runs the stack's jobs again, which brings them back \
+             to its configuration."
+        ),
+    )
+    .at("drift_status")
+}
+
+/// Refuses a plan job that does not plan what `planned` would deploy.
+async fn check_reviewed(
+    ctx: &Ctx,
+    stack_id: &str,
+    plan_job_id: &str,
+    planned: &Model,
+) -> Result<(), Diagnostics> {
+    let clients = clients(ctx).await?;
+    session::reviewed::check(
+        &clients.resource_manager,
+        stack_id,
+        plan_job_id,
+        &planned.wanted(),
+    )
+    .await
+    .map_err(|e| diagnostic(&e).into())
 }
 
 async fn create(ctx: &Ctx, planned_state: &Value) -> Applied {
@@ -491,8 +797,14 @@ async fn create(ctx: &Ctx, planned_state: &Value) -> Applied {
     state.display_name = Attr::from_option(
         stack
             .display_name
+            .clone()
             .or_else(|| planned.display_name.known().cloned()),
     );
+    let rm = &clients.resource_manager;
+    if let Err(e) = custom_provider::attach_after_create(rm, &planned.spec(), &stack).await {
+        state.settle_job_results();
+        return Applied::recorded(state.to_value(), diagnostic(&e).into());
+    }
     let report = jobs(ctx, &clients, &planned)
         .plan_and_apply(&stack.id, planned.plan_only())
         .await;
@@ -528,6 +840,7 @@ async fn update(ctx: &Ctx, prior_state: &Value, planned_state: &Value) -> Applie
         );
     };
     let jobs_needed = planned.last_job_state.is_unknown();
+    let reviewed = planned.plan_job_id.known().filter(|_| jobs_needed).cloned();
     let change = StackUpdate::between(&prior.spec(), &planned.spec());
     if change.is_none() && !jobs_needed {
         // Local settings only (terraform_dir spelling, timeouts, destroy_on_delete).
@@ -538,6 +851,15 @@ async fn update(ctx: &Ctx, prior_state: &Value, planned_state: &Value) -> Applie
         Ok(c) => c,
         Err(d) => return keep_prior(d),
     };
+    if let Some(plan_job_id) = &reviewed {
+        // Again right before it runs: the plan job must still plan what is deployed.
+        let wanted = planned.wanted();
+        let checked =
+            session::reviewed::check(&clients.resource_manager, &stack_id, plan_job_id, &wanted);
+        if let Err(e) = checked.await {
+            return keep_prior(diagnostic(&e).into());
+        }
+    }
     let mut state = planned.clone();
     if let Some(change) = change {
         let package = if change.new_source {
@@ -560,9 +882,11 @@ async fn update(ctx: &Ctx, prior_state: &Value, planned_state: &Value) -> Applie
         }
     }
     let diagnostics = if jobs_needed {
-        let report = jobs(ctx, &clients, &planned)
-            .plan_and_apply(&stack_id, planned.plan_only())
-            .await;
+        let runner = jobs(ctx, &clients, &planned);
+        let report = match &reviewed {
+            Some(plan_job_id) => runner.apply_reviewed(&stack_id, plan_job_id).await,
+            None => runner.plan_and_apply(&stack_id, planned.plan_only()).await,
+        };
         state.record_jobs(report)
     } else {
         Diagnostics::new()

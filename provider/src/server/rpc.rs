@@ -502,8 +502,12 @@ impl pb::provider_server::Provider for ProviderService {
             reg.resource.read(&ctx, &state, &req.private),
         )
         .await;
-        let (mut state, private) = match outcome {
-            Ok(ReadOutcome::Present { state, private }) => (state, private),
+        let (mut state, private, warnings) = match outcome {
+            Ok(ReadOutcome::Present {
+                state,
+                private,
+                diagnostics,
+            }) => (state, private, diagnostics),
             Ok(ReadOutcome::Gone) => {
                 debug!(type_name = %req.type_name, "remote object is gone; removing from state");
                 return match encode(&Value::Null, &reg.value_type, "state") {
@@ -537,6 +541,7 @@ impl pb::provider_server::Provider for ProviderService {
                 new_state: Some(new_state),
                 private,
                 new_identity,
+                diagnostics: toproto::diagnostics(&warnings),
                 ..Default::default()
             })),
             Err(d) => keep(d.into()),
@@ -618,6 +623,10 @@ impl pb::provider_server::Provider for ProviderService {
         )
         .await
         {
+            // A new object's identity that is not known yet is left out: Terraform (1.15)
+            // cannot render a plan holding an unknown identity ("Failed to marshal plan to
+            // json: value is not known") and takes the identity from the apply.
+            Ok(Some(identity)) if new_object && !identity.is_wholly_known() => None,
             Ok(identity) => identity,
             Err(d) => return fail(d),
         };

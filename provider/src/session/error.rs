@@ -16,6 +16,8 @@ pub enum Call {
     CreateStack,
     ReadStack,
     UpdateStack,
+    /// Setting `isThirdPartyProviderExperienceEnabled` before the stack names a provider bucket.
+    EnableCustomProviders,
     DeleteStack,
     /// Reading the stack's Terraform state to see whether it holds resources.
     ReadState,
@@ -23,6 +25,11 @@ pub enum Call {
     ListJobs,
     StartJob(JobKind),
     ReadJob,
+    /// Reading the plan job a session was told to apply (the job, its configuration).
+    ReadPlanJob,
+    DetectDrift,
+    ReadWorkRequest,
+    ListDrift,
 }
 
 impl fmt::Display for Call {
@@ -31,12 +38,19 @@ impl fmt::Display for Call {
             Call::CreateStack => f.write_str("create the stack"),
             Call::ReadStack => f.write_str("read the stack"),
             Call::UpdateStack => f.write_str("update the stack"),
+            Call::EnableCustomProviders => {
+                f.write_str("enable third-party provider sourcing on the stack")
+            }
             Call::DeleteStack => f.write_str("delete the stack"),
             Call::ReadState => f.write_str("read the stack's state"),
             Call::ReadOutputs => f.write_str("read the stack's outputs"),
             Call::ListJobs => f.write_str("list the stack's jobs"),
             Call::StartJob(kind) => write!(f, "start the {kind} job"),
             Call::ReadJob => f.write_str("read the job"),
+            Call::ReadPlanJob => f.write_str("read the plan job to apply"),
+            Call::DetectDrift => f.write_str("start the stack's drift detection"),
+            Call::ReadWorkRequest => f.write_str("read the drift detection's work request"),
+            Call::ListDrift => f.write_str("list the stack's resource drift"),
         }
     }
 }
@@ -65,6 +79,20 @@ pub enum SessionError {
 
     #[error(transparent)]
     Job(Box<JobFailure>),
+
+    /// The plan job a session was told to apply does not plan what it would deploy.
+    #[error("failed to apply plan job {plan_job_id}: {}", reasons.join("; "))]
+    PlanJobRefused {
+        plan_job_id: String,
+        reasons: Vec<String>,
+    },
+
+    #[error("failed to detect the drift of stack {stack_id}: {reason}")]
+    Drift {
+        stack_id: String,
+        work_request_id: Option<String>,
+        reason: String,
+    },
 
     #[error(transparent)]
     Source(#[from] SourceError),

@@ -39,6 +39,25 @@ impl fmt::Display for JobFailure {
 impl std::error::Error for JobFailure {}
 
 impl JobFailure {
+    /// Where a job that was not seen to its end stands: its state as last read, whether it may
+    /// still be running, and the commands to check on it and cancel it.
+    fn standing(&self) -> String {
+        let job = &self.followed.job;
+        let check = format!("oci resource-manager job get --job-id {}", job.id);
+        if job.lifecycle_state.is_terminal() {
+            return format!(
+                "The job is {} (check with `{check}`); the next refresh records it.",
+                job.lifecycle_state
+            );
+        }
+        format!(
+            "The job was last seen {} and may still be running: check it with `{check}` and \
+             cancel it with `oci resource-manager job cancel --job-id {}`; the next refresh \
+             records how it ended.",
+            job.lifecycle_state, job.id
+        )
+    }
+
     /// One line saying what happened.
     pub fn summary(&self) -> String {
         let op = self.kind;
@@ -73,21 +92,22 @@ impl JobFailure {
             },
             Ending::Interrupted => format!(
                 "Terraform was interrupted while the {op} job {} of stack {stack_id} was \
-                 running: the job was cancelled and is now {}.",
-                job.id, job.lifecycle_state
+                 running: its cancellation was asked for. {}",
+                job.id,
+                self.standing()
             ),
             Ending::TimedOut(d) => format!(
-                "The {op} job {} of stack {stack_id} did not finish within {} (timeouts.{}): it \
-                 was cancelled and is now {}.",
+                "The {op} job {} of stack {stack_id} did not finish within {} (timeouts.{}): its \
+                 cancellation was asked for. {}",
                 job.id,
                 format_duration(*d),
                 op.timeout_name(),
-                job.lifecycle_state
+                self.standing()
             ),
             Ending::Unreachable(e) => format!(
-                "Lost track of the {op} job {} of stack {stack_id}: {e}. The job may still be \
-                 running; the next refresh reads its state.",
-                job.id
+                "Lost track of the {op} job {} of stack {stack_id}: {e}. {}",
+                job.id,
+                self.standing()
             ),
         };
         if !f.errors.is_empty() {
@@ -180,6 +200,20 @@ mod tests {
         let f = failure(Ending::TimedOut(Duration::from_secs(300)));
         assert_eq!(f.summary(), "Resource Manager PLAN job timed out");
         assert!(f.report().contains("(timeouts.plan)"), "{}", f.report());
+        // Not seen ending: it may still run, and the report says how to check and cancel it.
+        let mut running = failure(Ending::TimedOut(Duration::from_secs(300)));
+        running.followed.job.lifecycle_state = JobLifecycleState::Canceling;
+        let report = running.report();
+        for needle in [
+            "last seen CANCELING and may still be running",
+            "oci resource-manager job get --job-id ocid1.ormjob.oc1..j",
+            "oci resource-manager job cancel --job-id ocid1.ormjob.oc1..j",
+        ] {
+            assert!(report.contains(needle), "{needle} missing from {report}");
+        }
+        let ended = failure(Ending::Interrupted).report();
+        assert!(ended.contains("The job is FAILED"), "{ended}");
+        assert!(!ended.contains("may still be running"), "{ended}");
         let f = failure(Ending::Interrupted);
         assert_eq!(
             f.summary(),

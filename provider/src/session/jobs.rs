@@ -160,17 +160,36 @@ impl Jobs<'_> {
             }
         };
         if !plan_only {
-            let apply = CreateJobOperationDetails::apply_plan(plan.job.id.clone(), None);
-            match self.run(stack_id, JobKind::Apply, apply).await {
-                Ok(followed) => report.last_job = Some(JobRun::of(&followed)),
-                Err(e) => {
-                    if let Some(run) = e.job_run() {
-                        report.last_job = Some(run);
-                    }
-                    report.failure = Some(e);
+            self.apply_into(&mut report, stack_id, &plan.job.id).await;
+        }
+        self.outputs_into(&mut report, stack_id).await;
+        report
+    }
+
+    /// The APPLY job of plan job `plan_job_id` (a plan reviewed before: no other PLAN job
+    /// runs), then the outputs.
+    pub async fn apply_reviewed(&self, stack_id: &str, plan_job_id: &str) -> JobsReport {
+        let mut report = JobsReport::default();
+        self.apply_into(&mut report, stack_id, plan_job_id).await;
+        self.outputs_into(&mut report, stack_id).await;
+        report
+    }
+
+    async fn apply_into(&self, report: &mut JobsReport, stack_id: &str, plan_job_id: &str) {
+        let apply = CreateJobOperationDetails::apply_plan(plan_job_id, None);
+        match self.run(stack_id, JobKind::Apply, apply).await {
+            Ok(followed) => report.last_job = Some(JobRun::of(&followed)),
+            Err(e) => {
+                if let Some(run) = e.job_run() {
+                    report.last_job = Some(run);
                 }
+                report.failure = Some(e);
             }
         }
+    }
+
+    /// The stack's outputs, which a failed apply may have changed too.
+    async fn outputs_into(&self, report: &mut JobsReport, stack_id: &str) {
         match state::read_outputs(self.rm, stack_id).await {
             Ok(outputs) => report.outputs = Some(outputs),
             Err(source) => {
@@ -180,7 +199,6 @@ impl Jobs<'_> {
                 })
             }
         }
-        report
     }
 
     /// A DESTROY job. Its [`JobRun`] is in the error too when it did not succeed.

@@ -37,7 +37,7 @@ impl CustomProvider {
         })
     }
 
-    fn to_remote(&self) -> CustomTerraformProvider {
+    pub(super) fn to_remote(&self) -> CustomTerraformProvider {
         CustomTerraformProvider {
             region: Some(self.region.clone()),
             namespace: Some(self.namespace.clone()),
@@ -280,6 +280,7 @@ pub async fn update(
             update.working_directory,
         ));
     }
+    super::custom_provider::enable_before_update(rm, stack_id, &details).await?;
     tracing::info!(stack = %stack_id, "updating the stack");
     Ok(rm
         .update_stack(stack_id, &details, None)

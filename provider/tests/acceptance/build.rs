@@ -342,3 +342,184 @@ fn app_dir_from_another_resource_is_unknown_at_plan_and_built_at_apply() {
     wd.destroy();
     assert_eq!(objects(&oci), Vec::<String>::new());
 }
+
+/// `galley_build` with the token as a write-only attribute, or the stored fallback.
+fn write_only_config(token_attribute: &str, version: u32) -> String {
+    // A root module variable's value is saved in a plan file unless it is ephemeral (1.10 on).
+    let (token, ephemeral) = if token_attribute == "registry_auth_token_wo" {
+        (
+            format!(
+                "  registry_auth_token_wo         = var.token\n  registry_auth_token_wo_version = {version}\n"
+            ),
+            "  ephemeral = true\n",
+        )
+    } else {
+        ("  registry_auth_token = var.token\n".to_string(), "")
+    };
+    format!(
+        r#"{PROVIDER}
+variable "token" {{
+  type      = string
+  sensitive = true
+{ephemeral}}}
+
+resource "galley_build" "app" {{
+  provider          = galley
+  instance_id       = "ocid1.instance.oc1..aaaaaaaabuildhost"
+  app_dir           = "${{path.module}}/app"
+  bucket_name       = "{BUCKET}"
+  image_uri         = "{IMAGE}"
+  registry_username = "galleylocal/ci"
+{token}}}
+"#
+    )
+}
+
+/// Every file under `dir` and the text `logs` that hold `needle`, as names.
+fn leaks(dir: &Path, logs: &[(&str, &str)], needle: &str) -> Vec<String> {
+    let mut found: Vec<String> = files_containing(dir, needle)
+        .into_iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    found.extend(
+        logs.iter()
+            .filter(|(_, text)| text.contains(needle))
+            .map(|(name, _)| name.to_string()),
+    );
+    found
+}
+
+#[test]
+fn the_registry_token_is_never_stored_with_terraform_1_11_on_and_refused_with_the_fallback_before()
+{
+    let tools_dir = tempfile::tempdir().unwrap();
+    let record = tools_dir.path().join("docker.record");
+    let bin = stand_in_tools(&record);
+    let local = LocalOci::start_with(LocalOptions {
+        enable_run_command: true,
+        run_command_path_prefix: Some(bin.path().to_owned()),
+        ..Default::default()
+    });
+    let oci = Oci::new(&local);
+    oci.block(
+        oci.os
+            .create_bucket(NAMESPACE, &CreateBucketDetails::new(BUCKET, COMPARTMENT)),
+    )
+    .unwrap();
+    let token_sha = hex::encode(Sha256::digest(TOKEN.as_bytes()));
+    let logged_in = |record: &Path| {
+        std::fs::read_to_string(record)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.ends_with(&format!("password-sha256={token_sha}")))
+            .count()
+    };
+
+    let mut versions = vec![TfVersion::Latest];
+    if TfVersion::V1_11.binary().is_some() {
+        versions.push(TfVersion::V1_11);
+    } else {
+        eprintln!("Terraform 1.11 is not installed here: checked on the newest only");
+    }
+    for version in versions {
+        let mut wd = workdir(&local, version, Install::DevOverrides);
+        wd.env("TF_VAR_token", TOKEN).env("TF_LOG", "trace");
+        copy_fixture_dir("build/app", &wd.path().join("app"), &[]);
+        wd.write("main.tf", &write_only_config("registry_auth_token_wo", 1));
+        let logins = logged_in(&record);
+        let plan = wd.ok(&["plan", "-no-color", "-out=tfplan"]);
+        // A saved plan is a zip: look inside every entry, not at the compressed bytes.
+        let saved = std::fs::read(wd.path().join("tfplan")).unwrap();
+        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(saved)).unwrap();
+        assert!(archive.len() > 1, "{version:?}: a plan file");
+        for i in 0..archive.len() {
+            let mut entry = archive.by_index(i).unwrap();
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut entry, &mut bytes).unwrap();
+            assert!(
+                !bytes.windows(TOKEN.len()).any(|w| w == TOKEN.as_bytes()),
+                "{version:?}: the token is in the saved plan's {}",
+                entry.name()
+            );
+        }
+        let apply = wd.ok(&["apply", "-no-color", "tfplan"]);
+        assert_eq!(
+            logged_in(&record),
+            logins + 1,
+            "{version:?}: the build logged in with the token"
+        );
+        let values = wd.resource_values(ADDRESS).unwrap();
+        assert_eq!(values["exit_code"], 0, "{version:?}");
+        assert!(values["registry_auth_token_wo"].is_null(), "{values}");
+        assert_eq!(values["registry_auth_token_wo_version"], 1);
+        let found = leaks(
+            wd.path(),
+            &[
+                ("plan output and trace log", &plan.combined()),
+                ("apply output and trace log", &apply.combined()),
+            ],
+            TOKEN,
+        );
+        assert_eq!(found, Vec::<String>::new(), "{version:?}: the token leaked");
+        assert_eq!(
+            files_containing(&local.data_dir(), TOKEN),
+            Vec::<PathBuf>::new()
+        );
+        assert!(!local.log().contains(TOKEN));
+
+        // Nothing changed: no rebuild. A new version rebuilds, with the token.
+        wd.assert_empty_plan();
+        wd.write("main.tf", &write_only_config("registry_auth_token_wo", 2));
+        let (code, plan) = wd.plan_exit_code(&[]);
+        assert_eq!(code, 2, "{}", plan.combined());
+        assert!(
+            plan.stdout
+                .contains("~ registry_auth_token_wo_version = 1 -> 2"),
+            "{}",
+            plan.stdout
+        );
+        assert!(
+            plan.stdout.contains("exit_code"),
+            "a rebuild: {}",
+            plan.stdout
+        );
+        let logins = logged_in(&record);
+        wd.apply();
+        assert_eq!(logged_in(&record), logins + 1, "rebuilt with the token");
+        wd.assert_empty_plan();
+        wd.destroy();
+    }
+
+    // Terraform 1.0.3 cannot keep a value out of state: refused, naming the fallback.
+    let mut old = workdir(&local, TfVersion::V1_0, Install::PluginDir);
+    old.env("TF_VAR_token", TOKEN);
+    copy_fixture_dir("build/app", &old.path().join("app"), &[]);
+    // (No ephemeral variables before 1.10 either.)
+    old.write(
+        "main.tf",
+        &write_only_config("registry_auth_token_wo", 1).replace("  ephemeral = true\n", ""),
+    );
+    old.init();
+    let refused = old.run(&["plan", "-no-color"]);
+    assert_ne!(refused.status, 0);
+    let text = refused
+        .combined()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        text.contains("Write-only attribute needs Terraform 1.11 or later"),
+        "{text}"
+    );
+    assert!(
+        text.contains("or set `registry_auth_token` instead"),
+        "{text}"
+    );
+    // The stored fallback still works there.
+    old.write("main.tf", &write_only_config("registry_auth_token", 0));
+    let logins = logged_in(&record);
+    old.apply();
+    assert_eq!(logged_in(&record), logins + 1);
+    assert_eq!(old.resource_values(ADDRESS).unwrap()["exit_code"], 0);
+    old.destroy();
+}

@@ -421,6 +421,13 @@ fn interrupt_during_apply_cancels_the_job_and_keeps_the_stack() {
         "Stop took {took:?}:\n{text}"
     );
     assert!(text.contains("Interrupted"), "{text}");
+    // Where the job stands, and how to check on it.
+    let squashed = squash(&text);
+    assert!(squashed.contains(&format!("APPLY job {job_id}")), "{text}");
+    assert!(
+        squashed.contains(&format!("oci resource-manager job get --job-id {job_id}")),
+        "{text}"
+    );
     let job = oci.block(oci.rm.get_job(&job_id)).unwrap().value;
     assert_eq!(job.lifecycle_state, JobLifecycleState::Canceled);
     let values = wd.resource_values(ADDRESS).expect("the stack is in state");

@@ -22,22 +22,22 @@ use hcl::structure::{Block, Body};
 use crate::export;
 use crate::util;
 
-fn deploy_dir() -> PathBuf {
+pub(crate) fn deploy_dir() -> PathBuf {
     util::workspace_root().join("deploy")
 }
 
-fn read(name: &str) -> String {
+pub(crate) fn read(name: &str) -> String {
     let p = deploy_dir().join(name);
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()))
 }
 
-fn parse(name: &str) -> Body {
+pub(crate) fn parse(name: &str) -> Body {
     hcl::parse(&read(name)).unwrap_or_else(|e| panic!("{name} does not parse: {e}"))
 }
 
 // --- HCL navigation ----------------------------------------------------------------------------
 
-fn blocks<'a>(body: &'a Body, ident: &str) -> Vec<&'a Block> {
+pub(crate) fn blocks<'a>(body: &'a Body, ident: &str) -> Vec<&'a Block> {
     body.blocks().filter(|b| b.identifier() == ident).collect()
 }
 
@@ -58,7 +58,7 @@ fn resource<'a>(body: &'a Body, kind: &str, name: &str) -> &'a Block {
         .unwrap_or_else(|| panic!("resource {kind}.{name} not declared"))
 }
 
-fn attr<'a>(body: &'a Body, key: &str) -> &'a Expression {
+pub(crate) fn attr<'a>(body: &'a Body, key: &str) -> &'a Expression {
     body.attributes()
         .find(|a| a.key() == key)
         .map(|a| a.expr())
@@ -66,18 +66,18 @@ fn attr<'a>(body: &'a Body, key: &str) -> &'a Expression {
 }
 
 /// An expression as Terraform source text, for comparing references and function calls.
-fn text(e: &Expression) -> String {
+pub(crate) fn text(e: &Expression) -> String {
     hcl::format::to_string(e).expect("format expression")
 }
 
-fn string(e: &Expression) -> String {
+pub(crate) fn string(e: &Expression) -> String {
     match e {
         Expression::String(s) => s.clone(),
         other => panic!("expected a string literal, got {}", text(other)),
     }
 }
 
-fn strings(e: &Expression) -> Vec<String> {
+pub(crate) fn strings(e: &Expression) -> Vec<String> {
     match e {
         Expression::Array(items) => items.iter().map(string).collect(),
         other => panic!("expected a list, got {}", text(other)),
@@ -133,11 +133,15 @@ fn deploy_terraform_matches_the_oci_provider_schema() {
     let dir = deploy_dir();
     let schema = export::schema();
     // The export checker knows resources, data sources and variables; `path.module` (which
-    // locates cloud-init.yaml next to build.tf) is Terraform's own object, so that one
-    // reference is the only problem allowed.
+    // locates cloud-init.yaml next to build.tf) and `each.value` (the provider binary a
+    // for_each instance uploads) are Terraform's own objects, so those references are the only
+    // problems allowed.
     let problems: Vec<String> = export::schema_check(&dir, &schema)
         .into_iter()
-        .filter(|p| p != "reference path.module has an unknown root path")
+        .filter(|p| {
+            p != "reference path.module has an unknown root path"
+                && p != "reference each.value has an unknown root each"
+        })
         .collect();
     assert!(problems.is_empty(), "{problems:#?}");
 
@@ -158,6 +162,7 @@ fn deploy_terraform_matches_the_oci_provider_schema() {
         "oci_apigateway_deployment",
         "oci_container_instances_container_instance",
         "oci_objectstorage_bucket",
+        "oci_objectstorage_object",
         "oci_identity_dynamic_group",
         "oci_identity_policy",
         "oci_core_instance",
@@ -211,6 +216,61 @@ fn every_variable_is_described_and_the_example_sets_the_required_ones() {
 }
 
 // --- The pieces that must agree ----------------------------------------------------------------
+
+/// The provider binaries go to the providers bucket (the one the `custom_terraform_provider`
+/// output names), one object per file of the layout `deploy/package-provider.sh` writes, under
+/// the same relative name, which is the name Resource Manager looks for.
+#[test]
+fn the_provider_binaries_go_to_the_providers_bucket_in_the_release_layout() {
+    let providers = parse("providers.tf");
+    let objects = resource(&providers, "oci_objectstorage_object", "provider_binaries");
+    let body = &objects.body;
+    assert_eq!(
+        text(attr(body, "for_each")),
+        r#"fileset(var.provider_dist_dir, "linux_*/terraform-provider-galley_v*")"#
+    );
+    assert_eq!(
+        text(attr(body, "bucket")),
+        "oci_objectstorage_bucket.providers.name"
+    );
+    assert_eq!(text(attr(body, "namespace")), "var.namespace");
+    assert_eq!(text(attr(body, "object")), "each.value");
+    assert_eq!(
+        text(attr(body, "source")),
+        r#"abspath(format("%s/%s", var.provider_dist_dir, each.value))"#
+    );
+    let outputs = parse("outputs.tf");
+    let custom = blocks(&outputs, "output")
+        .into_iter()
+        .find(|o| o.labels[0].as_str() == "custom_terraform_provider")
+        .expect("custom_terraform_provider output");
+    assert_eq!(
+        text(object(attr(&custom.body, "value"))["bucket_name"]),
+        "oci_objectstorage_bucket.providers.name"
+    );
+
+    // The default directory is where the release script writes the bucket layout, relative
+    // to this directory, and the names it writes are the ones the glob selects and Resource
+    // Manager reads.
+    let vars = parse("variables.tf");
+    let dist = blocks(&vars, "variable")
+        .into_iter()
+        .find(|v| v.labels[0].as_str() == "provider_dist_dir")
+        .expect("provider_dist_dir declared");
+    assert_eq!(string(attr(&dist.body, "default")), "../dist/rm-bucket");
+    let script = read("package-provider.sh");
+    assert!(script.contains(r#"out="${1:-$root/dist}""#), "{script}");
+    assert!(
+        script.contains(r#"cp "$exe" "$out/rm-bucket/$p/${name}_v${version}""#),
+        "{script}"
+    );
+    for platform in ["linux_amd64", "linux_arm64"] {
+        let name = format!("{platform}/terraform-provider-galley_v0.1.0");
+        let parsed = galley_oci::provider_bucket::ProviderObject::parse(&name)
+            .unwrap_or_else(|| panic!("{name} is not in Resource Manager's layout"));
+        assert_eq!(parsed.type_name, "galley");
+    }
+}
 
 #[test]
 fn the_gateway_requires_a_token_and_reaches_the_sidecar_where_it_listens() {
@@ -332,6 +392,87 @@ fn the_gateway_requires_a_token_and_reaches_the_sidecar_where_it_listens() {
     // And the image listens on 8000.
     let df = Dockerfile::parse(&read("Dockerfile"));
     assert_eq!(df.last_stage_values("EXPOSE"), vec!["8000"]);
+}
+
+#[test]
+fn the_sidecar_keeps_its_state_in_the_versioned_sessions_bucket() {
+    let buckets = parse("bucket.tf");
+    let sessions = resource(&buckets, "oci_objectstorage_bucket", "sessions");
+    assert_eq!(
+        text(attr(&sessions.body, "name")),
+        r#"format("%s-sessions", var.name_prefix)"#
+    );
+    assert_eq!(string(attr(&sessions.body, "versioning")), "Enabled");
+    assert_eq!(
+        string(attr(&sessions.body, "access_type")),
+        "NoPublicAccess"
+    );
+
+    // The container is pointed at it (the store's two settings).
+    let container = parse("container.tf");
+    let ci = resource(
+        &container,
+        "oci_container_instances_container_instance",
+        "sidecar",
+    );
+    let c = block(&ci.body, "containers");
+    let env = object(attr(&c.body, "environment_variables"));
+    assert_eq!(
+        text(env["GALLEY_STATE_BUCKET"]),
+        "oci_objectstorage_bucket.sessions.name"
+    );
+    assert_eq!(text(env["GALLEY_STATE_NAMESPACE"]), "var.namespace");
+    // The one volume stays an EMPTYDIR: a cache, with no second volume to keep state on.
+    let volumes = blocks(&ci.body, "volumes");
+    assert_eq!(volumes.len(), 1);
+    assert_eq!(string(attr(&volumes[0].body, "volume_type")), "EMPTYDIR");
+
+    // Exactly one sidecar statement names the sessions bucket: objects in it, with the
+    // permissions the store uses, never the deletion of versions.
+    let iam = parse("iam.tf");
+    let policy = resource(&iam, "oci_identity_policy", "sidecar");
+    let mut calls = Vec::new();
+    format_calls(attr(&policy.body, "statements"), &mut calls);
+    let on_sessions: Vec<_> = calls
+        .iter()
+        .filter(|(_, args)| {
+            args.iter()
+                .any(|a| text(a) == "oci_objectstorage_bucket.sessions.name")
+        })
+        .collect();
+    assert_eq!(
+        on_sessions.len(),
+        1,
+        "one statement for the sessions bucket"
+    );
+    let (fmt, args) = on_sessions[0];
+    assert!(
+        fmt.starts_with("Allow dynamic-group %s to manage objects in compartment id %s where all {target.bucket.name = '%s', "),
+        "{fmt}"
+    );
+    assert_eq!(text(&args[2]), "oci_objectstorage_bucket.sessions.name");
+    let granted: BTreeSet<&str> = regex::Regex::new(r"request\.permission = '([A-Z_]+)'")
+        .expect("regex")
+        .captures_iter(fmt)
+        .map(|c| c.get(1).expect("group").as_str())
+        .collect();
+    assert_eq!(
+        granted,
+        BTreeSet::from([
+            "OBJECT_INSPECT",
+            "OBJECT_READ",
+            "OBJECT_CREATE",
+            "OBJECT_OVERWRITE",
+            "OBJECT_DELETE"
+        ])
+    );
+
+    let outputs = parse("outputs.tf");
+    assert!(
+        blocks(&outputs, "output")
+            .iter()
+            .any(|o| o.labels[0].as_str() == "sessions_bucket")
+    );
 }
 
 #[test]
@@ -459,9 +600,18 @@ struct Instruction {
     args: String,
 }
 
+/// One `FROM`: the image as written, the image with the build arguments' defaults put in (what
+/// a plain `docker build` uses), and the stage name.
+struct Stage {
+    written: String,
+    image: String,
+    name: Option<String>,
+}
+
 struct Dockerfile {
-    /// `(image, stage name)` per FROM.
-    stages: Vec<(String, Option<String>)>,
+    /// Build arguments declared before the first FROM, with their defaults.
+    args: BTreeMap<String, Option<String>>,
+    stages: Vec<Stage>,
     instructions: Vec<Instruction>,
 }
 
@@ -484,30 +634,63 @@ impl Dockerfile {
             }
         }
         assert!(current.is_empty(), "dangling continuation line");
-        let mut stages = Vec::new();
+        let mut args = BTreeMap::new();
+        let mut stages: Vec<Stage> = Vec::new();
         let mut instructions = Vec::new();
         for l in logical {
-            let (keyword, args) = l.split_once(' ').unwrap_or((&l, ""));
+            let (keyword, rest) = l.split_once(' ').unwrap_or((&l, ""));
             let keyword = keyword.to_ascii_uppercase();
+            if keyword == "ARG" && stages.is_empty() {
+                let (name, default) = match rest.trim().split_once('=') {
+                    Some((n, d)) => (n.to_string(), Some(d.to_string())),
+                    None => (rest.trim().to_string(), None),
+                };
+                args.insert(name, default);
+                continue;
+            }
             if keyword == "FROM" {
-                let words: Vec<&str> = args.split_whitespace().collect();
+                let words: Vec<&str> = rest.split_whitespace().collect();
                 let name = match words.as_slice() {
                     [_] => None,
                     [_, as_, name] if as_.eq_ignore_ascii_case("as") => Some(name.to_string()),
                     other => panic!("unexpected FROM {other:?}"),
                 };
-                stages.push((words[0].to_string(), name));
+                let written = words[0].to_string();
+                stages.push(Stage {
+                    image: expand_args(&written, &args),
+                    written,
+                    name,
+                });
             }
             assert!(!stages.is_empty(), "{keyword} before the first FROM");
             instructions.push(Instruction {
                 stage: stages.len() - 1,
                 keyword,
-                args: args.trim().to_string(),
+                args: rest.trim().to_string(),
             });
         }
         Dockerfile {
+            args,
             stages,
             instructions,
+        }
+    }
+
+    fn stage_named(&self, name: &str) -> Option<(usize, &Stage)> {
+        self.stages
+            .iter()
+            .enumerate()
+            .find(|(_, s)| s.name.as_deref() == Some(name))
+    }
+
+    /// Follows `FROM <earlier stage>` aliases to the stage (or image) a reference ends at.
+    fn origin<'a>(&'a self, reference: &'a str) -> &'a str {
+        match self.stage_named(reference) {
+            Some((_, stage)) if self.stage_named(&stage.image).is_some() => {
+                self.origin(&stage.image)
+            }
+            Some(_) => reference,
+            None => reference,
         }
     }
 
@@ -534,6 +717,27 @@ impl Dockerfile {
             })
             .collect()
     }
+}
+
+/// `${NAME}` and `$NAME` replaced with the build arguments' defaults; an argument without one
+/// fails the check, since a plain `docker build` would then have no image to start from.
+fn expand_args(word: &str, args: &BTreeMap<String, Option<String>>) -> String {
+    let mut out = word.to_string();
+    for (name, default) in args {
+        for form in [format!("${{{name}}}"), format!("${name}")] {
+            if out.contains(&form) {
+                let default = default
+                    .as_deref()
+                    .unwrap_or_else(|| panic!("build argument {name} in {word} has no default"));
+                out = out.replace(&form, default);
+            }
+        }
+    }
+    assert!(
+        !out.contains('$'),
+        "{word} uses an undeclared build argument"
+    );
+    out
 }
 
 /// `name:tag` with a version-like tag (digits, not `latest`), or a digest. Base images may
@@ -646,24 +850,49 @@ fn assert_lock_lists_members(dir: &Path, meta: &serde_json::Value) {
 #[test]
 fn the_dockerfile_builds_the_workspace_binaries_and_starts_the_sidecar() {
     let df = Dockerfile::parse(&read("Dockerfile"));
-    assert_eq!(df.stages.len(), 2, "a builder and a runtime stage");
-    let (builder_image, builder) = &df.stages[0];
-    let builder = builder.as_deref().expect("the builder stage is named");
+    // With its build arguments' defaults (what users build): a builder compiling the workspace
+    // on a pinned official Rust image, and a Debian bookworm runtime. The other stages only
+    // name where the binaries and Terraform come from, so the tests can swap them.
+    let builder_stage = &df.stages[0];
+    let builder = builder_stage
+        .name
+        .as_deref()
+        .expect("the builder stage is named");
     assert!(
-        builder_image.starts_with("rust:") && pinned(builder_image),
-        "builder from a pinned official Rust image: {builder_image}"
+        builder_stage.image.starts_with("rust:") && pinned(&builder_stage.image),
+        "builder from a pinned official Rust image: {}",
+        builder_stage.image
     );
-    assert_eq!(df.stages[1].0, "debian:bookworm-slim");
-    for (image, _) in &df.stages {
-        let tag = image.rsplit_once(':').map(|(_, t)| t);
+    let runtime = df.stages.last().expect("a runtime stage");
+    assert_eq!(runtime.image, "debian:bookworm-slim");
+    assert!(
+        runtime.name.is_none(),
+        "the runtime is the last, unnamed stage"
+    );
+    for stage in &df.stages {
+        let tag = stage.image.rsplit_once(':').map(|(_, t)| t);
         assert!(
-            tag.is_some_and(|t| t != "latest"),
-            "base image {image} follows latest"
+            tag.is_some_and(|t| t != "latest") || df.stage_named(&stage.image).is_some(),
+            "base image {} follows latest",
+            stage.image
         );
     }
+    // Every image the build starts from can be replaced, so it can run without a registry.
+    for stage in &df.stages {
+        assert!(
+            stage.written.starts_with("${") || df.stage_named(&stage.written).is_some(),
+            "FROM {} cannot be replaced with a build argument",
+            stage.written
+        );
+    }
+    for arg in ["RUNTIME_IMAGE", "TERRAFORM_IMAGE", "BINARIES", "RUST_IMAGE"] {
+        assert!(df.args.contains_key(arg), "no build argument {arg}");
+    }
 
-    // Every COPY --from names an earlier stage or a pinned image.
+    // Every COPY --from names an earlier stage or a pinned image; the binaries come, by
+    // default, from the builder, and Terraform from HashiCorp's 1.5 image.
     let mut copied_bins = BTreeMap::new();
+    let mut terraform_copied = false;
     for i in df.instructions.iter().filter(|i| i.keyword == "COPY") {
         let Some(from) = i
             .args
@@ -672,27 +901,35 @@ fn the_dockerfile_builds_the_workspace_binaries_and_starts_the_sidecar() {
         else {
             continue;
         };
-        let earlier_stage = df.stages[..i.stage]
-            .iter()
-            .any(|(_, n)| n.as_deref() == Some(from));
+        let earlier_stage = df.stage_named(from).is_some_and(|(n, _)| n < i.stage);
         assert!(
             earlier_stage || pinned(from),
             "COPY --from={from} names neither an earlier stage nor a pinned image"
         );
         let words: Vec<&str> = i.args.split_whitespace().collect();
         let (src, dest) = (words[words.len() - 2], words[words.len() - 1]);
-        if from == builder {
+        if df.origin(from) == builder {
             let name = src.rsplit('/').next().unwrap_or_default();
             copied_bins.insert(name.to_string(), dest.to_string());
         }
-        if from.starts_with("hashicorp/terraform:") {
+        let image = df
+            .stage_named(from)
+            .map(|(_, s)| s.image.as_str())
+            .unwrap_or(from);
+        if image.starts_with("hashicorp/terraform:") {
             assert!(
-                from.starts_with("hashicorp/terraform:1.5."),
-                "Terraform 1.5.x, what Resource Manager runs: {from}"
+                image.starts_with("hashicorp/terraform:1.5."),
+                "Terraform 1.5.x, what Resource Manager runs: {image}"
             );
             assert_eq!(src, "/bin/terraform");
+            assert_eq!(dest, "/usr/local/bin/terraform");
+            terraform_copied = true;
         }
     }
+    assert!(
+        terraform_copied,
+        "Terraform is not copied from hashicorp/terraform"
+    );
 
     // The builder builds the packages whose binaries are copied, and those are real targets.
     let bins = workspace_bins(&util::workspace_root());
@@ -729,9 +966,22 @@ fn the_dockerfile_builds_the_workspace_binaries_and_starts_the_sidecar() {
         assert!(bins.contains_key(*p), "cargo build -p {p}: no such package");
     }
 
-    // The runtime: non-root, no HEALTHCHECK, and an entrypoint the sidecar's own parser accepts
-    // with the provider where GALLEY_PROVIDER_DIR points.
-    assert!(df.last_stage_values("HEALTHCHECK").is_empty());
+    // The runtime: non-root, a HEALTHCHECK on the address the sidecar listens on, with the curl
+    // it installs, and an entrypoint the sidecar's own parser accepts with the provider where
+    // GALLEY_PROVIDER_DIR points.
+    let health = df.last_stage_values("HEALTHCHECK");
+    assert_eq!(health.len(), 1, "one HEALTHCHECK");
+    assert!(
+        health[0].contains("CMD curl ") && health[0].contains("http://127.0.0.1:8000/health"),
+        "{}",
+        health[0]
+    );
+    assert!(
+        df.last_stage_values("RUN")
+            .iter()
+            .any(|r| r.contains("apt-get install") && r.contains(" curl")),
+        "the HEALTHCHECK's curl is not installed"
+    );
     let user = df.last_stage_values("USER");
     assert_eq!(user.len(), 1);
     assert!(!["root", "0"].contains(&user[0].as_str()), "runs as root");

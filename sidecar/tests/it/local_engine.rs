@@ -67,7 +67,7 @@ pub(crate) fn sidecar_env(
 }
 
 /// Runs a client script; returns its JSON summary line.
-fn client(
+pub(crate) fn client(
     script: &str,
     mode: &str,
     target: &[&str],
@@ -148,7 +148,7 @@ impl Rm {
     }
 }
 
-fn assert_deployed_and_destroyed(seen: &Value, rm: &Rm, marker: &Path) {
+pub(crate) fn assert_deployed_and_destroyed(seen: &Value, rm: &Rm, marker: &Path) {
     assert_eq!(seen["ok"], true, "{seen}");
     // The DESTROY job ran the stack's destroy provisioner, and the stack is gone.
     assert_eq!(

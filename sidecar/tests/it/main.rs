@@ -1,12 +1,15 @@
 //! Integration tests of galley-sidecar: generated Terraform checked by real `terraform fmt` and
-//! against the oracle/oci provider schema, and the binary driven by real MCP clients over stdio
-//! and Streamable HTTP, deploying for real on the local OCI engine.
+//! against the oracle/oci provider schema, the binary driven by real MCP clients over stdio and
+//! Streamable HTTP, deploying for real on the local OCI engine, and the deployment image built
+//! and run with podman.
 
 mod attack_files;
 mod attack_http;
 mod attack_stdio;
 mod clients;
+mod container;
 mod deploy;
+mod deploy_stack;
 mod durable;
 mod export;
 mod http;

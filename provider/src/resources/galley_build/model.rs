@@ -25,6 +25,9 @@ pub(super) struct Model {
     pub(super) build_args: Attr<BTreeMap<String, String>>,
     pub(super) registry_username: Attr<String>,
     pub(super) registry_auth_token: Attr<Secret>,
+    /// Only ever known in a configuration: Terraform keeps it out of plans and states.
+    pub(super) registry_auth_token_wo: Attr<Secret>,
+    pub(super) registry_auth_token_wo_version: Attr<i64>,
     pub(super) source_sha256: Attr<String>,
     pub(super) object_name: Attr<String>,
     pub(super) command_id: Attr<String>,
@@ -49,6 +52,8 @@ impl Model {
             build_args: Attr::of(v, "build_args"),
             registry_username: s("registry_username"),
             registry_auth_token: Attr::of(v, "registry_auth_token"),
+            registry_auth_token_wo: Attr::of(v, "registry_auth_token_wo"),
+            registry_auth_token_wo_version: Attr::of(v, "registry_auth_token_wo_version"),
             source_sha256: s("source_sha256"),
             object_name: s("object_name"),
             command_id: s("command_id"),
@@ -73,6 +78,14 @@ impl Model {
             ("build_args", self.build_args.to_value()),
             ("registry_username", s(&self.registry_username)),
             ("registry_auth_token", self.registry_auth_token.to_value()),
+            (
+                "registry_auth_token_wo",
+                self.registry_auth_token_wo.to_value(),
+            ),
+            (
+                "registry_auth_token_wo_version",
+                self.registry_auth_token_wo_version.to_value(),
+            ),
             ("source_sha256", s(&self.source_sha256)),
             ("object_name", s(&self.object_name)),
             ("command_id", s(&self.command_id)),
@@ -114,13 +127,15 @@ impl Model {
         a.known().cloned().unwrap_or_default()
     }
 
-    /// The registry login of a configuration. The token comes from the configuration, not from
-    /// state, and goes to the engine as an input of the build only.
+    /// The registry login of a configuration. The token comes from the configuration (the
+    /// write-only attribute, else the stored one), never from state, and goes to the engine as
+    /// an input of the build only.
     pub(super) fn login(&self) -> Option<Login> {
-        match (
-            self.registry_username.known(),
-            self.registry_auth_token.known(),
-        ) {
+        let token = self
+            .registry_auth_token_wo
+            .known()
+            .or(self.registry_auth_token.known());
+        match (self.registry_username.known(), token) {
             (Some(username), Some(token)) => Some(Login {
                 username: username.clone(),
                 token: token.clone(),
@@ -155,6 +170,10 @@ impl Model {
             || planned.namespace.is_unknown()
             || self.namespace.known() != planned.namespace.known()
             || self.exit_code.known() != Some(&0)
+            || self
+                .registry_auth_token_wo_version
+                .known()
+                .is_some_and(|prior| planned.registry_auth_token_wo_version.known() != Some(prior))
             || self.image_digest.known().is_none()
     }
 
@@ -233,5 +252,28 @@ mod tests {
         assert!(!format!("{login:?} {m:?}").contains("tok-s3cret"));
         // The sensitive attribute itself stays in state, as Terraform requires.
         assert_eq!(m.to_value(), cfg);
+        // The write-only token wins (validation refuses both; a config has only one).
+        cfg.set_attr("registry_auth_token_wo", Value::string("tok-wo"));
+        let login = Model::from_value(&cfg).login().unwrap();
+        assert_eq!(login.token.expose(), "tok-wo");
+    }
+
+    #[test]
+    fn a_new_token_version_rebuilds_and_a_first_one_does_not() {
+        let mut prior = Model::from_value(&config());
+        prior.exit_code = Attr::Known(0);
+        prior.image_digest = Attr::Known("sha256:1".into());
+        prior.source_sha256 = Attr::Known("s".into());
+        prior.namespace = Attr::Known("ns".into());
+        let mut planned = prior.clone();
+        planned.registry_auth_token_wo_version = Attr::Known(1);
+        assert!(
+            !prior.rebuilds(&planned, &planned),
+            "null to 1: recorded only"
+        );
+        prior.registry_auth_token_wo_version = Attr::Known(1);
+        assert!(!prior.rebuilds(&planned, &planned));
+        planned.registry_auth_token_wo_version = Attr::Known(2);
+        assert!(prior.rebuilds(&planned, &planned));
     }
 }

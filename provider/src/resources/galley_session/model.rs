@@ -7,16 +7,17 @@ use std::collections::BTreeMap;
 
 use galley_contract::tf_output::PlanSummary;
 
-use super::diagnostics::diagnostic;
-use super::{APPLY_TIMEOUT, DESTROY_TIMEOUT, PLAN_TIMEOUT};
+use super::diagnostics::diagnostic_for;
+use super::{APPLY_TIMEOUT, DESTROY_TIMEOUT, DRIFT_TIMEOUT, NOT_CHECKED, PLAN_TIMEOUT};
 use crate::attrs::{Attr, AttrValue, i64_of, str_of};
 use crate::cty::Value;
 use crate::diagnostics::{Diagnostic, Diagnostics};
+use crate::session::reviewed::Wanted;
 use crate::session::source::normalize_working_directory;
 use crate::session::stack::sent_variables;
 use crate::session::{
-    CustomProvider, Described, JobRun, JobTimeouts, JobsReport, Outputs, SessionError, StackSpec,
-    StackView,
+    CustomProvider, Described, DriftReport, JobRun, JobTimeouts, JobsReport, Outputs, SessionError,
+    StackSpec, StackView,
 };
 use crate::timeouts;
 
@@ -94,6 +95,10 @@ pub(super) struct Model {
     pub(super) log_tail: Attr<String>,
     pub(super) custom_terraform_provider: Attr<CustomProvider>,
     pub(super) timeouts: Attr<TimeoutsBlock>,
+    pub(super) plan_job_id: Attr<String>,
+    pub(super) detect_drift: Attr<bool>,
+    pub(super) drift_status: Attr<String>,
+    pub(super) drifted_resources: Attr<Vec<String>>,
 }
 
 impl Model {
@@ -119,6 +124,10 @@ impl Model {
             log_tail: Attr::of(v, "log_tail"),
             custom_terraform_provider: Attr::of(v, "custom_terraform_provider"),
             timeouts: Attr::of(v, "timeouts"),
+            plan_job_id: Attr::of(v, "plan_job_id"),
+            detect_drift: Attr::of(v, "detect_drift"),
+            drift_status: Attr::of(v, "drift_status"),
+            drifted_resources: Attr::of(v, "drifted_resources"),
         }
     }
 
@@ -147,6 +156,10 @@ impl Model {
                 self.custom_terraform_provider.to_value(),
             ),
             ("timeouts", self.timeouts.to_value()),
+            ("plan_job_id", self.plan_job_id.to_value()),
+            ("detect_drift", self.detect_drift.to_value()),
+            ("drift_status", self.drift_status.to_value()),
+            ("drifted_resources", self.drifted_resources.to_value()),
         ])
     }
 
@@ -195,6 +208,44 @@ impl Model {
 
     pub(super) fn plan_only(&self) -> bool {
         self.operation.as_deref() == Some("plan")
+    }
+
+    /// What a reviewed plan job must have planned for this model to apply it.
+    pub(super) fn wanted(&self) -> Wanted {
+        Wanted {
+            source_sha256: self.source_sha256.known().cloned(),
+            working_directory: self.working_directory(),
+            variables: self.sent_variables(),
+        }
+    }
+
+    pub(super) fn detects_drift(&self) -> bool {
+        self.detect_drift.known() == Some(&true)
+    }
+
+    /// Whether Resource Manager can check this stack's drift: it detects drift of stacks
+    /// whose last job applied state, so the session's last job must be a successful APPLY.
+    pub(super) fn drift_checkable(&self) -> bool {
+        !self.plan_only() && self.last_job_state.as_deref() == Some("SUCCEEDED")
+    }
+
+    pub(super) fn drift_timeout(&self) -> std::time::Duration {
+        let resource = Value::object([("timeouts", self.timeouts.to_value())]);
+        timeouts::get(&resource, &DRIFT_TIMEOUT)
+    }
+
+    /// Records a drift detection's result (`None`: no result).
+    pub(super) fn record_drift(&mut self, report: Option<&DriftReport>) {
+        match report {
+            Some(r) => {
+                self.drift_status = Attr::Known(r.status.as_str().to_owned());
+                self.drifted_resources = Attr::Known(r.addresses());
+            }
+            None => {
+                self.drift_status = Attr::Known(NOT_CHECKED.to_owned());
+                self.drifted_resources = Attr::Known(Vec::new());
+            }
+        }
     }
 
     pub(super) fn working_directory(&self) -> Option<String> {
@@ -268,7 +319,11 @@ impl Model {
         }
         let mut diagnostics = Diagnostics::new();
         if let Some(e) = &report.failure {
-            diagnostics.push(diagnostic(e));
+            let mut d = diagnostic_for(e, self.custom_terraform_provider.known());
+            if let Some(outputs) = &report.outputs {
+                d.detail.push_str(&outputs_note(outputs));
+            }
+            diagnostics.push(d);
         }
         if let Some(e) = &report.outputs_error {
             let cause = match e {
@@ -312,5 +367,25 @@ impl Model {
                 *outputs = Attr::Known(BTreeMap::new());
             }
         }
+        // The jobs changed the stack: what a drift check said before no longer holds.
+        if self.drift_status.is_unknown() || self.drifted_resources.is_unknown() {
+            self.record_drift(None);
+        }
     }
+}
+
+/// The outputs a stack has after a failed job (a failed apply may have created some), for
+/// its diagnostic: values of plain outputs, names only of sensitive ones.
+fn outputs_note(outputs: &Outputs) -> String {
+    if outputs.plain.is_empty() && outputs.sensitive.is_empty() {
+        return "\nThe stack has no outputs.".to_owned();
+    }
+    let mut note = "\nOutputs of the stack now (also in the outputs attribute):\n".to_owned();
+    for (name, value) in &outputs.plain {
+        note.push_str(&format!("  {name} = {value}\n"));
+    }
+    for name in outputs.sensitive.keys() {
+        note.push_str(&format!("  {name} = (sensitive)\n"));
+    }
+    note
 }

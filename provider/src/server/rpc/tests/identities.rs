@@ -110,6 +110,11 @@ async fn identity_round_trips_through_plan_apply_read_update_and_import() {
     assert!(planned.diagnostics.is_empty(), "{:?}", planned.diagnostics);
     let want = widget_identity("a", Some("z1"));
     assert_eq!(identity_of(planned.planned_identity.as_ref()), want);
+    // Not known yet at plan time: no planned identity (Terraform cannot render an unknown one).
+    let unknown_name = widget_config("a", &[("name", Value::unknown())]);
+    let pending = plan(&svc, &Value::Null, &unknown_name, None).await;
+    assert!(pending.diagnostics.is_empty(), "{:?}", pending.diagnostics);
+    assert!(pending.planned_identity.is_none());
 
     let applied = svc
         .apply_resource_change(Request::new(pb::apply_resource_change::Request {
