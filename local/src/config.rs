@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use crate::connections::ConnectionLimits;
+use crate::rm::terraforms::TerraformBinary;
 
 /// Namespace answered by `GET /n` when none is configured.
 pub const DEFAULT_NAMESPACE: &str = "galleylocal";
@@ -50,8 +51,11 @@ pub struct Config {
     pub namespace: String,
     /// Injected into jobs as `TF_VAR_region`.
     pub region: String,
-    /// The terraform binary Resource Manager jobs run.
+    /// The terraform binary Resource Manager jobs run by default.
     pub terraform: PathBuf,
+    /// Every Terraform binary jobs choose from by their stack's `terraformVersion` (see
+    /// `rm::terraforms`), `terraform` included or not; empty: `terraform` only.
+    pub terraforms: Vec<TerraformBinary>,
     /// Passed to jobs as `TF_CLI_CONFIG_FILE` (for example a `dev_overrides` file).
     pub terraform_cli_config: Option<PathBuf>,
     /// Opt-in: without it, agent commands are accepted but their execution ends FAILED.
@@ -67,6 +71,11 @@ pub struct Config {
     pub extract: ExtractLimits,
     /// Timeouts and the connection limit of the listener.
     pub connections: ConnectionLimits,
+    /// New stacks are like those created before Resource Manager sourced third-party providers
+    /// from the Terraform Registry: `isThirdPartyProviderExperienceEnabled` false, a
+    /// `customTerraformProvider` given at creation ignored, and refused by UpdateStack until
+    /// an earlier update has set the flag.
+    pub older_stacks: bool,
 }
 
 impl Config {
@@ -77,6 +86,7 @@ impl Config {
             namespace: DEFAULT_NAMESPACE.to_owned(),
             region: DEFAULT_REGION.to_owned(),
             terraform: PathBuf::from("terraform"),
+            terraforms: Vec::new(),
             terraform_cli_config: None,
             enable_run_command: false,
             run_command_path_prefix: None,
@@ -84,6 +94,7 @@ impl Config {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             extract: ExtractLimits::default(),
             connections: ConnectionLimits::default(),
+            older_stacks: false,
         }
     }
 }

@@ -10,6 +10,7 @@ use clap::Parser;
 use galley_local::config::{
     self, ConnectionLimits, DEFAULT_NAMESPACE, DEFAULT_REGION, ExtractLimits,
 };
+use galley_local::rm::terraforms::TerraformBinary;
 use galley_local::{AppState, Config, TrustStore, app, connections, serve_with, trust};
 
 /// A local stand-in for OCI Resource Manager, Instance Agent (run command) and Object Storage,
@@ -39,9 +40,16 @@ struct Args {
     /// Region injected into Resource Manager jobs as `region`.
     #[arg(long, default_value = DEFAULT_REGION)]
     region: String,
-    /// Terraform binary for Resource Manager jobs.
-    #[arg(long, default_value = "terraform")]
-    terraform: PathBuf,
+    /// Terraform binary for Resource Manager jobs, as PATH or VERSION=PATH (repeatable). A job
+    /// runs the one of its stack's terraformVersion line (1.5.x), else the closest, and says
+    /// which in its first log line; a version not declared is asked with `version -json`. The
+    /// first is the default.
+    #[arg(
+        long = "terraform",
+        value_name = "[VERSION=]PATH",
+        default_value = "terraform"
+    )]
+    terraforms: Vec<TerraformBinary>,
     /// CLI configuration file passed to jobs as TF_CLI_CONFIG_FILE.
     #[arg(long, value_name = "FILE")]
     terraform_cli_config: Option<PathBuf>,
@@ -54,6 +62,11 @@ struct Args {
     /// Directory prepended to PATH for command scripts.
     #[arg(long, value_name = "DIR")]
     run_command_path_prefix: Option<PathBuf>,
+    /// New stacks are like those created before Resource Manager sourced third-party providers
+    /// from the registry (isThirdPartyProviderExperienceEnabled false): for testing clients
+    /// that must enable it before setting customTerraformProvider.
+    #[arg(long)]
+    older_stacks: bool,
     /// Write the bound address to this file once listening (useful with port 0).
     #[arg(long, value_name = "FILE")]
     ready_file: Option<PathBuf>,
@@ -138,16 +151,19 @@ async fn run(args: Args) -> anyhow::Result<()> {
     }
 
     // Children run in other directories: a relative path must not change meaning there.
-    let terraform = if args.terraform.components().count() > 1 {
-        std::path::absolute(&args.terraform)?
-    } else {
-        args.terraform
-    };
+    let mut terraforms = args.terraforms;
+    for binary in &mut terraforms {
+        if binary.path.components().count() > 1 {
+            binary.path = std::path::absolute(&binary.path)?;
+        }
+    }
     let config = Config {
         data_dir: args.data_dir,
         namespace: args.namespace,
         region: args.region,
-        terraform,
+        terraform: terraforms[0].path.clone(),
+        terraforms,
+        older_stacks: args.older_stacks,
         terraform_cli_config: args
             .terraform_cli_config
             .map(std::path::absolute)

@@ -22,6 +22,9 @@
 //! - [`resource_manager`], [`instance_agent`], [`object_storage`]: typed calls and models, one
 //!   module per service, field names as in the official SDKs; [`model`] holds what they share
 //!   (string enums tolerant of new values, [`model::Reply`]).
+//! - [`provider_bucket`]: the bucket layout of Resource Manager's custom providers
+//!   (`linux_amd64/terraform-provider-<TYPE>_v<X.Y.Z>`) and uploading a directory in it; the
+//!   `galley-upload-providers` binary is a thin command line over it.
 
 /// The constructor and accessors every typed service client shares: a transport and a base URL
 /// (`new`), a region resolved through `Endpoints` overrides (`for_region`), and the same endpoint
@@ -72,6 +75,7 @@ pub mod endpoints;
 pub mod instance_agent;
 pub mod model;
 pub mod object_storage;
+pub mod provider_bucket;
 pub mod resource_manager;
 pub mod setup;
 pub mod signing;

@@ -1,9 +1,11 @@
 """Times design tools through the official Python MCP SDK over stdio, inside Python (around each
-`call_tool`), against galley-sidecar and against the FastMCP baseline on the same session file.
+`call_tool`), against galley-sidecar with the directory store, galley-sidecar with the bucket store
+(when the spec has `bucket`), and the FastMCP baseline on the directory sidecar's session file.
 
-Usage: bench_client.py SPEC.json — SPEC has sidecar and baseline ({command, args, env}), arch
-(components and connections), iterations, warmup. Prints one JSON line: per server and tool the
-p50, p90, p99, max and mean in milliseconds, and whether both validations agree.
+Usage: bench_client.py SPEC.json — SPEC has sidecar, bucket (optional) and baseline ({command,
+args, env}), arch (components and connections), iterations, warmup. Prints one JSON line: per
+server and tool the p50, p90, p99, max and mean in milliseconds, and whether the validations
+agree.
 """
 
 import asyncio
@@ -59,25 +61,30 @@ async def main():
     out = {"iterations": n}
     compute = next(c["id"] for c in spec["arch"]["components"] if c["service_type"] == "compute")
 
-    async with Client(params(spec["sidecar"]), mode=spec.get("mode", "legacy")) as c:
-        out["protocol_version"] = c.protocol_version
-        r = await c.call_tool("create_session", {})
-        sid = r.structured_content["id"]
-        r = await c.call_tool("save_architecture", {"session_id": sid, **spec["arch"]})
-        assert not r.is_error, r.content
-        side = {}
-        side["get_session"], _ = await timed(c, "get_session", lambda i: {"session_id": sid}, n, w)
-        side["validate_architecture"], ours = await timed(c, "validate_architecture", lambda i: {"session_id": sid}, n, w)
-        side["list_available_services"], _ = await timed(c, "list_available_services", lambda i: {}, n, w)
-        side["configure_component"], _ = await timed(
-            c, "configure_component",
-            lambda i: {"session_id": sid, "component_id": compute, "config": {"ocpus": i % 4 + 1}}, n, w)
-        side["export_iac"], exported = await timed(c, "export_iac", lambda i: {"session_id": sid}, max(n // 5, 20), w)
-        side["export_diagram"], diagram = await timed(c, "export_diagram", lambda i: {"session_id": sid}, n, w)
-        side["export_summary"], _ = await timed(c, "export_summary", lambda i: {"session_id": sid}, n, w)
-        out["diagram_svg_bytes"] = len(diagram["svg"])
-        out["sidecar"] = side
-        out["exported_resources"] = len(exported["resources"])
+    async def design_tools(server):
+        async with Client(params(server), mode=spec.get("mode", "legacy")) as c:
+            r = await c.call_tool("create_session", {})
+            sid = r.structured_content["id"]
+            r = await c.call_tool("save_architecture", {"session_id": sid, **spec["arch"]})
+            assert not r.is_error, r.content
+            side = {}
+            side["get_session"], _ = await timed(c, "get_session", lambda i: {"session_id": sid}, n, w)
+            side["validate_architecture"], report = await timed(c, "validate_architecture", lambda i: {"session_id": sid}, n, w)
+            side["list_available_services"], _ = await timed(c, "list_available_services", lambda i: {}, n, w)
+            side["configure_component"], _ = await timed(
+                c, "configure_component",
+                lambda i: {"session_id": sid, "component_id": compute, "config": {"ocpus": i % 4 + 1}}, n, w)
+            side["export_iac"], exported = await timed(c, "export_iac", lambda i: {"session_id": sid}, max(n // 5, 20), w)
+            side["export_diagram"], diagram = await timed(c, "export_diagram", lambda i: {"session_id": sid}, n, w)
+            side["export_summary"], _ = await timed(c, "export_summary", lambda i: {"session_id": sid}, n, w)
+            out["diagram_svg_bytes"] = len(diagram["svg"])
+            return c.protocol_version, sid, side, report, exported
+
+    out["protocol_version"], sid, out["sidecar"], ours, exported = await design_tools(spec["sidecar"])
+    out["exported_resources"] = len(exported["resources"])
+    if "bucket" in spec:
+        _, _, out["bucket"], in_bucket, _ = await design_tools(spec["bucket"])
+        out["bucket_equivalent"] = findings(in_bucket) == findings(ours)
 
     async with Client(params(spec["baseline"]), mode="legacy") as c:
         base = {}

@@ -2,24 +2,30 @@
 //! FastMCP server doing the same work (`baseline_server.py`) in the same run:
 //!
 //! - latency of design tools (no Terraform) on a 50-component session, through a real client:
-//!   the Python MCP SDK over stdio, timed inside Python (`bench_client.py`); target p99 < 5 ms;
-//!   the view tools (`export_diagram`: layout, SVG and Mermaid; `export_summary`) on the same
-//!   session, target p99 < 20 ms;
+//!   the Python MCP SDK over stdio, timed inside Python (`bench_client.py`), with the directory
+//!   store (target p99 < 5 ms) and with the bucket store on galley-local's Object Storage over
+//!   loopback (target p99 < 10 ms); the view tools (`export_diagram`: layout, SVG and Mermaid;
+//!   `export_summary`) on the same session, target p99 < 20 ms;
 //! - start to ready: process start to the `initialize` answer on stdio (and to the "ready" log
 //!   line over HTTP); target < 100 ms;
 //! - idle RSS after start, and RSS after timed raw JSON-RPC calls on the session (which also show
-//!   the servers' own share of the latency, without the Python client); target idle < 25 MB.
+//!   the servers' own share of the latency, without the Python client); target idle < 25 MB with
+//!   either store.
 //!
 //! `cargo bench -p galley-sidecar --bench tools` (needs `bash tests/setup.sh` for the Python SDK
-//! and FastMCP). `GALLEY_BENCH_ITERATIONS` sets the timed calls per tool (default 1000). Prints
-//! a report and one JSON line; exits with 1 when a target is missed.
+//! and FastMCP, and a build of galley-local: `cargo build --release -p galley-local`).
+//! `GALLEY_BENCH_ITERATIONS` sets the timed calls per tool (default 1000). Prints a report and
+//! one JSON line; exits with 1 when a target is missed.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use galley_oci::object_storage::CreateBucketDetails;
+use galley_oci::setup::{self, SetupInputs};
 use galley_sidecar::catalog;
+use galley_tests::local::{COMPARTMENT, LocalOci, NAMESPACE};
 use serde_json::{Value, json};
 
 const COMPONENTS: usize = 50;
@@ -27,6 +33,8 @@ const P99_TARGET_MS: f64 = 5.0;
 const VIEW_P99_TARGET_MS: f64 = 20.0;
 /// Tools held to the view target instead of the design one.
 const VIEW_TOOLS: &[&str] = &["export_diagram", "export_summary"];
+const BUCKET_P99_TARGET_MS: f64 = 10.0;
+const BUCKET: &str = "galley-bench";
 const READY_TARGET_MS: f64 = 100.0;
 const IDLE_RSS_TARGET_MB: f64 = 25.0;
 const START_RUNS: usize = 20;
@@ -240,6 +248,36 @@ fn baseline_cmd(data: &Path, work: &Path) -> Command {
     cmd
 }
 
+/// The engine's environment plus the bucket store's settings, with its own cache directory.
+fn bucket_cmd(data: &Path, local: &LocalOci, args: &[&str]) -> Command {
+    let mut cmd = sidecar_cmd(data, args);
+    for (k, v) in local.env() {
+        cmd.env(k, v);
+    }
+    cmd.env("GALLEY_STATE_BUCKET", BUCKET)
+        .env("GALLEY_STATE_NAMESPACE", NAMESPACE);
+    cmd
+}
+
+/// Creates the bucket on the engine with the OCI set-up the sidecar uses.
+fn create_bucket(local: &LocalOci) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let env: std::collections::HashMap<String, String> = local.env().into_iter().collect();
+    let lookup = move |k: &str| env.get(k).cloned();
+    rt.block_on(async {
+        let os = setup::build_clients(&SetupInputs::from_env(&lookup), &lookup, "galley-bench")
+            .await
+            .expect("OCI set-up")
+            .object_storage;
+        os.create_bucket(NAMESPACE, &CreateBucketDetails::new(BUCKET, COMPARTMENT))
+            .await
+            .expect("create the bucket");
+    });
+}
+
 /// Milliseconds from spawn to the answer to `initialize`.
 fn start_to_initialize(mut make: impl FnMut() -> Command) -> f64 {
     let t0 = Instant::now();
@@ -403,16 +441,60 @@ fn main() {
     drop(b);
     drop(raw_calls);
 
+    // The bucket store on the local engine: idle memory, and the raw calls that reach the bucket.
+    let local = LocalOci::start();
+    create_bucket(&local);
+    let bucket_data = work.path().join("bucket-cache");
+    let mut s = Stdio_::spawn(&mut bucket_cmd(&bucket_data, &local, &["--stdio"]));
+    s.initialize();
+    std::thread::sleep(Duration::from_secs(1));
+    let bucket_idle_kb = s.rss_kb("VmRSS");
+    let bsid = s.call("create_session", json!({}))["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let mut args = arch.clone();
+    args["session_id"] = json!(bsid);
+    s.call("save_architecture", args);
+    let bucket_calls: Vec<(&str, RawArgs)> = vec![
+        ("get_session", Box::new(|_| json!({"session_id": bsid}))),
+        (
+            "configure_component",
+            Box::new(
+                |i| json!({"session_id": bsid, "component_id": compute, "config": {"ocpus": i % 4 + 1}}),
+            ),
+        ),
+    ];
+    for (tool, args) in &bucket_calls {
+        raw.insert(
+            format!("bucket.{tool}"),
+            time_raw(&mut s, tool, args, iterations),
+        );
+    }
+    let bucket_loaded_kb = s.rss_kb("VmRSS");
+    drop(s);
+    drop(bucket_calls);
+
     // Latency through the Python SDK.
     let server = |cmd: &Command| {
+        let env: serde_json::Map<String, Value> = cmd
+            .get_envs()
+            .filter_map(|(k, v)| {
+                Some((
+                    k.to_string_lossy().into_owned(),
+                    json!(v?.to_string_lossy()),
+                ))
+            })
+            .collect();
         json!({
             "command": cmd.get_program().to_string_lossy(),
             "args": cmd.get_args().map(|a| a.to_string_lossy().into_owned()).collect::<Vec<_>>(),
-            "env": {"GALLEY_DATA_DIR": data.display().to_string(), "RUST_LOG": "warn"},
+            "env": env,
         })
     };
     let spec = json!({
         "sidecar": server(&sidecar_cmd(&data, &["--stdio"])),
+        "bucket": server(&bucket_cmd(&bucket_data, &local, &["--stdio"])),
         "baseline": server(&baseline_cmd(&data, work.path())),
         "arch": arch,
         "iterations": iterations,
@@ -461,6 +543,22 @@ fn main() {
             f(&st["p90_ms"]),
             f(&st["p99_ms"]),
             f(&st["max_ms"])
+        );
+    }
+    println!("with the bucket store (galley-local Object Storage on loopback):");
+    let mut worst_bucket_p99: f64 = 0.0;
+    for (tool, st) in latency["bucket"].as_object().into_iter().flatten() {
+        worst_bucket_p99 = worst_bucket_p99.max(f(&st["p99_ms"]));
+        let ours = &latency["sidecar"][tool];
+        println!(
+            "{:<26} {:>9.3} {:>9.3} {:>9.3} {:>9.3}   bucket/directory: p50 {:.1}x, p99 {:.1}x",
+            tool,
+            f(&st["p50_ms"]),
+            f(&st["p90_ms"]),
+            f(&st["p99_ms"]),
+            f(&st["max_ms"]),
+            f(&st["p50_ms"]) / f(&ours["p50_ms"]),
+            f(&st["p99_ms"]) / f(&ours["p99_ms"]),
         );
     }
     println!("baseline (Python FastMCP, same session file, same client):");
@@ -515,11 +613,29 @@ fn main() {
         mb(baseline_idle_kb),
         baseline_idle_kb as f64 / idle_kb.max(1) as f64
     );
+    println!(
+        "RSS with the bucket store: idle {:.1} MB, after {} raw calls {:.1} MB",
+        mb(bucket_idle_kb),
+        2 * iterations,
+        mb(bucket_loaded_kb)
+    );
     let checks = [
         ("p99 < 5 ms", worst_p99 < P99_TARGET_MS),
         (
             "export_diagram and export_summary p99 < 20 ms",
             worst_view_p99 < VIEW_P99_TARGET_MS && worst_view_p99 > 0.0,
+        ),
+        (
+            "p99 < 10 ms with the bucket store",
+            worst_bucket_p99 < BUCKET_P99_TARGET_MS,
+        ),
+        (
+            "idle RSS < 25 MB with the bucket store",
+            mb(bucket_idle_kb) < IDLE_RSS_TARGET_MB,
+        ),
+        (
+            "same validation result with the bucket store",
+            latency["bucket_equivalent"] == true,
         ),
         (
             "start to ready < 100 ms",
@@ -543,11 +659,13 @@ fn main() {
             "ready_ms": {"stdio_median": sr, "stdio_max": max(&stdio_ready), "http_median": hr,
                          "http_max": max(&http_ready), "baseline_median": br},
             "rss_mb": {"idle": mb(idle_kb), "loaded": mb(loaded_kb), "peak": mb(peak_kb),
-                       "baseline_idle": mb(baseline_idle_kb)},
+                       "baseline_idle": mb(baseline_idle_kb), "bucket_idle": mb(bucket_idle_kb),
+                       "bucket_loaded": mb(bucket_loaded_kb)},
         })
     );
     let failed = checks.iter().any(|(_, ok)| !ok);
-    // exit() skips destructors: remove the work directory first.
+    // exit() skips destructors: stop the engine and remove the work directory first.
+    drop(local);
     drop(work);
     if failed {
         std::process::exit(1);

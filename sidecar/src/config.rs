@@ -4,11 +4,13 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use galley_contract::env::WORK_COMPARTMENT_ID;
 use galley_oci::setup::env;
 
 use crate::oci::OciSettings;
+use crate::store::{DEFAULT_CACHE_SESSIONS, lease::DEFAULT_LEASE};
 
 /// How clients reach the sidecar.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,6 +45,21 @@ pub struct Config {
     pub terraform: PathBuf,
     /// OCI auth and endpoints, as the provider reads them (handed to Terraform as they are).
     pub oci: OciSettings,
+    /// `GALLEY_STATE_BUCKET` and what goes with it: sessions in a bucket.
+    pub state: Option<StateConfig>,
+    /// `GALLEY_STATE_LEASE_SECS`: how long the lease of a heavy operation lasts unrenewed.
+    pub lease: Duration,
+}
+
+/// The bucket store's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateConfig {
+    /// `GALLEY_STATE_BUCKET`.
+    pub bucket: String,
+    /// `GALLEY_STATE_NAMESPACE`; `None`: asked of Object Storage.
+    pub namespace: Option<String>,
+    /// `GALLEY_STATE_CACHE_SESSIONS`: session records kept in memory.
+    pub cache_sessions: usize,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -67,6 +84,12 @@ environment:
   GALLEY_HEARING_FILE      YAML file of hearing questions replacing the shipped ones
   GALLEY_PROVIDER_DIR      directory holding terraform-provider-galley (default: next to this binary)
   GALLEY_TERRAFORM         terraform CLI to run (default: terraform on PATH)
+  GALLEY_STATE_BUCKET      keep sessions, stack files, plans and the runner's state in this Object
+                           Storage bucket (GALLEY_DATA_DIR is then only a cache)
+  GALLEY_STATE_NAMESPACE   the bucket's namespace (default: the tenancy's, asked of Object Storage)
+  GALLEY_STATE_LEASE_SECS  how long a plan/apply/destroy's lease on its session lasts unrenewed
+                           (default 60; renewed every third of it while the run goes on)
+  GALLEY_STATE_CACHE_SESSIONS  session records kept in memory with the bucket (default 64)
   RUST_LOG                 log filter (logs go to stderr)
 
 OCI access (passed to the Galley provider, and used by get_rm_job_status), as the provider reads it:
@@ -124,6 +147,40 @@ impl Config {
                 )));
             }
         };
+        let number = |name: &str, default: u64, min: u64| -> Result<u64, ConfigError> {
+            match env(name).filter(|v| !v.trim().is_empty()) {
+                None => Ok(default),
+                Some(v) => v
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| *n >= min)
+                    .ok_or_else(|| {
+                        ConfigError::Usage(format!(
+                            "{name}={v:?} is not a whole number of at least {min}"
+                        ))
+                    }),
+            }
+        };
+        let lease = Duration::from_secs(number(
+            "GALLEY_STATE_LEASE_SECS",
+            DEFAULT_LEASE.as_secs(),
+            1,
+        )?);
+        let state = match env("GALLEY_STATE_BUCKET").filter(|b| !b.trim().is_empty()) {
+            None => None,
+            Some(bucket) => Some(StateConfig {
+                bucket: bucket.trim().to_string(),
+                namespace: env("GALLEY_STATE_NAMESPACE")
+                    .map(|n| n.trim().to_string())
+                    .filter(|n| !n.is_empty()),
+                cache_sessions: number(
+                    "GALLEY_STATE_CACHE_SESSIONS",
+                    DEFAULT_CACHE_SESSIONS as u64,
+                    1,
+                )? as usize,
+            }),
+        };
         let exe_dir = std::env::current_exe()
             .ok()
             .and_then(|p| p.parent().map(PathBuf::from))
@@ -148,6 +205,8 @@ impl Config {
                 .map(PathBuf::from)
                 .unwrap_or_else(|| PathBuf::from("terraform")),
             oci: OciSettings::from_env(&env),
+            state,
+            lease,
         })
     }
 }
@@ -186,6 +245,40 @@ mod tests {
     }
 
     #[test]
+    fn the_state_bucket_settings() {
+        let c = Config::from_parts(&args(&["--stdio"]), |k| match k {
+            "GALLEY_STATE_BUCKET" => Some(" galley-state ".into()),
+            "GALLEY_STATE_LEASE_SECS" => Some("5".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(
+            c.state,
+            Some(StateConfig {
+                bucket: "galley-state".into(),
+                namespace: None,
+                cache_sessions: DEFAULT_CACHE_SESSIONS,
+            })
+        );
+        assert_eq!(c.lease, Duration::from_secs(5));
+        for bad in ["0", "soon", "-1"] {
+            let err = Config::from_parts(&args(&["--stdio"]), |k| {
+                (k == "GALLEY_STATE_LEASE_SECS").then(|| bad.to_string())
+            })
+            .unwrap_err()
+            .to_string();
+            assert!(err.contains("GALLEY_STATE_LEASE_SECS"), "{err}");
+        }
+        let c = Config::from_parts(&args(&["--stdio"]), |k| match k {
+            "GALLEY_STATE_BUCKET" => Some("b".into()),
+            "GALLEY_STATE_NAMESPACE" => Some("ns".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(c.state.unwrap().namespace.as_deref(), Some("ns"));
+    }
+
+    #[test]
     fn environment() {
         let env = |k: &str| match k {
             "GALLEY_READ_ONLY" => Some("1".to_string()),
@@ -203,6 +296,8 @@ mod tests {
         );
         assert_eq!(c.url_token, None);
         assert_eq!(c.oci, OciSettings::default());
+        assert_eq!(c.state, None, "the directory store by default");
+        assert_eq!(c.lease, DEFAULT_LEASE);
         let c = Config::from_parts(&args(&["--stdio"]), |k| {
             (k == env::RESOURCE_MANAGER_ENDPOINT).then(|| "http://127.0.0.1:9".to_string())
         })

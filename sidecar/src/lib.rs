@@ -5,8 +5,10 @@
 //! # Layout
 //! - `config`: settings from the command line and `GALLEY_*` environment variables; `limits`:
 //!   the limits and timeouts (their own flags and variables).
-//! - `model`: the session document; `store`: sessions on disk (ids, atomic private writes, no
-//!   links followed, safe paths, the stack digest).
+//! - `model`: the session document; `store`: where sessions live, a directory or an Object
+//!   Storage bucket behind one interface (ids, conditional updates, safe paths, the stack
+//!   digest, the lease of heavy operations); `tfstate`: the Terraform `http` backend the runner
+//!   keeps its state in with the bucket store.
 //! - `catalog`: the service types; `rules`: the YAML design rules and their evaluation;
 //!   `hearing`: the requirements interview (YAML questions) and the design defaults it implies.
 //! - `view`: the design seen: placement, the diagram (SVG drawn here, and Mermaid), the Markdown
@@ -37,4 +39,5 @@ pub mod security;
 pub mod server;
 pub mod stdio;
 pub mod store;
+pub mod tfstate;
 pub mod view;

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use anyhow::Context;
+use galley_sidecar::config::StateConfig;
 use galley_sidecar::config::{Config, Transport};
 use galley_sidecar::hearing::QuestionSet;
 use galley_sidecar::http;
@@ -13,7 +14,8 @@ use galley_sidecar::rules::RuleSet;
 use galley_sidecar::runner::TerraformRunner;
 use galley_sidecar::security::Policy;
 use galley_sidecar::server::Sidecar;
-use galley_sidecar::store::SessionStore;
+use galley_sidecar::store::{self, BucketConfig, SessionStore};
+use galley_sidecar::tfstate;
 use rmcp::ServiceExt;
 use tokio_util::sync::CancellationToken;
 
@@ -30,6 +32,44 @@ fn init_logging() {
         .with_writer(std::io::stderr)
         .with_current_span(false)
         .init();
+}
+
+/// The bucket store of `state`, reached with the OCI settings the sidecar reads.
+async fn open_bucket(config: &Config, state: &StateConfig) -> anyhow::Result<SessionStore> {
+    let client = config
+        .oci
+        .object_storage(store::retry_policy(), store::CALL_TIMEOUT)
+        .await
+        .context("failed to set up OCI access for GALLEY_STATE_BUCKET")?;
+    let namespace = match &state.namespace {
+        Some(n) => n.clone(),
+        None => {
+            client
+                .get_namespace(None)
+                .await
+                .context(
+                    "failed to ask Object Storage for the namespace of GALLEY_STATE_BUCKET; set GALLEY_STATE_NAMESPACE",
+                )?
+                .value
+        }
+    };
+    SessionStore::open_bucket(
+        &config.data_dir,
+        BucketConfig {
+            client,
+            namespace,
+            bucket: state.bucket.clone(),
+            cache_sessions: state.cache_sessions,
+        },
+    )
+    .await
+    .with_context(|| {
+        format!(
+            "failed to open the sessions in bucket {} (cache in {})",
+            state.bucket,
+            config.data_dir.display()
+        )
+    })
 }
 
 #[tokio::main]
@@ -61,12 +101,21 @@ async fn main() -> anyhow::Result<()> {
         libc::umask(0o077);
     }
 
-    let store = SessionStore::open(&config.data_dir).with_context(|| {
-        format!(
-            "failed to open the data directory {}",
-            config.data_dir.display()
-        )
-    })?;
+    let store = match &config.state {
+        None => SessionStore::open(&config.data_dir).with_context(|| {
+            format!(
+                "failed to open the data directory {}",
+                config.data_dir.display()
+            )
+        })?,
+        Some(state) => open_bucket(&config, state).await?,
+    }
+    .with_lease_duration(config.lease);
+    tracing::info!(
+        store = store.kind(),
+        lease_secs = config.lease.as_secs(),
+        "sessions store opened"
+    );
     let rules = match &config.rules_dir {
         Some(dir) => RuleSet::from_dir(dir)?,
         None => RuleSet::embedded()?,
@@ -101,11 +150,18 @@ async fn main() -> anyhow::Result<()> {
     if let Some(home) = std::env::var_os("HOME") {
         server_paths.push((home.to_string_lossy().into_owned(), "~".to_string()));
     }
-    let sidecar = Sidecar::new(store, rules, runner, config.read_only)
+    let shutdown = CancellationToken::new();
+    let mut sidecar = Sidecar::new(store.clone(), rules, runner, config.read_only)
         .with_hearing(hearing)
         .with_design_limits(limits.design.clone())
         .with_server_paths(server_paths);
-    let shutdown = CancellationToken::new();
+    if config.state.is_some() {
+        // The runner's Terraform state goes to the bucket too, through the sidecar.
+        let backend = tfstate::serve(store, shutdown.clone())
+            .await
+            .context("failed to serve the Terraform state backend on loopback")?;
+        sidecar = sidecar.with_state_backend(backend);
+    }
     {
         let shutdown = shutdown.clone();
         tokio::spawn(async move {

@@ -10,7 +10,10 @@ use std::sync::Arc;
 
 use galley_contract::env::{LEGACY_COMPARTMENT_OCID, WORK_COMPARTMENT_ID};
 use galley_oci::client::OciError;
-use galley_oci::resource_manager::{Job, ResourceManagerClient};
+use galley_oci::object_storage::ObjectStorageClient;
+use galley_oci::resource_manager::{
+    Job, ListJobsRequest, ListStacksRequest, ResourceManagerClient, StackLifecycleState,
+};
 use galley_oci::setup::{self, OciClients, OciSetupError, SetupInputs, env};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -112,6 +115,18 @@ impl OciSettings {
         SetupInputs::from_env(|k| self.get(k).map(str::to_string))
     }
 
+    /// The Object Storage client of these settings (the bucket store's), with `retry` and
+    /// `timeout` for every call.
+    pub async fn object_storage(
+        &self,
+        retry: galley_oci::client::RetryPolicy,
+        timeout: std::time::Duration,
+    ) -> Result<ObjectStorageClient, OciSetupError> {
+        let os = self.clients().await?.object_storage;
+        let client = os.client().with_retry_policy(retry).with_timeout(timeout);
+        Ok(os.with_client(client))
+    }
+
     /// Authenticates and builds the clients, reading files through the snapshot (`HOME`,
     /// `OCI_CONFIG_FILE`) rather than the live environment.
     async fn clients(&self) -> Result<OciClients, OciSetupError> {
@@ -193,6 +208,85 @@ impl ResourceManager {
             }),
             Err(e) => Err(RmError::Api(e)),
         }
+    }
+
+    /// The stacks of `compartment` (deleted ones aside) whose free-form tag `key` is `value`.
+    pub async fn stacks_tagged(
+        &self,
+        compartment: &str,
+        key: &str,
+        value: &str,
+    ) -> Result<Vec<String>, RmError> {
+        let rm = self.client().await?;
+        let stacks = rm
+            .list_all_stacks(&ListStacksRequest {
+                compartment_id: Some(compartment.to_string()),
+                ..ListStacksRequest::default()
+            })
+            .await
+            .map_err(RmError::Api)?;
+        Ok(stacks
+            .into_iter()
+            .filter(|s| {
+                !matches!(
+                    s.lifecycle_state,
+                    StackLifecycleState::Deleted | StackLifecycleState::Deleting
+                )
+            })
+            .filter(|s| {
+                s.freeform_tags
+                    .as_ref()
+                    .and_then(|t| t.get(key))
+                    .is_some_and(|v| v == value)
+            })
+            .map(|s| s.id)
+            .collect())
+    }
+
+    /// Cancels the jobs of `stack_id` that have not ended (a run that died left them) and
+    /// waits up to `limit` for them to end; returns each with the state it reached.
+    pub async fn finish_jobs(
+        &self,
+        stack_id: &str,
+        limit: std::time::Duration,
+    ) -> Result<Vec<(String, String)>, RmError> {
+        let rm = self.client().await?;
+        let jobs = rm
+            .list_all_jobs(&ListJobsRequest {
+                stack_id: Some(stack_id.to_string()),
+                ..ListJobsRequest::default()
+            })
+            .await
+            .map_err(RmError::Api)?;
+        let running: Vec<String> = jobs
+            .into_iter()
+            .filter(|j| !j.lifecycle_state.is_terminal())
+            .map(|j| j.id)
+            .collect();
+        for id in &running {
+            if let Err(e) = rm.cancel_job(id, false).await {
+                // Ended or already cancelling in the meantime: what follows reads its state.
+                tracing::warn!(job = %id, error = %e, "failed to cancel a job left running");
+            }
+        }
+        let deadline = tokio::time::Instant::now() + limit;
+        let mut out = Vec::with_capacity(running.len());
+        for id in running {
+            let state = loop {
+                let state = rm
+                    .get_job(&id)
+                    .await
+                    .map_err(RmError::Api)?
+                    .value
+                    .lifecycle_state;
+                if state.is_terminal() || tokio::time::Instant::now() >= deadline {
+                    break state;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            };
+            out.push((id, state.as_str().to_string()));
+        }
+        Ok(out)
     }
 
     /// The addresses of the resource instances the stack's Terraform state holds: what a

@@ -8,8 +8,11 @@
 //! - [`terraform`]: a Terraform working directory wired to the provider under test.
 //! - [`local`]: the local OCI engine (`galley-local`) with a generated API key, and the
 //!   environment that points Terraform and SDKs at it.
+//! - [`release`]: the provider's release (`deploy/package-provider.sh`), built once for the
+//!   tests that need it, and the `galley-upload-providers` command.
 
 pub mod local;
+pub mod release;
 pub mod servers;
 pub mod terraform;
 pub mod tools;

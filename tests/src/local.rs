@@ -41,6 +41,11 @@ pub struct LocalOptions {
     pub run_command_path_prefix: Option<PathBuf>,
     /// Seconds a cancelled job's terraform gets after SIGINT (`--cancel-grace-secs`).
     pub cancel_grace_secs: Option<u64>,
+    /// Further Terraform binaries jobs choose from by their stack's `terraformVersion`
+    /// (`--terraform [VERSION=]PATH`, after the default `.tools/bin/terraform`).
+    pub terraforms: Vec<String>,
+    /// Stacks are created like those made before custom providers existed (`--older-stacks`).
+    pub older_stacks: bool,
     /// The CLI configuration the jobs' terraform gets (empty when unset), such as
     /// `dev_overrides` for a provider under test.
     pub job_cli_config: Option<String>,
@@ -199,6 +204,12 @@ impl LocalOci {
         if let Some(secs) = options.cancel_grace_secs {
             cmd.arg("--cancel-grace-secs").arg(secs.to_string());
         }
+        for terraform in &options.terraforms {
+            cmd.arg("--terraform").arg(terraform);
+        }
+        if options.older_stacks {
+            cmd.arg("--older-stacks");
+        }
         let child = {
             use std::os::unix::process::CommandExt;
             cmd.current_dir(dir.path())
@@ -293,6 +304,15 @@ impl LocalOci {
         let (status, body) = self.admin("POST", "/_galley/faults", Some(&fault.to_string()));
         assert_eq!(status, 201, "arming {fault} failed: {body}");
         serde_json::from_str(&body).expect("the engine answers JSON")
+    }
+
+    /// Disarms every fault.
+    pub fn clear_faults(&self) {
+        let (status, body) = self.admin("DELETE", "/_galley/faults", None);
+        assert!(
+            (200..300).contains(&status),
+            "clearing faults failed: {body}"
+        );
     }
 
     /// The armed faults and their remaining counts.

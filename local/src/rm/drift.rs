@@ -29,6 +29,7 @@ use super::logs::{Level, LogWriter};
 use super::model::{
     ConfigSourceRecord, Job, JobInternal, JobState, Operation, OperationDetails, Stack, StoredJob,
 };
+use super::prepare::prepare;
 use super::runner::{Execution, StepEnd};
 use super::workrequests::{
     self, DRIFT_DETECTION, StoredWorkRequest, WorkRequest, WorkRequestError, WorkRequestInternal,
@@ -255,6 +256,8 @@ fn as_job(stack: &Stack, wr: &StoredWorkRequest) -> StoredJob {
             display_name: "drift detection".to_owned(),
             operation: Operation::Plan,
             is_provider_upgrade_required: false,
+            is_third_party_provider_experience_enabled: stack
+                .is_third_party_provider_experience_enabled,
             job_operation_details: OperationDetails {
                 operation: Operation::Plan,
                 terraform_advanced_options: None,
@@ -314,11 +317,16 @@ async fn detect(
         .map_err(|e| format!("failed to put the stack's state in place: {e}"))?;
     let job = as_job(stack, wr);
     let ctl = JobControl::default();
+    // The same Terraform and custom providers a job of the stack would run with.
+    let prepared = prepare(state, &job, &log)
+        .await
+        .map_err(|failure| failure.message)?;
     let exec = Execution {
         state,
         job: &job,
         log: log.clone(),
         ctl: &ctl,
+        prepared: &prepared,
     };
     let step = |end: StepEnd, what: &str| match end {
         StepEnd::Success => Ok(()),

@@ -181,6 +181,8 @@ fn create(
                 .display_name
                 .unwrap_or_else(|| format!("ormjob{}", now.replace(['-', ':', 'T', '.', 'Z'], ""))),
             operation,
+            is_third_party_provider_experience_enabled: stack
+                .is_third_party_provider_experience_enabled,
             is_provider_upgrade_required: jod
                 .as_ref()
                 .and_then(|j| j.is_provider_upgrade_required)

@@ -6,8 +6,12 @@
 //!   unzipped configuration a job ran in).
 //! - `<data>/jobs/<job>/job.json`, `logs.jsonl`, `config.zip` (the configuration as of the
 //!   job's creation), `plan.tfplan` (plan jobs), `tfstate.json` (state after the job),
-//!   `import.tfstate` (IMPORT_TF_STATE jobs).
+//!   `import.tfstate` (IMPORT_TF_STATE jobs), `custom-providers/` (the providers of the stack's
+//!   `customTerraformProvider` bucket and the job's CLI configuration, see [`providers`]).
 //! - `<data>/workrequests/<id>/`: drift detections (see [`workrequests`] and [`drift`]).
+//!
+//! Before its first terraform command a job chooses its Terraform binary by the stack's
+//! `terraformVersion` ([`terraforms`]) and installs its custom providers ([`prepare`]).
 //!
 //! On open, jobs and work requests found ACCEPTED or IN_PROGRESS were interrupted by a
 //! restart: they end FAILED with a message saying so (CANCELING jobs end CANCELED).
@@ -16,9 +20,12 @@ pub mod drift;
 pub mod jobs;
 pub mod logs;
 pub mod model;
+pub mod prepare;
+pub mod providers;
 pub mod runner;
 pub mod saved_plan;
 pub mod stacks;
+pub mod terraforms;
 pub mod workrequests;
 pub mod zipdir;
 

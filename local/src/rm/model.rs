@@ -31,6 +31,10 @@ pub struct Stack {
     pub config_source: ConfigSource,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_terraform_provider: Option<Value>,
+    /// May use `customTerraformProvider`. A stack stored before the engine knew the flag reads
+    /// as false: an older stack.
+    #[serde(default)]
+    pub is_third_party_provider_experience_enabled: bool,
     #[serde(default)]
     pub variables: StringMap,
     pub terraform_version: String,
@@ -109,6 +113,7 @@ pub struct UpdateStackDetails {
     pub description: Option<String>,
     pub config_source: Option<ConfigSourceDetails>,
     pub custom_terraform_provider: Option<Value>,
+    pub is_third_party_provider_experience_enabled: Option<bool>,
     pub variables: Option<StringMap>,
     pub terraform_version: Option<String>,
     pub freeform_tags: Option<StringMap>,
@@ -220,6 +225,9 @@ pub struct Job {
     pub compartment_id: String,
     pub display_name: String,
     pub operation: Operation,
+    /// The stack's flag when the job was created.
+    #[serde(default)]
+    pub is_third_party_provider_experience_enabled: bool,
     pub is_provider_upgrade_required: bool,
     pub job_operation_details: OperationDetails,
     #[serde(default, skip_serializing_if = "Option::is_none")]

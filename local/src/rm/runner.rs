@@ -20,6 +20,7 @@ use tokio::time::Instant;
 
 use super::logs::{Level, LogWriter};
 use super::model::{FailureDetails, JobState, Operation, PlanStrategy, StoredJob};
+use super::prepare::{Prepared, prepare};
 use super::{INTERRUPTED_MESSAGE, JobControl, saved_plan, zipdir};
 use crate::app::AppState;
 use crate::process;
@@ -87,15 +88,19 @@ pub async fn run(state: AppState, job_id: String, ctl: JobControl) {
                 }
             });
             match started {
-                Ok(Some(job)) => {
-                    let exec = Execution {
-                        state: &state,
-                        job: &job,
-                        log: log.clone(),
-                        ctl: &ctl,
-                    };
-                    exec.execute().await
-                }
+                Ok(Some(job)) => match prepare(&state, &job, &log).await {
+                    Ok(prepared) => {
+                        let exec = Execution {
+                            state: &state,
+                            job: &job,
+                            log: log.clone(),
+                            ctl: &ctl,
+                            prepared: &prepared,
+                        };
+                        exec.execute().await
+                    }
+                    Err(failure) => Outcome::failed(failure.code, failure.message),
+                },
                 Ok(None) => return,
                 Err(e) => Outcome::failed("INTERNAL_SERVICE_ERROR", e.to_string()),
             }
@@ -149,6 +154,8 @@ pub(super) struct Execution<'a> {
     pub(super) job: &'a StoredJob,
     pub(super) log: Arc<LogWriter>,
     pub(super) ctl: &'a JobControl,
+    /// The Terraform binary and CLI configuration the job runs with.
+    pub(super) prepared: &'a Prepared,
 }
 
 impl Execution<'_> {
@@ -349,7 +356,7 @@ impl Execution<'_> {
     pub(super) fn command(&self, wd: &Path, args: &[OsString]) -> Command {
         let config = self.state.config();
         let job = &self.job.api;
-        let mut cmd = Command::new(&config.terraform);
+        let mut cmd = Command::new(&self.prepared.terraform);
         cmd.args(args)
             .current_dir(wd)
             .stdin(Stdio::null())
@@ -369,7 +376,12 @@ impl Execution<'_> {
             }
         }
         cmd.env("TF_IN_AUTOMATION", "1").env("TF_INPUT", "0");
-        if let Some(cli_config) = &config.terraform_cli_config {
+        if let Some(cli_config) = self
+            .prepared
+            .cli_config
+            .as_ref()
+            .or(config.terraform_cli_config.as_ref())
+        {
             cmd.env("TF_CLI_CONFIG_FILE", cli_config);
         }
         if std::env::var_os("TF_PLUGIN_CACHE_DIR").is_none() {
@@ -416,10 +428,7 @@ impl Execution<'_> {
             Err(e) => {
                 self.log.line(
                     Level::Error,
-                    &format!(
-                        "failed to start {}: {e}",
-                        self.state.config().terraform.display()
-                    ),
+                    &format!("failed to start {}: {e}", self.prepared.terraform.display()),
                 );
                 return StepEnd::Failed;
             }

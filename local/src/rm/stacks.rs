@@ -20,7 +20,7 @@ use crate::retry::Claim;
 use crate::store;
 
 const ZIP_UPLOAD: &str = "ZIP_UPLOAD";
-const DEFAULT_TERRAFORM_VERSION: &str = "1.5.x";
+pub const DEFAULT_TERRAFORM_VERSION: &str = "1.5.x";
 
 /// The stack, or 404 when absent.
 pub fn find(state: &AppState, id: &str) -> ApiResult<Stack> {
@@ -71,6 +71,8 @@ fn create(state: &AppState, d: CreateStackDetails) -> ApiResult<Stack> {
         .ok_or_else(|| ApiError::missing("configSource"))?;
     let (zip, working_directory) = zip_source(&source)?;
     let zip = zip.ok_or_else(|| ApiError::missing("configSource.zipFileBase64Encoded"))?;
+    let (custom_terraform_provider, third_party) =
+        super::providers::create_settings(state.config(), d.custom_terraform_provider)?;
     let now = crate::clock::now();
     let stack = Stack {
         id: crate::ids::ocid("ormstack"),
@@ -85,7 +87,8 @@ fn create(state: &AppState, d: CreateStackDetails) -> ApiResult<Stack> {
             config_source_type: ZIP_UPLOAD.to_owned(),
             working_directory,
         },
-        custom_terraform_provider: d.custom_terraform_provider,
+        custom_terraform_provider,
+        is_third_party_provider_experience_enabled: third_party,
         variables: d.variables.unwrap_or_default(),
         terraform_version: d
             .terraform_version
@@ -225,6 +228,7 @@ pub async fn update_stack(
     let mut stack = find_active(&state, &id)?;
     api::check_if_match(&headers, &stack)?;
     let d: UpdateStackDetails = api::parse_json(&body)?;
+    super::providers::update_stack(&mut stack, &d)?;
     let rm = state.rm();
     if let Some(source) = &d.config_source {
         let (zip, wd) = zip_source(source)?;
@@ -238,9 +242,6 @@ pub async fn update_stack(
     }
     if let Some(v) = d.description {
         stack.description = Some(v);
-    }
-    if let Some(v) = d.custom_terraform_provider {
-        stack.custom_terraform_provider = Some(v);
     }
     // RM replaces the whole map rather than merging it.
     if let Some(v) = d.variables {

@@ -6,6 +6,7 @@
 mod agent;
 mod attacks;
 mod auth;
+mod custom_providers;
 mod faults;
 mod object_storage;
 mod resource_manager;

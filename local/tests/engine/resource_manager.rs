@@ -425,6 +425,58 @@ async fn jobs_get_the_cli_config_and_honour_the_working_directory() {
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
 }
 
+/// Stacks are found by their free-form tags (the sidecar finds a session's stack by one), so
+/// ListStacks summaries carry them, as set at create and replaced by an update.
+#[tokio::test]
+async fn stack_summaries_carry_free_form_tags() {
+    let e = Engine::new();
+    let body = json!({
+        "compartmentId": COMPARTMENT,
+        "displayName": "tagged",
+        "freeformTags": {"galley-session": "s-aaaaaaaaaaaa"},
+        "configSource": {
+            "configSourceType": "ZIP_UPLOAD",
+            "zipFileBase64Encoded": crate::util::zip_b64(&crate::util::fixture("tf/ok")),
+        },
+    });
+    let bytes = serde_json::to_vec(&body).unwrap();
+    let created = e
+        .send(e.signed(Method::POST, "/20180917/stacks", Some(&bytes), &[]))
+        .await;
+    assert_eq!(created.status, StatusCode::OK);
+    let id = created.json()["id"].as_str().unwrap().to_string();
+    let listed = e
+        .get(&format!("/20180917/stacks?compartmentId={COMPARTMENT}"))
+        .await
+        .json();
+    assert_eq!(listed[0]["id"], id.as_str());
+    assert_eq!(
+        listed[0]["freeformTags"],
+        json!({"galley-session": "s-aaaaaaaaaaaa"})
+    );
+    let update = serde_json::to_vec(
+        &json!({"freeformTags": {"galley-session": "s-bbbbbbbbbbbb", "team": "x"}}),
+    )
+    .unwrap();
+    let updated = e
+        .send(e.signed(
+            Method::PUT,
+            &format!("/20180917/stacks/{id}"),
+            Some(&update),
+            &[],
+        ))
+        .await;
+    assert_eq!(updated.status, StatusCode::OK);
+    let listed = e
+        .get(&format!("/20180917/stacks?compartmentId={COMPARTMENT}"))
+        .await
+        .json();
+    assert_eq!(
+        listed[0]["freeformTags"],
+        json!({"galley-session": "s-bbbbbbbbbbbb", "team": "x"})
+    );
+}
+
 /// Polls a work request until it ends.
 async fn wait_work_request(e: &Engine, id: &str) -> serde_json::Value {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);

@@ -19,6 +19,9 @@ use crate::client::{Client, OciError, Request, Safety, encode_path_segment};
 use crate::endpoints::{EndpointError, Endpoints, Service};
 use crate::model::{Reply, rfc3339, string_enum};
 
+/// Largest number of pages [`ObjectStorageClient::list_all_objects`] follows.
+pub const MAX_LIST_PAGES: usize = 1000;
+
 /// Prefix of user metadata headers.
 pub const METADATA_PREFIX: &str = "opc-meta-";
 
@@ -300,6 +303,47 @@ impl ObjectHead {
     }
 }
 
+/// One object of a ListObjects page, with the fields asked for.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ObjectSummary {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub md5: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_created: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_modified: Option<String>,
+}
+
+/// A ListObjects page.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ListObjects {
+    pub objects: Vec<ObjectSummary>,
+    /// With a delimiter: the name prefixes up to and including it, each once.
+    pub prefixes: Vec<String>,
+    /// Where the next page starts, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_start_with: Option<String>,
+}
+
+/// Query of ListObjects.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ListObjectsRequest {
+    pub prefix: Option<String>,
+    pub start: Option<String>,
+    pub delimiter: Option<String>,
+    pub limit: Option<u32>,
+    /// Comma-separated fields beside `name`: `size`, `etag`, `md5`, `timeCreated`,
+    /// `timeModified`.
+    pub fields: Option<String>,
+}
+
 /// An object's bytes and headers.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ObjectContent {
@@ -476,6 +520,55 @@ impl ObjectStorageClient {
             Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    /// ListObjects: one page.
+    pub async fn list_objects(
+        &self,
+        namespace: &str,
+        bucket: &str,
+        query: &ListObjectsRequest,
+    ) -> Result<Reply<ListObjects>, OciError> {
+        let request = Request::new(
+            "ListObjects",
+            Method::GET,
+            format!("{}/o", self.bucket_url(namespace, Some(bucket))),
+        )
+        .query_opt("prefix", query.prefix.as_deref())
+        .query_opt("start", query.start.as_deref())
+        .query_opt("delimiter", query.delimiter.as_deref())
+        .query_opt("limit", query.limit)
+        .query_opt("fields", query.fields.as_deref());
+        let response = self.client.send(request).await?;
+        Ok(Reply::new(response.json()?, &response))
+    }
+
+    /// ListObjects, every page (at most [`MAX_LIST_PAGES`]).
+    pub async fn list_all_objects(
+        &self,
+        namespace: &str,
+        bucket: &str,
+        query: &ListObjectsRequest,
+    ) -> Result<ListObjects, OciError> {
+        let mut query = query.clone();
+        let mut all = ListObjects::default();
+        for _ in 0..MAX_LIST_PAGES {
+            let page = self.list_objects(namespace, bucket, &query).await?.value;
+            all.objects.extend(page.objects);
+            for p in page.prefixes {
+                if !all.prefixes.contains(&p) {
+                    all.prefixes.push(p);
+                }
+            }
+            match page.next_start_with {
+                Some(next) => query.start = Some(next),
+                None => return Ok(all),
+            }
+        }
+        Err(OciError::InvalidRequest {
+            operation: "ListObjects",
+            reason: format!("the bucket listing did not end after {MAX_LIST_PAGES} pages"),
+        })
     }
 
     /// DeleteObject.

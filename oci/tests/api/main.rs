@@ -10,6 +10,7 @@ mod endpoints;
 mod instance_principal;
 mod logs;
 mod models;
+mod provider_upload;
 mod resource_principal;
 mod retry;
 mod services;

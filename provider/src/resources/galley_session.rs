@@ -29,7 +29,7 @@ use crate::identity::{ForImport, IdentityAttribute, IdentitySchema};
 use crate::oci_clients::{self, OciClients, SetupDiagnostic as _};
 use crate::resource::{Applied, ApplyRequest, Ctx, PlanRequest, Planned, ReadOutcome, Resource};
 use crate::schema::{Attribute, Block, NestedBlock, Nesting, Presence, Schema};
-use crate::session::{self, JobKind, Jobs, StackUpdate, StackView, source, stack};
+use crate::session::{self, JobKind, Jobs, StackUpdate, StackView, custom_provider, source, stack};
 use crate::timeouts::{self, TimeoutField};
 
 pub(crate) use self::diagnostics::diagnostic;
@@ -156,6 +156,15 @@ fn schema() -> Schema {
                      job; values given for them are not sent (with a warning).",
                 ),
                 Attribute::new(
+                    "freeform_tags",
+                    strings(),
+                    Presence::Optional,
+                    "Free-form tags of the stack. The provider keeps one tag of its own beside \
+                     them (`galley-source-sha256`, the digest of the uploaded configuration). \
+                     When set, the stack's tags are these exactly; when not set, tags set on the \
+                     stack elsewhere are left alone.",
+                ),
+                Attribute::new(
                     "terraform_version",
                     s.clone(),
                     Presence::OptionalComputed,
@@ -277,8 +286,16 @@ fn schema() -> Schema {
                     min_items: 0,
                     max_items: 0,
                     block: Block {
-                        description: "A bucket holding Terraform provider binaries the jobs may \
-                            use (`linux_amd64/terraform-provider-NAME_vX.Y.Z` at its root)."
+                        description: "A bucket of Terraform provider binaries the jobs install \
+                            before `terraform init` (Resource Manager's custom providers): raw \
+                            executables named `linux_amd64/terraform-provider-TYPE_vX.Y.Z` (and \
+                            `linux_arm64/...`) at its root, found by the stack's Terraform as \
+                            `hashicorp/TYPE`. `galley-upload-providers` uploads a release's \
+                            `dist/rm-bucket`. A stack created before Resource Manager allowed \
+                            custom providers is first updated to allow them \
+                            (`isThirdPartyProviderExperienceEnabled`). A job that finds no \
+                            binary for its platform in the bucket fails with an error at this \
+                            block naming the bucket and the object it expected."
                             .into(),
                         attributes: vec![
                             Attribute::new(
@@ -780,8 +797,14 @@ async fn create(ctx: &Ctx, planned_state: &Value) -> Applied {
     state.display_name = Attr::from_option(
         stack
             .display_name
+            .clone()
             .or_else(|| planned.display_name.known().cloned()),
     );
+    let rm = &clients.resource_manager;
+    if let Err(e) = custom_provider::attach_after_create(rm, &planned.spec(), &stack).await {
+        state.settle_job_results();
+        return Applied::recorded(state.to_value(), diagnostic(&e).into());
+    }
     let report = jobs(ctx, &clients, &planned)
         .plan_and_apply(&stack.id, planned.plan_only())
         .await;

@@ -16,6 +16,8 @@ pub enum Call {
     CreateStack,
     ReadStack,
     UpdateStack,
+    /// Setting `isThirdPartyProviderExperienceEnabled` before the stack names a provider bucket.
+    EnableCustomProviders,
     DeleteStack,
     /// Reading the stack's Terraform state to see whether it holds resources.
     ReadState,
@@ -36,6 +38,9 @@ impl fmt::Display for Call {
             Call::CreateStack => f.write_str("create the stack"),
             Call::ReadStack => f.write_str("read the stack"),
             Call::UpdateStack => f.write_str("update the stack"),
+            Call::EnableCustomProviders => {
+                f.write_str("enable third-party provider sourcing on the stack")
+            }
             Call::DeleteStack => f.write_str("delete the stack"),
             Call::ReadState => f.write_str("read the stack's state"),
             Call::ReadOutputs => f.write_str("read the stack's outputs"),

@@ -8,6 +8,8 @@
 //! - [`source`]: the configuration directory: its Terraform files, digest and zip.
 //! - [`stack`]: what a session wants of its stack ([`StackSpec`]), what the stack is
 //!   ([`StackView`]), and creating, reading, updating and deleting it.
+//! - [`custom_provider`]: the stack's provider bucket and the third-party provider sourcing
+//!   Resource Manager requires before a stack names one.
 //! - [`jobs`]: the PLAN job, the APPLY job of that plan, the DESTROY job, followed through
 //!   `crate::remote::job` (whose job events the sidecar reads).
 //! - [`failure`]: a job that did not succeed, rendered for people ([`JobFailure`]).
@@ -18,6 +20,7 @@
 //! - [`drift`]: Resource Manager's drift detection of the stack, followed to its result.
 //! - [`error`]: [`SessionError`], every way the engine fails.
 
+pub mod custom_provider;
 pub mod describe;
 pub mod drift;
 pub mod error;

@@ -37,7 +37,7 @@ impl CustomProvider {
         })
     }
 
-    fn to_remote(&self) -> CustomTerraformProvider {
+    pub(super) fn to_remote(&self) -> CustomTerraformProvider {
         CustomTerraformProvider {
             region: Some(self.region.clone()),
             namespace: Some(self.namespace.clone()),
@@ -54,6 +54,9 @@ pub struct StackSpec {
     pub description: Option<String>,
     /// As configured, injected ones included (see [`sent_variables`]).
     pub variables: BTreeMap<String, String>,
+    /// The stack's free-form tags besides [`SOURCE_TAG`]; `None`: not managed (tags set
+    /// elsewhere are kept).
+    pub freeform_tags: Option<BTreeMap<String, String>>,
     pub terraform_version: Option<String>,
     pub custom_provider: Option<CustomProvider>,
     /// Normalized (see `source::normalize_working_directory`).
@@ -79,6 +82,8 @@ pub struct StackView {
     /// `None` for an empty description too.
     pub description: Option<String>,
     pub variables: BTreeMap<String, String>,
+    /// Free-form tags, [`SOURCE_TAG`] left out.
+    pub freeform_tags: BTreeMap<String, String>,
     pub terraform_version: Option<String>,
     pub custom_provider: Option<CustomProvider>,
     pub working_directory: Option<String>,
@@ -95,6 +100,13 @@ impl From<&Stack> for StackView {
             display_name: stack.display_name.clone(),
             description: stack.description.clone().filter(|d| !d.is_empty()),
             variables: stack.variables.clone().unwrap_or_default(),
+            freeform_tags: stack
+                .freeform_tags
+                .iter()
+                .flatten()
+                .filter(|(k, _)| k.as_str() != SOURCE_TAG)
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
             terraform_version: stack.terraform_version.clone(),
             custom_provider: stack
                 .custom_terraform_provider
@@ -121,11 +133,10 @@ fn is_deleted(stack: &Stack) -> bool {
     )
 }
 
-fn source_tags(
-    existing: Option<&BTreeMap<String, String>>,
-    digest: &str,
-) -> BTreeMap<String, String> {
-    let mut tags = existing.cloned().unwrap_or_default();
+/// `base` (the configured tags, or the stack's current ones when tags are not managed) with
+/// [`SOURCE_TAG`] set to `digest`.
+fn source_tags(base: Option<&BTreeMap<String, String>>, digest: &str) -> BTreeMap<String, String> {
+    let mut tags = base.cloned().unwrap_or_default();
     tags.insert(SOURCE_TAG.to_owned(), digest.to_owned());
     tags
 }
@@ -143,7 +154,7 @@ pub async fn create(
         custom_terraform_provider: spec.custom_provider.as_ref().map(CustomProvider::to_remote),
         variables: Some(sent_variables(&spec.variables)),
         terraform_version: spec.terraform_version.clone(),
-        freeform_tags: Some(source_tags(None, &package.digest)),
+        freeform_tags: Some(source_tags(spec.freeform_tags.as_ref(), &package.digest)),
         ..CreateStackDetails::new(
             spec.compartment_id.clone(),
             CreateConfigSourceDetails::zip(&package.bytes, spec.working_directory.clone()),
@@ -183,6 +194,10 @@ pub async fn read(rm: &ResourceManagerClient, stack_id: &str) -> Result<Stack, S
 #[derive(Debug, Clone, PartialEq)]
 pub struct StackUpdate {
     details: UpdateStackDetails,
+    /// The configured tags, when they changed (managed tags only).
+    freeform_tags: Option<BTreeMap<String, String>>,
+    /// The digest the stack's [`SOURCE_TAG`] keeps when the configuration is not uploaded again.
+    source_sha256: Option<String>,
     /// The configuration (or the folder of its root module) changed: upload it again.
     pub new_source: bool,
     working_directory: Option<String>,
@@ -214,13 +229,21 @@ impl StackUpdate {
         if prior.description != planned.description {
             details.description = Some(planned.description.clone().unwrap_or_default());
         }
+        let freeform_tags = planned
+            .freeform_tags
+            .clone()
+            .filter(|tags| prior.freeform_tags.as_ref() != Some(tags));
         let new_source = prior.source_sha256 != planned.source_sha256
             || prior.working_directory != planned.working_directory;
-        (new_source || details != UpdateStackDetails::default()).then(|| StackUpdate {
-            details,
-            new_source,
-            working_directory: planned.working_directory.clone(),
-        })
+        (new_source || freeform_tags.is_some() || details != UpdateStackDetails::default()).then(
+            || StackUpdate {
+                details,
+                freeform_tags,
+                source_sha256: prior.source_sha256.clone(),
+                new_source,
+                working_directory: planned.working_directory.clone(),
+            },
+        )
     }
 }
 
@@ -232,19 +255,32 @@ pub async fn update(
     package: Option<Package>,
 ) -> Result<Stack, SessionError> {
     let mut details = update.details;
+    let digest = package
+        .as_ref()
+        .map(|p| p.digest.clone())
+        .or(update.source_sha256);
+    match (&update.freeform_tags, &digest) {
+        (Some(tags), Some(digest)) => details.freeform_tags = Some(source_tags(Some(tags), digest)),
+        (Some(tags), None) => details.freeform_tags = Some(tags.clone()),
+        (None, _) => {}
+    }
     if let Some(package) = package {
-        // Tags are replaced as a whole: keep the ones set elsewhere.
-        let current = rm
-            .get_stack(stack_id)
-            .await
-            .map_err(SessionError::oci(Call::ReadStack))?
-            .value;
-        details.freeform_tags = Some(source_tags(current.freeform_tags.as_ref(), &package.digest));
+        if details.freeform_tags.is_none() {
+            // Tags are replaced as a whole: keep the ones set elsewhere.
+            let current = rm
+                .get_stack(stack_id)
+                .await
+                .map_err(SessionError::oci(Call::ReadStack))?
+                .value;
+            details.freeform_tags =
+                Some(source_tags(current.freeform_tags.as_ref(), &package.digest));
+        }
         details.config_source = Some(UpdateConfigSourceDetails::zip(
             &package.bytes,
             update.working_directory,
         ));
     }
+    super::custom_provider::enable_before_update(rm, stack_id, &details).await?;
     tracing::info!(stack = %stack_id, "updating the stack");
     Ok(rm
         .update_stack(stack_id, &details, None)
@@ -338,6 +374,36 @@ mod tests {
     }
 
     #[test]
+    fn configured_tags_are_sent_with_the_source_tag_and_unmanaged_ones_are_left_alone() {
+        let tagged = |tags: &[(&str, &str)]| StackSpec {
+            freeform_tags: Some(
+                tags.iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            ),
+            ..spec()
+        };
+        assert_eq!(
+            StackUpdate::between(&tagged(&[("a", "1")]), &tagged(&[("a", "1")])),
+            None
+        );
+        assert_eq!(
+            StackUpdate::between(&spec(), &spec()),
+            None,
+            "unmanaged tags never change"
+        );
+        let u = StackUpdate::between(&spec(), &tagged(&[("galley-session", "s-1")])).unwrap();
+        assert!(!u.new_source);
+        assert_eq!(
+            u.freeform_tags,
+            Some(BTreeMap::from([("galley-session".into(), "s-1".into())]))
+        );
+        assert_eq!(u.source_sha256.as_deref(), Some("aaa"), "kept beside them");
+        let u = StackUpdate::between(&tagged(&[("a", "1")]), &tagged(&[])).unwrap();
+        assert_eq!(u.freeform_tags, Some(BTreeMap::new()), "all removed");
+    }
+
+    #[test]
     fn a_view_normalizes_what_the_stack_says() {
         let stack = Stack {
             id: "ocid1.ormstack.oc1..s".into(),
@@ -346,7 +412,10 @@ mod tests {
                 working_directory: Some("./stack/".into()),
                 ..Default::default()
             }),
-            freeform_tags: Some(BTreeMap::from([(SOURCE_TAG.into(), "aaa".into())])),
+            freeform_tags: Some(BTreeMap::from([
+                (SOURCE_TAG.into(), "aaa".into()),
+                ("galley-session".into(), "s-1".into()),
+            ])),
             custom_terraform_provider: Some(CustomTerraformProvider {
                 region: Some("r".into()),
                 ..Default::default()
@@ -357,6 +426,11 @@ mod tests {
         assert_eq!(view.description, None);
         assert_eq!(view.working_directory.as_deref(), Some("stack"));
         assert_eq!(view.source_sha256.as_deref(), Some("aaa"));
+        assert_eq!(
+            view.freeform_tags,
+            BTreeMap::from([("galley-session".into(), "s-1".into())]),
+            "the source tag is the provider's own"
+        );
         assert_eq!(view.custom_provider, None, "an incomplete bucket is none");
         assert!(view.variables.is_empty());
     }

@@ -11,6 +11,8 @@ mod galley_stack;
 mod generate_config;
 mod oci_util;
 mod plugin;
+mod release;
+mod rm_custom_provider;
 mod schema;
 mod session;
 mod session_features;

@@ -55,8 +55,14 @@ impl Drop for Plugin {
 }
 
 fn start_plugin(client_cert_pem: &str) -> (Plugin, Duration) {
+    start_plugin_command(Command::new(provider_bin()), client_cert_pem)
+}
+
+/// Starts a provider with `command` (the binary, or an emulator running it) as Terraform does
+/// and reads its handshake line.
+fn start_plugin_command(mut command: Command, client_cert_pem: &str) -> (Plugin, Duration) {
     let started = Instant::now();
-    let mut child = Command::new(provider_bin())
+    let mut child = command
         .env("TF_PLUGIN_MAGIC_COOKIE", COOKIE)
         .env("PLUGIN_PROTOCOL_VERSIONS", "5,6")
         .env("PLUGIN_CLIENT_CERT", client_cert_pem)
@@ -177,6 +183,77 @@ async fn grpc_channel(
             }
         }))
         .await
+}
+
+/// GetSchema through the handshake's socket and certificate, then Shutdown: a provider that
+/// answers both completed the handshake as Terraform runs it.
+async fn schema_then_shutdown(mut plugin: Plugin, der: Vec<u8>, key: Vec<u8>) {
+    let channel = grpc_channel(
+        plugin.socket.clone(),
+        tls_client(der, key, &plugin.server_cert),
+    )
+    .await
+    .expect("TLS with the pinned certificate");
+    let schema = ProviderClient::new(channel.clone())
+        .get_schema(galley_proto::tfplugin5::get_provider_schema::Request {})
+        .await
+        .expect("GetSchema")
+        .into_inner();
+    for resource in ["esb_resources", "galley_session", "galley_build"] {
+        assert!(schema.resource_schemas.contains_key(resource), "{resource}");
+    }
+    GrpcControllerClient::new(channel)
+        .shutdown(galley_proto::plugin::Empty {})
+        .await
+        .expect("Shutdown");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = plugin.child.try_wait().unwrap() {
+            assert!(status.success(), "exit status {status}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still running 30 s after Shutdown"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The linux_arm64 release binary, run under qemu-user, completes the handshake: AutoMTLS,
+/// GetSchema, Shutdown.
+#[tokio::test]
+async fn the_arm64_release_completes_the_handshake_under_qemu() {
+    let release = galley_tests::release::release();
+    let binary = release.binary("linux_arm64");
+    assert_eq!(
+        galley_tests::release::elf_platform(&binary),
+        Some("linux_arm64")
+    );
+    let qemu = which("qemu-aarch64").unwrap_or_else(|| {
+        panic!("qemu-aarch64 is missing: run tests/setup.sh (it installs Debian's qemu-user)")
+    });
+    // The cross toolchain the release script installs brings the arm64 C library here.
+    let sysroot = std::path::Path::new("/usr/aarch64-linux-gnu");
+    assert!(
+        sysroot.join("lib").is_dir(),
+        "{} is missing: deploy/package-provider.sh installs it (libc6-dev-arm64-cross)",
+        sysroot.display()
+    );
+    let mut command = Command::new(qemu);
+    command.arg("-L").arg(sysroot).arg(&binary);
+    let (pem, der, key) = terraform_like_cert();
+    let (plugin, took) = start_plugin_command(command, &pem);
+    eprintln!("arm64 handshake under qemu-user: {took:?}");
+    schema_then_shutdown(plugin, der, key).await;
+}
+
+fn which(name: &str) -> Option<std::path::PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+    })
 }
 
 #[tokio::test]

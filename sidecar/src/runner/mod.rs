@@ -23,6 +23,10 @@ pub use crate::oci::JobStatus;
 pub use output::{Diagnostic, Origin, PlanSummary};
 pub use terraform::TerraformRunner;
 
+/// The free-form tag every session's stack carries (its value: the session id): how the
+/// session's stack is found when the runner's state of it is lost.
+pub const SESSION_TAG: &str = "galley-session";
+
 /// What a run works on.
 #[derive(Debug, Clone)]
 pub struct RunRequest {
@@ -35,6 +39,45 @@ pub struct RunRequest {
     pub variables: BTreeMap<String, String>,
     /// The saved plan to apply (apply and destroy only).
     pub plan_file: Option<PathBuf>,
+    /// Where the root module's Terraform state lives when not in `work_dir` (the bucket store).
+    pub remote_state: Option<RemoteState>,
+    /// The last holder of the session died during an operation: its Resource Manager jobs may
+    /// still run, and are cancelled before this run starts.
+    pub recover: bool,
+}
+
+/// The `http` backend the root module's Terraform keeps its state in: served by the sidecar on
+/// loopback, behind a password of the process (see `crate::tfstate`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct RemoteState {
+    /// The state's URL (also the lock's).
+    pub address: String,
+    pub username: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for RemoteState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteState")
+            .field("address", &self.address)
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+impl RemoteState {
+    /// The variables that configure Terraform's `http` backend (the root module's block is
+    /// empty, so a saved plan carries no address and the port may change between runs).
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("TF_HTTP_ADDRESS", self.address.clone()),
+            ("TF_HTTP_LOCK_ADDRESS", self.address.clone()),
+            ("TF_HTTP_UNLOCK_ADDRESS", self.address.clone()),
+            ("TF_HTTP_USERNAME", self.username.clone()),
+            ("TF_HTTP_PASSWORD", self.password.clone()),
+        ]
+    }
 }
 
 /// Something that happened during a run, forwarded to the client as a progress notification.

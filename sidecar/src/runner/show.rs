@@ -79,6 +79,16 @@ pub fn planned_actions(show: &Value) -> Vec<String> {
         .collect()
 }
 
+/// A string attribute of the resource as a saved plan leaves it (`None` when unknown or null).
+pub fn planned_after(show: &Value, attr: &str) -> Option<String> {
+    show["resource_changes"]
+        .as_array()?
+        .iter()
+        .find(|c| c["address"].as_str() == Some(ADDRESS))?["change"]["after"][attr]
+        .as_str()
+        .map(str::to_string)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,5 +130,12 @@ mod tests {
         ]});
         assert_eq!(planned_actions(&plan), ["delete", "create"]);
         assert!(planned_actions(&json!({})).is_empty());
+        let create = json!({"resource_changes": [{"address": "galley_session.this",
+            "change": {"actions": ["create"], "after": {"compartment_id": "ocid1.compartment.oc1..c", "id": null}}}]});
+        assert_eq!(
+            planned_after(&create, "compartment_id").as_deref(),
+            Some("ocid1.compartment.oc1..c")
+        );
+        assert_eq!(planned_after(&create, "id"), None);
     }
 }

@@ -34,7 +34,9 @@ use galley_contract::job_event::{Failure, FollowEnd, JobEvent, JobEventKind};
 use super::lines::{self, Line};
 use super::output::{Diagnostic, Origin, PlanSummary};
 use super::show::{self, ADDRESS, SessionState};
-use super::{Events, JobStatus, RunEvent, RunOutcome, RunRequest, Runner, RunnerError};
+use super::{
+    Events, JobStatus, RunEvent, RunOutcome, RunRequest, Runner, RunnerError, SESSION_TAG,
+};
 use crate::hcl::{self, Block, Expr, Item};
 use crate::oci::ResourceManager;
 use crate::store::write_atomic;
@@ -50,6 +52,28 @@ const MAX_KEPT_LINES: usize = 20_000;
 const INTERRUPT_GRACE: Duration = Duration::from_secs(180);
 /// Longest detail kept of one diagnostic of the sidecar's own run.
 const MAX_DETAIL: usize = 1_500;
+
+/// How long `terraform init` of the state backend may take.
+const INIT_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long a recovering run waits for the jobs a dead run left to end once cancelled.
+const RECOVER_WAIT: Duration = Duration::from_secs(180);
+
+/// Every `http` backend setting Terraform reads from the environment: only the runner's own
+/// reach a run.
+const HTTP_BACKEND_ENV: [&str; 12] = [
+    "TF_HTTP_ADDRESS",
+    "TF_HTTP_UPDATE_METHOD",
+    "TF_HTTP_LOCK_ADDRESS",
+    "TF_HTTP_LOCK_METHOD",
+    "TF_HTTP_UNLOCK_ADDRESS",
+    "TF_HTTP_UNLOCK_METHOD",
+    "TF_HTTP_USERNAME",
+    "TF_HTTP_PASSWORD",
+    "TF_HTTP_SKIP_CERT_VERIFICATION",
+    "TF_HTTP_RETRY_MAX",
+    "TF_HTTP_RETRY_WAIT_MIN",
+    "TF_HTTP_RETRY_WAIT_MAX",
+];
 
 /// The saved plans.
 const REVIEW_PLAN: &str = "review.tfplan";
@@ -374,6 +398,42 @@ impl Transcript {
     }
 }
 
+/// Whether `terraform init` configured the `http` backend in `work_dir`.
+fn backend_ready(work_dir: &Path) -> bool {
+    std::fs::read_to_string(work_dir.join(".terraform/terraform.tfstate"))
+        .ok()
+        .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
+        .is_some_and(|v| v["backend"]["type"] == "http")
+}
+
+/// What looking for the session's stack before creating one came to.
+enum Adoption {
+    /// No stack carries the session's tag: the plan creates it.
+    Nothing,
+    /// The session's stack was imported into the runner's state.
+    Imported,
+    /// The plan must stop (the transcript says why).
+    Refused,
+}
+
+/// Refuses plan `actions` that delete the stack (a replacement), with what to do instead.
+fn refuse_delete(actions: &[String], t: &mut Transcript) -> bool {
+    if !actions.iter().any(|a| a == "delete") {
+        return false;
+    }
+    t.runner_error(
+        "The stack would be replaced",
+        format!(
+            "Terraform plans to {} the Resource Manager stack (its compartment \
+             changed?), which destroys what it deployed. Destroy the session's stack \
+             first (run_terraform_plan with destroy=true, then run_terraform_destroy), \
+             or keep the compartment.",
+            actions.join(" and ")
+        ),
+    );
+    true
+}
+
 /// Sends `signal` to the process group led by our child `pid`.
 fn signal_group(pid: u32, signal: libc::c_int) {
     let Ok(pid) = libc::pid_t::try_from(pid) else {
@@ -407,8 +467,10 @@ impl TerraformRunner {
         }
     }
 
-    /// The root module: one `galley_session` managing the session's stack directory.
-    pub fn root_module() -> String {
+    /// The root module: one `galley_session` managing the session's stack directory, tagged
+    /// with the session's id; with `remote_state`, its state in the `http` backend (configured
+    /// by the environment, see `RemoteState::env`).
+    pub fn root_module(remote_state: bool) -> String {
         let var = |name: &str, ty: &str, description: &str, default: Option<Expr>| {
             let mut b = Block::new("variable", &[name])
                 .attr("description", Expr::str(description))
@@ -426,12 +488,18 @@ impl TerraformRunner {
                 "Written by galley-sidecar: the session's stack as one Resource Manager stack."
                     .into(),
             ),
-            Item::Block(Block::new("terraform", &[]).block(
-                Block::new("required_providers", &[]).attr(
-                    "galley",
-                    Expr::Object(vec![("source".into(), Expr::str(PROVIDER_SOURCE))]),
-                ),
-            )),
+            Item::Block({
+                let terraform =
+                    Block::new("terraform", &[]).block(Block::new("required_providers", &[]).attr(
+                        "galley",
+                        Expr::Object(vec![("source".into(), Expr::str(PROVIDER_SOURCE))]),
+                    ));
+                if remote_state {
+                    terraform.block(Block::new("backend", &["http"]))
+                } else {
+                    terraform
+                }
+            }),
             var("session_id", "string", "The sidecar session.", None),
             var(
                 "compartment_ocid",
@@ -466,7 +534,11 @@ impl TerraformRunner {
                         Expr::raw("\"${path.module}/../terraform\""),
                     )
                     .attr("variables", Expr::raw("var.stack_variables"))
-                    .attr("operation", Expr::raw("var.operation")),
+                    .attr("operation", Expr::raw("var.operation"))
+                    .attr(
+                        "freeform_tags",
+                        Expr::Object(vec![(SESSION_TAG.into(), Expr::raw("var.session_id"))]),
+                    ),
             ),
             output("stack_id", "galley_session.this.id"),
             output("last_job_id", "galley_session.this.last_job_id"),
@@ -485,8 +557,9 @@ impl TerraformRunner {
         )
     }
 
-    /// Writes the root module, the CLI configuration and the variables of this run.
-    fn prepare(&self, req: &RunRequest) -> Result<(), RunnerError> {
+    /// Writes the root module and the CLI configuration (what applying a saved plan needs too:
+    /// the work directory may be a fresh cache).
+    fn write_root(&self, req: &RunRequest) -> Result<(), RunnerError> {
         std::fs::create_dir_all(&req.work_dir).map_err(|source| RunnerError::Prepare {
             path: req.work_dir.clone(),
             source,
@@ -498,11 +571,26 @@ impl TerraformRunner {
                 source: std::io::Error::other(e.to_string()),
             })
         };
-        write("main.tf", Self::root_module().as_bytes())?;
+        write(
+            "main.tf",
+            Self::root_module(req.remote_state.is_some()).as_bytes(),
+        )?;
         write(
             "galley.tfrc",
             Self::cli_config(&self.provider_dir).as_bytes(),
-        )?;
+        )
+    }
+
+    /// Writes the root module, the CLI configuration and the variables of this run.
+    fn prepare(&self, req: &RunRequest) -> Result<(), RunnerError> {
+        self.write_root(req)?;
+        let write = |name: &str, content: &[u8]| {
+            let p = req.work_dir.join(name);
+            write_atomic(&p, content).map_err(|e| RunnerError::Prepare {
+                path: p.clone(),
+                source: std::io::Error::other(e.to_string()),
+            })
+        };
         let mut vars = serde_json::Map::new();
         vars.insert("session_id".into(), req.session_id.clone().into());
         let mut stack_vars: BTreeMap<&str, &str> = BTreeMap::new();
@@ -524,7 +612,8 @@ impl TerraformRunner {
         Ok(())
     }
 
-    fn command(&self, work_dir: &Path, args: &[&str]) -> Command {
+    fn command(&self, req: &RunRequest, args: &[&str]) -> Command {
+        let work_dir = &req.work_dir;
         let mut cmd = Command::new(&self.terraform);
         cmd.args(args)
             .current_dir(work_dir)
@@ -546,6 +635,14 @@ impl TerraformRunner {
         }
         for (k, v) in self.rm.settings().vars() {
             cmd.env(k, v);
+        }
+        for k in HTTP_BACKEND_ENV {
+            cmd.env_remove(k);
+        }
+        if let Some(remote) = &req.remote_state {
+            for (k, v) in remote.env() {
+                cmd.env(k, v);
+            }
         }
         cmd.stdin(Stdio::null()).kill_on_drop(true);
         cmd
@@ -571,7 +668,7 @@ impl TerraformRunner {
         // ignores SIGINT and leaves it to the group to reach the real Terraform child. The
         // provider survives the signal and waits for Terraform's Stop.
         let mut child = self
-            .command(&req.work_dir, args)
+            .command(req, args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0)
@@ -655,7 +752,7 @@ impl TerraformRunner {
     /// Runs a command whose stdout is JSON (`show -json`).
     async fn json(&self, req: &RunRequest, args: &[&str]) -> Result<serde_json::Value, String> {
         let out = self
-            .command(&req.work_dir, args)
+            .command(req, args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .output()
@@ -674,7 +771,7 @@ impl TerraformRunner {
 
     /// The resource as the root module's state has it; `None` when nothing is in state.
     async fn state(&self, req: &RunRequest) -> Result<Option<SessionState>, String> {
-        if !req.work_dir.join("terraform.tfstate").exists() {
+        if req.remote_state.is_none() && !req.work_dir.join("terraform.tfstate").exists() {
             return Ok(None);
         }
         let v = self.json(req, &["show", "-json", "-no-color"]).await?;
@@ -693,7 +790,7 @@ impl TerraformRunner {
     /// clears the mark: the next run reruns the jobs on the same stack.
     async fn untaint(&self, req: &RunRequest, t: &mut Transcript) {
         let out = self
-            .command(&req.work_dir, &["untaint", "-no-color", ADDRESS])
+            .command(req, &["untaint", "-no-color", ADDRESS])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .output()
@@ -712,23 +809,194 @@ impl TerraformRunner {
     /// apply of the sidecar must never do behind the user's back.
     async fn refuse_replacement(&self, req: &RunRequest, plan: &str, t: &mut Transcript) -> bool {
         match self.plan_actions(req, plan).await {
-            Ok(actions) if actions.iter().any(|a| a == "delete") => {
-                t.runner_error(
-                    "The stack would be replaced",
-                    format!(
-                        "Terraform plans to {} the Resource Manager stack (its compartment \
-                         changed?), which destroys what it deployed. Destroy the session's stack \
-                         first (run_terraform_plan with destroy=true, then run_terraform_destroy), \
-                         or keep the compartment.",
-                        actions.join(" and ")
-                    ),
-                );
-                true
-            }
-            Ok(_) => false,
+            Ok(actions) => refuse_delete(&actions, t),
             Err(e) => {
                 t.runner_error("Cannot read the saved plan", e);
                 true
+            }
+        }
+    }
+
+    /// With the `http` backend, `terraform init` once per work directory (the cache may be
+    /// fresh); then, after a run that died, the jobs it left are ended. False when the run
+    /// cannot go on (the transcript says why).
+    async fn begin(
+        &self,
+        req: &RunRequest,
+        t: &mut Transcript,
+        events: &Events,
+        cancel: &CancellationToken,
+    ) -> Result<bool, RunnerError> {
+        if req.remote_state.is_some() && !backend_ready(&req.work_dir) {
+            if cancel.is_cancelled() {
+                t.cancelled = true;
+                return Ok(false);
+            }
+            let _ = events.send(RunEvent::Log(
+                "Setting up the runner's state backend (terraform init)".into(),
+            ));
+            self.init_backend(req, t).await;
+            if !backend_ready(&req.work_dir) {
+                return Ok(false);
+            }
+        }
+        if req.recover {
+            match self.state(req).await {
+                Ok(Some(SessionState {
+                    stack_id: Some(stack),
+                    ..
+                })) => return Ok(self.recover(req, &stack, t).await),
+                Ok(_) => {}
+                Err(e) => {
+                    t.runner_error("Cannot read the runner's state", e);
+                    return Ok(false);
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    /// `terraform init` of the `http` backend. Only the backend is wanted: Terraform up to 1.14
+    /// also tries to install the dev-overridden provider from its registry and exits with an
+    /// error after the backend is configured, so what decides is [`backend_ready`], and the
+    /// output goes to the run log (and the error, when the backend is not ready).
+    async fn init_backend(&self, req: &RunRequest, t: &mut Transcript) {
+        t.note("$ terraform init -input=false -no-color");
+        let run = self
+            .command(req, &["init", "-input=false", "-no-color"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .output();
+        let (status, text) = match tokio::time::timeout(INIT_TIMEOUT, run).await {
+            Ok(Ok(out)) => (
+                format!("{}", out.status),
+                format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                ),
+            ),
+            Ok(Err(e)) => ("not started".into(), e.to_string()),
+            Err(_) => (
+                "timed out".into(),
+                format!("no answer in {}s", INIT_TIMEOUT.as_secs()),
+            ),
+        };
+        t.note(&text);
+        t.note(&format!("[galley-sidecar] terraform init: {status}"));
+        if !backend_ready(&req.work_dir) {
+            let tail: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+            let tail = tail[tail.len().saturating_sub(8)..].join("\n");
+            t.runner_error(
+                "Cannot set up the runner's state backend",
+                format!("terraform init ({status}) did not configure the http backend:\n{tail}"),
+            );
+        }
+    }
+
+    /// Cancels the jobs a run that died left on `stack_id`, and waits for them to end.
+    async fn recover(&self, req: &RunRequest, stack_id: &str, t: &mut Transcript) -> bool {
+        t.note(&format!(
+            "[galley-sidecar] the last run of the session stopped unfinished: ending the jobs it left on stack {stack_id}"
+        ));
+        match self.rm.finish_jobs(stack_id, RECOVER_WAIT).await {
+            Ok(jobs) => {
+                for (job, state) in jobs {
+                    tracing::warn!(session = %req.session_id, %job, %state, "ended a job left by a run that stopped");
+                    t.note(&format!(
+                        "[galley-sidecar] job {job}, left running by the run that stopped: {state}"
+                    ));
+                }
+                true
+            }
+            Err(e) => {
+                t.runner_error(
+                    "Cannot end the jobs of the run that stopped",
+                    format!("{e}; try again"),
+                );
+                false
+            }
+        }
+    }
+
+    /// Before a plan creates a stack: the session may have one already, its runner state lost.
+    /// The stack is found by the session's tag in the compartment the plan would create it in,
+    /// and imported into the state. Two tagged stacks, or no answer, stop the plan: creating
+    /// one more would leave a session with two.
+    async fn adopt(
+        &self,
+        req: &RunRequest,
+        review: &serde_json::Value,
+        t: &mut Transcript,
+        events: &Events,
+        cancel: &CancellationToken,
+    ) -> Result<Adoption, RunnerError> {
+        let compartment = show::planned_after(review, "compartment_id").or_else(|| {
+            self.rm
+                .settings()
+                .get(WORK_COMPARTMENT_ID)
+                .map(str::to_string)
+        });
+        let Some(compartment) = compartment else {
+            tracing::warn!(session = %req.session_id, "no compartment known before the stack is created: not looking for an earlier stack");
+            return Ok(Adoption::Nothing);
+        };
+        let sid = &req.session_id;
+        let found = match self.rm.stacks_tagged(&compartment, SESSION_TAG, sid).await {
+            Ok(found) => found,
+            Err(e) => {
+                t.runner_error(
+                    "Cannot look for the session's stack",
+                    format!(
+                        "{e}. The runner has no state of session {sid}'s stack; without knowing \
+                         whether a stack tagged {SESSION_TAG}={sid} exists, planning would risk \
+                         creating a second one. Try again."
+                    ),
+                );
+                return Ok(Adoption::Refused);
+            }
+        };
+        match found.as_slice() {
+            [] => Ok(Adoption::Nothing),
+            [stack] => {
+                tracing::warn!(session = %sid, %stack, "the runner's state of the session is missing; adopting its stack, found by its tag");
+                let _ = events.send(RunEvent::Log(format!(
+                    "The runner's state of this session is missing: adopting its stack {stack} (tagged {SESSION_TAG}={sid})."
+                )));
+                t.note(&format!("[galley-sidecar] adopting stack {stack}"));
+                let imported = self
+                    .stream(
+                        req,
+                        &["import", "-input=false", "-no-color", ADDRESS, stack],
+                        t,
+                        events,
+                        cancel,
+                    )
+                    .await?;
+                if !imported {
+                    if !t.cancelled {
+                        t.runner_error(
+                            "Cannot adopt the session's stack",
+                            format!("terraform import of stack {stack} failed (see the log)."),
+                        );
+                    }
+                    return Ok(Adoption::Refused);
+                }
+                if req.recover && !self.recover(req, stack, t).await {
+                    return Ok(Adoption::Refused);
+                }
+                Ok(Adoption::Imported)
+            }
+            many => {
+                t.runner_error(
+                    "The session has several stacks",
+                    format!(
+                        "Stacks {} all carry the tag {SESSION_TAG}={sid}. Delete the extra ones \
+                         (or remove the tag from them), then plan again.",
+                        many.join(", ")
+                    ),
+                );
+                Ok(Adoption::Refused)
             }
         }
     }
@@ -778,6 +1046,9 @@ impl TerraformRunner {
         for stale in [REVIEW_PLAN, APPLY_PLAN] {
             let _ = std::fs::remove_file(req.work_dir.join(stale));
         }
+        if !self.begin(&req, &mut t, &events, &cancel).await? {
+            return Ok(self.outcome(&t, false, None));
+        }
         if self
             .state(&req)
             .await
@@ -788,24 +1059,60 @@ impl TerraformRunner {
             self.untaint(&req, &mut t).await;
         }
         let review_out = format!("-out={REVIEW_PLAN}");
-        let reviewed = self
-            .stream(
-                &req,
-                &[
-                    "plan",
-                    "-json",
-                    "-input=false",
-                    "-var=operation=plan",
-                    &review_out,
-                ],
-                &mut t,
-                &events,
-                &cancel,
-            )
-            .await?;
-        if !reviewed || self.refuse_replacement(&req, REVIEW_PLAN, &mut t).await {
-            let state = self.state_after(&req, &mut t).await;
-            return Ok(self.outcome(&t, false, state.as_ref()));
+        let mut adopted = false;
+        loop {
+            let reviewed = self
+                .stream(
+                    &req,
+                    &[
+                        "plan",
+                        "-json",
+                        "-input=false",
+                        "-var=operation=plan",
+                        &review_out,
+                    ],
+                    &mut t,
+                    &events,
+                    &cancel,
+                )
+                .await?;
+            let review = if reviewed {
+                match self
+                    .json(&req, &["show", "-json", "-no-color", REVIEW_PLAN])
+                    .await
+                {
+                    Ok(v) => Some(v),
+                    Err(e) => {
+                        t.runner_error("Cannot read the saved plan", e);
+                        None
+                    }
+                }
+            } else {
+                None
+            };
+            let actions = review
+                .as_ref()
+                .map(show::planned_actions)
+                .unwrap_or_default();
+            let Some(review) = review.filter(|_| !refuse_delete(&actions, &mut t)) else {
+                let state = self.state_after(&req, &mut t).await;
+                return Ok(self.outcome(&t, false, state.as_ref()));
+            };
+            if !adopted && actions == ["create"] {
+                match self.adopt(&req, &review, &mut t, &events, &cancel).await? {
+                    Adoption::Nothing => {}
+                    // Planned again, now as an update of the adopted stack.
+                    Adoption::Imported => {
+                        adopted = true;
+                        continue;
+                    }
+                    Adoption::Refused => {
+                        let state = self.state_after(&req, &mut t).await;
+                        return Ok(self.outcome(&t, false, state.as_ref()));
+                    }
+                }
+            }
+            break;
         }
         // The stack gets the files and a PLAN job runs.
         let planned = self
@@ -871,7 +1178,11 @@ impl TerraformRunner {
             .as_ref()
             .and_then(|p| p.file_name())
             .map_or_else(|| default.to_string(), |n| n.to_string_lossy().into_owned());
+        self.write_root(&req)?;
         let mut t = Transcript::new(&req.work_dir.join(format!("{}.log", op.name())));
+        if !self.begin(&req, &mut t, &events, &cancel).await? {
+            return Ok(self.outcome(&t, false, None));
+        }
         let before = self.state(&req).await.ok().flatten();
         let ok = self
             .stream(
@@ -919,6 +1230,9 @@ impl TerraformRunner {
         self.prepare(&req)?;
         let mut t = Transcript::new(&req.work_dir.join("destroy-preview.log"));
         let _ = std::fs::remove_file(req.work_dir.join(DESTROY_PLAN));
+        if !self.begin(&req, &mut t, &events, &cancel).await? {
+            return Ok(self.outcome(&t, false, None));
+        }
         let out = format!("-out={DESTROY_PLAN}");
         let ok = self
             .stream(
@@ -1012,7 +1326,14 @@ mod tests {
 
     #[test]
     fn root_module_manages_the_stack_next_to_it() {
-        let m = TerraformRunner::root_module();
+        let m = TerraformRunner::root_module(false);
+        assert!(!m.contains("backend"), "{m}");
+        assert!(
+            m.contains("freeform_tags = {\n    \"galley-session\" = var.session_id\n  }"),
+            "{m}"
+        );
+        let remote = TerraformRunner::root_module(true);
+        assert!(remote.contains("backend \"http\" {}"), "{remote}");
         assert!(m.contains("resource \"galley_session\" \"this\""));
         assert!(
             m.contains("terraform_dir  = \"${path.module}/../terraform\""),

@@ -15,11 +15,9 @@ use crate::catalog::{self, ServiceType};
 use crate::echo;
 use crate::hearing::HearingResult;
 use crate::limits::DesignLimits;
-use crate::model::{
-    Architecture, Component, Connection, Session, SessionStatus, SessionView, now_secs,
-};
+use crate::model::{Architecture, Component, Connection, Session, SessionStatus, SessionView};
 use crate::rules::ValidationReport;
-use crate::store::Durability;
+use crate::store::{Durability, Edit, UpdateError};
 
 /// Longest display name stored: names become Terraform names, OCI display names and parts of
 /// every message about the component.
@@ -216,23 +214,26 @@ impl Sidecar {
         id: &str,
         f: impl FnOnce(&mut Session) -> Result<T, String>,
     ) -> Result<(T, Session), String> {
-        self.update_session_with(id, Durability::Atomic, f).await
+        self.update_session_with(id, Durability::Atomic, |s, _| f(s))
+            .await
     }
 
-    /// Loads, changes and saves a session under its lock, with the given durability.
+    /// Loads, changes and saves a session (and the stack files `f` queues) as one step, under
+    /// its lock, with the given durability; a change that raced another is refused.
     pub(crate) async fn update_session_with<T>(
         &self,
         id: &str,
         durability: Durability,
-        f: impl FnOnce(&mut Session) -> Result<T, String>,
+        f: impl FnOnce(&mut Session, &mut Edit<'_>) -> Result<T, String>,
     ) -> Result<(T, Session), String> {
-        let lock = self.inner.store.update_lock(id);
-        let _g = lock.lock().await;
-        let mut s = self.inner.store.load(id).map_err(fail)?;
-        let out = f(&mut s)?;
-        s.updated_at = now_secs();
-        self.inner.store.save(&s, durability).map_err(fail)?;
-        Ok((out, s))
+        self.inner
+            .store
+            .update(id, durability, f)
+            .await
+            .map_err(|e| match e {
+                UpdateError::Refused(message) => message,
+                UpdateError::Store(e) => fail(e),
+            })
     }
 }
 
@@ -257,7 +258,12 @@ impl Sidecar {
             connections: args.connections,
         };
         let hearing = if args.use_suggested_architecture || args.apply_hearing_defaults {
-            let s = self.inner.store.load(&args.session_id).map_err(fail)?;
+            let s = self
+                .inner
+                .store
+                .load(&args.session_id)
+                .await
+                .map_err(fail)?;
             Some(self.hearing_result_of(&s)?)
         } else {
             None
@@ -304,7 +310,12 @@ impl Sidecar {
             return Err(catalog::unknown_type_message(&args.service_type));
         }
         let hearing = if args.apply_hearing_defaults {
-            let s = self.inner.store.load(&args.session_id).map_err(fail)?;
+            let s = self
+                .inner
+                .store
+                .load(&args.session_id)
+                .await
+                .map_err(fail)?;
             Some(self.hearing_result_of(&s)?)
         } else {
             None
@@ -478,7 +489,12 @@ impl Sidecar {
         &self,
         Parameters(args): Parameters<SessionIdArgs>,
     ) -> Result<Json<ValidationReport>, String> {
-        let s = self.inner.store.load(&args.session_id).map_err(fail)?;
+        let s = self
+            .inner
+            .store
+            .load(&args.session_id)
+            .await
+            .map_err(fail)?;
         Ok(Json(self.inner.rules.validate(&s.architecture)))
     }
 }

@@ -17,11 +17,12 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use super::{Sidecar, fail};
 use crate::model::{PendingPlan, PlanKind, SessionStatus, now_secs};
 use crate::runner::{Diagnostic, JobStatus, PlanSummary, RunEvent, RunOutcome, RunRequest};
-use crate::store::Durability;
+use crate::store::{Durability, Edit, Lease};
 
 /// Sessions with a heavy operation (a Terraform run) in progress.
 #[derive(Debug, Default, Clone)]
@@ -201,20 +202,40 @@ fn forward_progress(
 }
 
 impl Sidecar {
-    fn run_request(
+    /// What a run of session `session_id` works on: its directories (the stack in them the
+    /// stored one), the variables, the saved plan, where the runner's state lives.
+    async fn run_request(
         &self,
         session_id: &str,
         variables: BTreeMap<String, String>,
-        plan_file: Option<std::path::PathBuf>,
+        plan_name: Option<&str>,
+        recover: bool,
     ) -> Result<RunRequest, String> {
-        let store = &self.inner.store;
+        let dirs = self.inner.store.run_dirs(session_id).await.map_err(fail)?;
         Ok(RunRequest {
             session_id: session_id.to_string(),
-            stack_dir: store.terraform_dir(session_id).map_err(fail)?,
-            work_dir: store.runner_dir(session_id).map_err(fail)?,
+            plan_file: plan_name.map(|n| dirs.work_dir.join(n)),
+            stack_dir: dirs.stack_dir,
+            work_dir: dirs.work_dir,
             variables,
-            plan_file,
+            remote_state: self
+                .inner
+                .state_backend
+                .as_ref()
+                .map(|b| b.for_session(session_id)),
+            recover,
         })
+    }
+
+    /// Claims session `id` for a heavy operation: here (one at a time per process) and with
+    /// the store's lease (one at a time across sidecars sharing the store).
+    async fn claim(&self, id: &str, op: &'static str) -> Result<(HeavyGuard, Lease), String> {
+        let guard = self.inner.heavy.try_claim(id, op)?;
+        let lease = self.inner.store.lease(id, op).await.map_err(fail)?;
+        if let Some(old) = lease.taken_over() {
+            tracing::warn!(session = %id, holder = %old.holder, operation = %old.operation, "the last holder of the session stopped during an operation; recovering");
+        }
+        Ok((guard, lease))
     }
 
     /// Runs one runner operation with progress forwarding and the request's cancellation. What
@@ -224,6 +245,7 @@ impl Sidecar {
         &self,
         session_id: &str,
         ctx: &RequestContext<RoleServer>,
+        lost: CancellationToken,
         op: F,
     ) -> Result<RunOutcome, String>
     where
@@ -237,7 +259,20 @@ impl Sidecar {
     {
         let (tx, rx) = mpsc::unbounded_channel();
         let forward = forward_progress(ctx, rx, self.clone(), session_id.to_string());
-        let outcome = op(tx, ctx.ct.clone()).await;
+        // The request's cancellation, or the loss of the lease (another sidecar took the
+        // session over), interrupts the run.
+        let cancel = ctx.ct.child_token();
+        let watch = {
+            let cancel = cancel.clone();
+            tokio::spawn(async move {
+                tokio::select! {
+                    _ = lost.cancelled() => cancel.cancel(),
+                    _ = cancel.cancelled() => {}
+                }
+            })
+        };
+        let outcome = op(tx, cancel.clone()).await;
+        watch.abort();
         let _ = forward.await;
         let relative = |t: &str| self.without_server_paths(Some(session_id), t);
         outcome
@@ -259,10 +294,11 @@ impl Sidecar {
         self.inner.runner.clone()
     }
 
-    /// Checks a token against the session's pending plan and the files on disk.
+    /// Checks a token against the session's pending plan and its stored files.
     fn check_token(
         &self,
         s: &crate::model::Session,
+        edit: &Edit<'_>,
         kind: PlanKind,
         token: Option<&str>,
     ) -> Result<PendingPlan, String> {
@@ -295,16 +331,14 @@ impl Sidecar {
                 "plan_token does not match the latest plan of session {session_id} (a newer plan replaced it, or it was mistyped); call {how} again and use its plan_token"
             ));
         }
-        let digest = self.inner.store.stack_digest(session_id).map_err(fail)?;
+        let digest = edit.stack_digest().map_err(fail)?;
         if digest != pending.files_digest {
             return Err(format!(
                 "the stack files of session {session_id} changed after the plan was made; the reviewed plan no longer describes them. Call {how} again, review it, and use the new plan_token"
             ));
         }
-        let plan_file = self
-            .inner
-            .store
-            .runner_file_digest(session_id, plan_file_name(kind))
+        let plan_file = edit
+            .runner_file_digest(plan_file_name(kind))
             .map_err(fail)?;
         if pending.plan_file_digest.is_some() && plan_file != pending.plan_file_digest {
             return Err(format!(
@@ -320,8 +354,9 @@ impl Sidecar {
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, String> {
         let id = args.session_id.clone();
-        let session = self.inner.store.load(&id).map_err(fail)?;
-        let files = self.inner.store.stack_files(&id).map_err(fail)?;
+        let store = &self.inner.store;
+        let session = store.load(&id).await.map_err(fail)?;
+        let files = store.stack_files(&id).await.map_err(fail)?;
         if !files.iter().any(|f| f.rel.ends_with(".tf")) {
             return Err(format!(
                 "session {id} has no Terraform files yet; call export_iac first"
@@ -336,13 +371,15 @@ impl Sidecar {
         } else {
             "plan"
         };
-        let _guard = self.inner.heavy.try_claim(&id, op)?;
-        let before = self.inner.store.stack_digest(&id).map_err(fail)?;
-        let req = self.run_request(&id, args.variables, None)?;
+        let (_guard, lease) = self.claim(&id, op).await?;
+        let before = store.stack_digest(&id).await.map_err(fail)?;
+        let req = self
+            .run_request(&id, args.variables, None, lease.taken_over().is_some())
+            .await?;
         let runner = self.runner();
         let destroy = args.destroy;
         let outcome = self
-            .drive(&id, &ctx, move |tx, ct| {
+            .drive(&id, &ctx, lease.lost(), move |tx, ct| {
                 Box::pin(async move {
                     if destroy {
                         runner.preview_destroy(req, tx, ct).await
@@ -352,24 +389,23 @@ impl Sidecar {
                 })
             })
             .await?;
-        let after = self.inner.store.stack_digest(&id).map_err(fail)?;
+        let after = store.stack_digest(&id).await.map_err(fail)?;
         let kind = if destroy {
             PlanKind::Destroy
         } else {
             PlanKind::Apply
         };
         let plan_file_digest = match outcome.plan_file.as_deref().and_then(|p| p.file_name()) {
-            Some(name) => self
-                .inner
-                .store
-                .runner_file_digest(&id, &name.to_string_lossy())
+            Some(name) => store
+                .keep_plan(&id, &name.to_string_lossy())
+                .await
                 .map_err(fail)?,
             None => None,
         };
         let token = (outcome.success && before == after)
             .then(|| mint_token(kind, &after, plan_file_digest.as_deref()));
         let (_, _) = self
-            .update_session_with(&id, Durability::Flushed, |s| {
+            .update_session_with(&id, Durability::Flushed, |s, _| {
                 s.pending_plan = token.as_ref().map(|t| PendingPlan {
                     kind,
                     token: t.clone(),
@@ -393,6 +429,7 @@ impl Sidecar {
                 Ok(())
             })
             .await?;
+        lease.release().await;
         let changed_during = outcome.success && before != after;
         let operation = if destroy { "destroy_preview" } else { "plan" };
         let next_tool = if destroy {
@@ -443,25 +480,42 @@ impl Sidecar {
             PlanKind::Apply => "apply",
             PlanKind::Destroy => "destroy",
         };
-        let _guard = self.inner.heavy.try_claim(&session_id, op)?;
-        // Checked and consumed under the session's update lock, so no file edit can slip in
+        let (_guard, lease) = self.claim(&session_id, op).await?;
+        let store = &self.inner.store;
+        // The saved plan the token stands for, brought back when it was kept elsewhere (another
+        // sidecar planned, or this one restarted on an empty cache).
+        let session = store.load(&session_id).await.map_err(fail)?;
+        if let Some(PendingPlan {
+            kind: pending,
+            plan_file_digest: Some(digest),
+            ..
+        }) = &session.pending_plan
+            && *pending == kind
+        {
+            store
+                .fetch_plan(&session_id, plan_file_name(kind), digest)
+                .await
+                .map_err(fail)?;
+        }
+        // Checked and consumed in one update of the session, so no file edit can slip in
         // between; a saved plan is good for one run.
-        self.update_session_with(&session_id, Durability::Flushed, |s| {
-            self.check_token(s, kind, token.as_deref())?;
+        self.update_session_with(&session_id, Durability::Flushed, |s, edit| {
+            self.check_token(s, edit, kind, token.as_deref())?;
             s.pending_plan = None;
             Ok(())
         })
         .await?;
-        let plan_file = self
-            .inner
-            .store
-            .runner_dir(&session_id)
-            .map_err(fail)?
-            .join(plan_file_name(kind));
-        let req = self.run_request(&session_id, BTreeMap::new(), Some(plan_file))?;
+        let req = self
+            .run_request(
+                &session_id,
+                BTreeMap::new(),
+                Some(plan_file_name(kind)),
+                lease.taken_over().is_some(),
+            )
+            .await?;
         let runner = self.runner();
         let outcome = self
-            .drive(&session_id, &ctx, move |tx, ct| {
+            .drive(&session_id, &ctx, lease.lost(), move |tx, ct| {
                 Box::pin(async move {
                     match kind {
                         PlanKind::Apply => runner.apply(req, tx, ct).await,
@@ -470,7 +524,7 @@ impl Sidecar {
                 })
             })
             .await?;
-        self.update_session_with(&session_id, Durability::Flushed, |s| {
+        self.update_session_with(&session_id, Durability::Flushed, |s, _| {
             if outcome.success {
                 s.status = match kind {
                     PlanKind::Apply => SessionStatus::Applied,
@@ -486,6 +540,7 @@ impl Sidecar {
             Ok(())
         })
         .await?;
+        lease.release().await;
         let next_step = if outcome.success {
             "Done. get_rm_job_status tells the job's state; get_session shows the session."
                 .to_string()
@@ -624,7 +679,7 @@ impl Sidecar {
             .await
             .map_err(|e| self.without_server_paths(None, &e.to_string()))?;
         // Which session the job belongs to, when its stack is one of ours.
-        if let Ok(sessions) = self.inner.store.list() {
+        if let Ok(sessions) = self.inner.store.list().await {
             status.session_id = sessions
                 .into_iter()
                 .find(|s| s.rm_stack_id.as_deref() == Some(status.stack_id.as_str()))

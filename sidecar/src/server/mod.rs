@@ -31,7 +31,7 @@ use crate::rules::RuleSet;
 use crate::runner::Runner;
 use crate::store::SessionStore;
 
-pub use infra::HeavyOps;
+pub use infra::{HeavyGuard, HeavyOps};
 
 /// The protocol revisions served: the current one without `initialize`, and the two older ones
 /// deployed clients still speak.
@@ -51,6 +51,8 @@ pub(crate) struct Inner {
     pub heavy: HeavyOps,
     pub hearing: QuestionSet,
     pub last_runs: resources::LastRuns,
+    /// The `http` backend the runner's Terraform keeps its state in (the bucket store).
+    pub state_backend: Option<crate::tfstate::StateBackend>,
     pub design_limits: DesignLimits,
     /// Server paths other than the data directory that messages may carry (the Terraform CLI,
     /// the provider directory), each with what to write instead.
@@ -96,6 +98,7 @@ impl Sidecar {
                 heavy: HeavyOps::default(),
                 hearing: QuestionSet::shipped(),
                 last_runs: resources::LastRuns::default(),
+                state_backend: None,
                 design_limits: DesignLimits::default(),
                 server_paths: Vec::new(),
             }),
@@ -115,6 +118,15 @@ impl Sidecar {
     pub fn with_design_limits(mut self, limits: DesignLimits) -> Self {
         if let Some(inner) = Arc::get_mut(&mut self.inner) {
             inner.design_limits = limits;
+        }
+        self
+    }
+
+    /// Runs keep the root module's Terraform state in `backend` rather than in the session's
+    /// runner directory.
+    pub fn with_state_backend(mut self, backend: crate::tfstate::StateBackend) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.state_backend = Some(backend);
         }
         self
     }
@@ -206,7 +218,7 @@ impl ServerHandler for Sidecar {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
-        self.resource_list()
+        self.resource_list().await
     }
 
     async fn list_resource_templates(
@@ -222,7 +234,7 @@ impl ServerHandler for Sidecar {
         request: ReadResourceRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
-        self.resource_read(&request.uri).map(Into::into)
+        self.resource_read(&request.uri).await.map(Into::into)
     }
 
     async fn list_prompts(

@@ -158,7 +158,7 @@ impl Sidecar {
         ListResourceTemplatesResult::with_all_items(templates)
     }
 
-    pub(crate) fn resource_list(&self) -> Result<ListResourcesResult, ErrorData> {
+    pub(crate) async fn resource_list(&self) -> Result<ListResourcesResult, ErrorData> {
         let mut list = vec![
             Resource::new("galley://hearing/questions", "hearing questions")
                 .with_description("The hearing's phases and questions with their choices and what each answer implies for the design.")
@@ -167,7 +167,7 @@ impl Sidecar {
                 .with_description("The service types components can have, with placement, Terraform resources and config keys.")
                 .with_mime_type("application/json"),
         ];
-        let sessions = self.inner.store.list().map_err(|e| {
+        let sessions = self.inner.store.list().await.map_err(|e| {
             ErrorData::internal_error(self.without_server_paths(None, &e.to_string()), None)
         })?;
         for s in sessions.iter().take(LISTED_SESSIONS) {
@@ -182,7 +182,7 @@ impl Sidecar {
         Ok(ListResourcesResult::with_all_items(list))
     }
 
-    pub(crate) fn resource_read(&self, uri: &str) -> Result<ReadResourceResult, ErrorData> {
+    pub(crate) async fn resource_read(&self, uri: &str) -> Result<ReadResourceResult, ErrorData> {
         match uri {
             "galley://hearing/questions" => {
                 let q = &self.inner.hearing;
@@ -212,6 +212,7 @@ impl Sidecar {
             .inner
             .store
             .load(id)
+            .await
             .map_err(|e| not_found(self.without_server_paths(Some(id), &e.to_string())))?;
         match what {
             "design" => Ok(text(
@@ -248,7 +249,7 @@ impl Sidecar {
             )),
             "stack" => {
                 let files =
-                    self.inner.store.stack_files(id).map_err(|e| {
+                    self.inner.store.stack_files(id).await.map_err(|e| {
                         not_found(self.without_server_paths(Some(id), &e.to_string()))
                     })?;
                 let files: Vec<Value> = files
@@ -280,7 +281,7 @@ impl Sidecar {
                 )),
             },
             other => match other.strip_prefix("stack/") {
-                Some(rel) => self.read_stack_file(uri, id, rel),
+                Some(rel) => self.read_stack_file(uri, id, rel).await,
                 None => Err(not_found(format!(
                     "session {id} has no resource {}; its resources are: {}, stack/<path>",
                     crate::echo::quoted(other),
@@ -294,7 +295,7 @@ impl Sidecar {
         }
     }
 
-    fn read_stack_file(
+    async fn read_stack_file(
         &self,
         uri: &str,
         id: &str,
@@ -304,6 +305,7 @@ impl Sidecar {
             .inner
             .store
             .stack_files(id)
+            .await
             .map_err(|e| not_found(self.without_server_paths(Some(id), &e.to_string())))?;
         // Only a file the stack listing names (no links, no hidden or excluded files).
         if !files.iter().any(|f| f.rel == rel) {
@@ -315,8 +317,10 @@ impl Sidecar {
         let dir = self
             .inner
             .store
-            .terraform_dir(id)
-            .map_err(|e| not_found(self.without_server_paths(Some(id), &e.to_string())))?;
+            .run_dirs(id)
+            .await
+            .map_err(|e| not_found(self.without_server_paths(Some(id), &e.to_string())))?
+            .stack_dir;
         let bytes = read_contained(&dir, rel, MAX_STACK_FILE_BYTES).map_err(|e| {
             not_found(format!(
                 "the stack file {rel} of session {id} cannot be read: {e}"

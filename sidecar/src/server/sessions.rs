@@ -67,7 +67,7 @@ impl Sidecar {
         &self,
         Parameters(args): Parameters<CreateSessionArgs>,
     ) -> Result<Json<SessionView>, String> {
-        let s = self.inner.store.create(args.answers).map_err(fail)?;
+        let s = self.inner.store.create(args.answers).await.map_err(fail)?;
         tracing::info!(session = %s.id, "session created");
         Ok(Json(SessionView::from(&s)))
     }
@@ -86,7 +86,12 @@ impl Sidecar {
         &self,
         Parameters(args): Parameters<SessionIdArgs>,
     ) -> Result<Json<SessionView>, String> {
-        let s = self.inner.store.load(&args.session_id).map_err(fail)?;
+        let s = self
+            .inner
+            .store
+            .load(&args.session_id)
+            .await
+            .map_err(fail)?;
         Ok(Json(SessionView::from(&s)))
     }
 
@@ -101,7 +106,7 @@ impl Sidecar {
         )
     )]
     async fn list_sessions(&self) -> Result<Json<SessionList>, String> {
-        let sessions = self.inner.store.list().map_err(fail)?;
+        let sessions = self.inner.store.list().await.map_err(fail)?;
         Ok(Json(SessionList {
             sessions: sessions.iter().map(SessionSummary::from).collect(),
         }))

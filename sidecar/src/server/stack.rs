@@ -79,10 +79,9 @@ impl Sidecar {
         &self,
         Parameters(args): Parameters<SessionIdArgs>,
     ) -> Result<Json<ExportResult>, String> {
-        let store = &self.inner.store;
         let rules = &self.inner.rules;
         let ((files, resources, warnings, invalidated), _) = self
-            .update_session(&args.session_id, |s| {
+            .update_session_with(&args.session_id, Durability::Atomic, |s, edit| {
                 let report = rules.validate(&s.architecture);
                 if !report.valid {
                     let msgs: Vec<_> = report
@@ -97,24 +96,16 @@ impl Sidecar {
                     ));
                 }
                 // The stack passed the load check before anything is written; then every file
-                // is written beside its target and renamed only once all are written.
+                // is written with the session, as one step. A file that already says this is
+                // left alone: re-exporting after a small change rewrites only what changed.
                 let stack = export::export(&s.architecture).map_err(fail)?;
-                let contents: Vec<(&str, &[u8])> = stack
-                    .files
-                    .iter()
-                    .map(|f| (f.path.as_str(), f.content.as_bytes()))
-                    .collect();
-                // A file that already says this is left alone: re-exporting after a small
-                // change rewrites only what changed.
-                let changed = store
-                    .write_stack_files(&s.id, &contents, Durability::Atomic)
-                    .map_err(fail)?;
-                let files = stack
-                    .files
-                    .iter()
-                    .zip(changed)
-                    .map(|(f, changed)| written(&f.path, f.content.as_bytes(), changed))
-                    .collect();
+                let mut files = Vec::with_capacity(stack.files.len());
+                for f in &stack.files {
+                    let changed = edit
+                        .write_stack_file(&f.path, f.content.as_bytes())
+                        .map_err(fail)?;
+                    files.push(written(&f.path, f.content.as_bytes(), changed));
+                }
                 let invalidated = s.pending_plan.take().is_some();
                 s.status = SessionStatus::Exported;
                 let warnings = report
@@ -155,16 +146,10 @@ impl Sidecar {
                 args.new_content.len()
             ));
         }
-        let store = &self.inner.store;
         let ((invalidated, changed), _) = self
-            .update_session(&args.session_id, |s| {
-                let changed = store
-                    .write_stack_file(
-                        &s.id,
-                        &args.file_path,
-                        args.new_content.as_bytes(),
-                        Durability::Atomic,
-                    )
+            .update_session_with(&args.session_id, Durability::Atomic, |s, edit| {
+                let changed = edit
+                    .write_stack_file(&args.file_path, args.new_content.as_bytes())
                     .map_err(fail)?;
                 // Any call discards the reviewed plan: the caller meant to change the stack.
                 let invalidated = s.pending_plan.take().is_some();

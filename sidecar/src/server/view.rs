@@ -55,7 +55,12 @@ impl Sidecar {
         &self,
         Parameters(args): Parameters<SessionIdArgs>,
     ) -> Result<Json<SummaryResult>, String> {
-        let s = self.inner.store.load(&args.session_id).map_err(fail)?;
+        let s = self
+            .inner
+            .store
+            .load(&args.session_id)
+            .await
+            .map_err(fail)?;
         let report = self.inner.rules.validate(&s.architecture);
         let sum = view::summary::render(&s, &report, PriceTable::shipped());
         Ok(Json(SummaryResult {
@@ -82,7 +87,12 @@ impl Sidecar {
         &self,
         Parameters(args): Parameters<SessionIdArgs>,
     ) -> Result<Json<DiagramResult>, String> {
-        let s = self.inner.store.load(&args.session_id).map_err(fail)?;
+        let s = self
+            .inner
+            .store
+            .load(&args.session_id)
+            .await
+            .map_err(fail)?;
         let d = view::diagram(&s.architecture);
         Ok(Json(DiagramResult {
             session_id: s.id,

@@ -242,6 +242,43 @@ impl Dir {
         })
     }
 
+    /// Opens (creating when missing) each directory of `names` inside the previous one; an
+    /// empty chain is this directory again.
+    pub fn create_dir_chain(&self, names: &[String]) -> Result<Dir, StoreError> {
+        let mut dir = self.reopen()?;
+        for n in names {
+            dir = dir.create_dir(n)?;
+        }
+        Ok(dir)
+    }
+
+    /// Opens each directory of `names` inside the previous one; `None` when one is missing.
+    pub fn open_dir_chain(&self, names: &[String]) -> Result<Option<Dir>, StoreError> {
+        let mut dir = self.reopen()?;
+        for n in names {
+            match dir.open_dir(n)? {
+                Some(d) => dir = d,
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(dir))
+    }
+
+    /// A second handle on this directory.
+    fn reopen(&self) -> Result<Dir, StoreError> {
+        let fd = rustix::fs::openat(
+            &self.fd,
+            ".",
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(io_err("open", self.place.clone()))?;
+        Ok(Dir {
+            fd,
+            place: self.place.clone(),
+        })
+    }
+
     /// Creates the directory `name`, which must not exist yet; false when it does.
     pub fn create_new_dir(&self, name: &str) -> Result<bool, StoreError> {
         self.check_name(name)?;

@@ -1,27 +1,42 @@
-//! The session store on disk: `<data dir>/sessions/<id>/session.json` plus the generated stack in
-//! `terraform/` and the runner's root module in `runner/`. Owns session ids (generation and
-//! validation), atomic private writes, the resolution of client-supplied paths inside a
-//! session's stack, and which stack files a plan covers (the digest), so that nothing a tool
-//! receives can reach outside its session directory.
+//! The session store, behind one interface with two implementations: a directory
+//! (`<data dir>/sessions/<id>/session.json`, the generated stack in `terraform/`, the runner's
+//! root module in `runner/`; see `local`) and an Object Storage bucket (`GALLEY_STATE_BUCKET`;
+//! see `bucket`), for which the directory is only a cache. Owns session ids (generation and
+//! validation), the resolution of client-supplied paths inside a session's stack, which stack
+//! files a plan covers (the digest), updates of a session as one conditional step (an update
+//! that raced another is refused, never silently lost), the runner's objects (the Terraform
+//! state and its lock), and the per-session lease of heavy operations (`lease`).
 //!
-//! Everything inside a session is reached through `dir` (no symbolic link is ever followed; a
-//! link anywhere in a session is refused and named) and created private to the user. Opening
-//! the store takes group and other permissions away from what older versions wrote, and removes
-//! temporary files a crash left behind. Errors name files relative to their session, never by
-//! a server path.
+//! Everything inside a local session directory is reached through `dir` (no symbolic link is
+//! ever followed; a link anywhere in a session is refused and named) and created private to the
+//! user. Errors name files relative to their session, never by a server path.
+//!
+//! # Layout
+//! - `dir`: directory handles that never follow a link; `local`: the directory store.
+//! - `bucket`: the bucket store (conditional writes, stack files by content, a cache of
+//!   sessions validated by ETag).
+//! - `lease`: the lease a heavy operation holds on its session, renewed while held.
 
+mod bucket;
 mod dir;
+pub mod lease;
+mod local;
 
 use std::collections::HashMap;
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Component as PathComponent, Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
+use futures::future::BoxFuture;
 use sha2::{Digest, Sha256};
 
+pub use bucket::{BucketConfig, BucketStore, CALL_TIMEOUT, DEFAULT_CACHE_SESSIONS, retry_policy};
 pub use dir::{DIR_MODE, Dir, FILE_MODE, Kind, Place};
+pub use lease::{Lease, LeaseInfo, LeaseSettings};
+pub use local::LocalStore;
 
 use crate::model::{Architecture, Session, SessionStatus, now_secs};
 
@@ -77,6 +92,50 @@ pub enum StoreError {
         #[source]
         source: serde_json::Error,
     },
+    #[error(
+        "session {id} was changed elsewhere (another sidecar, or another call) after this call read it, so this change was not saved: call get_session to re-read the session, then make the change again"
+    )]
+    Conflict { id: String },
+    #[error("failed to {what} in Object Storage: {source}. {advice}")]
+    Remote {
+        what: String,
+        #[source]
+        source: galley_oci::client::OciError,
+        advice: &'static str,
+    },
+    #[error(
+        "session {id} is busy: {holder} is running {} on it, and its lease of the session ends at {until} unless renewed; wait for that run to finish, then try again (a sidecar that stopped frees the session once its lease ends)",
+        with_article(operation)
+    )]
+    Busy {
+        id: String,
+        holder: String,
+        operation: String,
+        until: String,
+    },
+    #[error("object {name} of session {id} is not valid: {reason}")]
+    BadObject {
+        id: String,
+        name: String,
+        reason: String,
+    },
+}
+
+/// `a plan`, `an apply`.
+fn with_article(word: &str) -> String {
+    let article = if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
+    format!("{article} {word}")
+}
+
+impl StoreError {
+    /// The change raced another one and was not saved.
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, StoreError::Conflict { .. })
+    }
 }
 
 /// Makes a new random session id.
@@ -207,6 +266,261 @@ pub struct StackFile {
     pub executable: bool,
 }
 
+/// The runner objects of a session: the Terraform state kept for the runner's `http` backend,
+/// its lock, and the lease of heavy operations.
+pub mod objects {
+    /// The runner's Terraform state.
+    pub const STATE: &str = "terraform.tfstate";
+    /// The lock of that state, as Terraform's `http` backend takes it.
+    pub const STATE_LOCK: &str = "terraform.tflock";
+    /// The lease of a heavy operation.
+    pub const LEASE: &str = "lease.json";
+}
+
+/// A stored version of a session or an object: the SHA-256 of its bytes (directory) or its
+/// ETag (bucket). Conditional writes compare it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Version(pub String);
+
+impl Version {
+    /// The version of `bytes` in the directory store.
+    pub fn of(bytes: &[u8]) -> Self {
+        Version(hex::encode(Sha256::digest(bytes)))
+    }
+}
+
+/// The condition of a conditional write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cond {
+    /// Only when nothing is stored (`if-none-match: *`).
+    Absent,
+    /// Only when this version is stored (`if-match`).
+    Matches(Version),
+}
+
+impl Cond {
+    /// Whether the condition holds with `current` stored.
+    pub fn holds(&self, current: Option<&Version>) -> bool {
+        match self {
+            Cond::Absent => current.is_none(),
+            Cond::Matches(v) => current == Some(v),
+        }
+    }
+
+    /// `Matches` the version when there is one, else `Absent`.
+    pub fn from_current(current: Option<&Version>) -> Self {
+        current.map_or(Cond::Absent, |v| Cond::Matches(v.clone()))
+    }
+}
+
+/// A file an update writes into the session's stack.
+#[derive(Debug, Clone)]
+pub struct StackWrite {
+    /// As the tool was given it (checked by `stack_path`).
+    pub rel: String,
+    /// Its segments.
+    pub parts: Vec<String>,
+    pub bytes: Vec<u8>,
+}
+
+/// A session as read for an update: its version and, in the bucket store, its stack's manifest.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub session: Session,
+    pub version: Version,
+    /// The stack's files by path with their SHA-256 (the bucket store's record of them).
+    pub manifest: Option<Arc<bucket::Manifest>>,
+}
+
+/// The SHA-256 of one line per file, sorted by path, `<sha256 of the content, hex> <644|755>
+/// <path>\n`: the Galley provider's digest of what it packages.
+pub fn digest_of(files: &[HashedFile]) -> String {
+    let mut manifest = Sha256::new();
+    for (f, hash) in files {
+        manifest.update(hex::encode(hash.unwrap_or_default()).as_bytes());
+        manifest.update(if f.executable { b" 755 " } else { b" 644 " });
+        manifest.update(f.rel.as_bytes());
+        manifest.update(b"\n");
+    }
+    hex::encode(manifest.finalize())
+}
+
+/// What a store implementation does; [`SessionStore`] adds what both share (the update lock,
+/// ids, path checks, the lease).
+pub trait Backend: Send + Sync + 'static {
+    /// The local directory: the store itself, or the cache of the bucket's sessions.
+    fn local(&self) -> &LocalStore;
+    /// Writes a new session; `None` when its id is taken.
+    fn create<'a>(
+        &'a self,
+        session: &'a Session,
+    ) -> BoxFuture<'a, Result<Option<Version>, StoreError>>;
+    fn load<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Loaded, StoreError>>;
+    /// Writes `writes` and `session`, only if the session is still at `loaded`'s version.
+    fn commit<'a>(
+        &'a self,
+        loaded: &'a Loaded,
+        session: &'a Session,
+        writes: &'a [StackWrite],
+        durability: Durability,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+    fn list(&self) -> BoxFuture<'_, Result<Vec<Session>, StoreError>>;
+    /// The stack's files (hashed when asked) as of `loaded`.
+    fn stack(&self, loaded: &Loaded, hash: bool) -> Result<Vec<HashedFile>, StoreError>;
+    /// The SHA-256 of one stack file as of `loaded`.
+    fn stack_file_hash(
+        &self,
+        loaded: &Loaded,
+        parts: &[String],
+    ) -> Result<Option<[u8; 32]>, StoreError>;
+    /// Makes the local stack directory what `loaded` says (the bucket store's cache).
+    fn sync_stack<'a>(&'a self, loaded: &'a Loaded) -> BoxFuture<'a, Result<(), StoreError>>;
+    /// Keeps the saved plan `runner/<name>` (the bucket store uploads it by its digest);
+    /// returns its digest, `None` when there is no such file.
+    fn keep_plan<'a>(
+        &'a self,
+        id: &'a str,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, StoreError>>;
+    /// Makes `runner/<name>` the saved plan with `digest` when it is kept somewhere.
+    fn fetch_plan<'a>(
+        &'a self,
+        id: &'a str,
+        name: &'a str,
+        digest: &'a str,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+    fn get_object<'a>(
+        &'a self,
+        id: &'a str,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<Option<(Vec<u8>, Version)>, StoreError>>;
+    fn put_object<'a>(
+        &'a self,
+        id: &'a str,
+        name: &'a str,
+        bytes: Vec<u8>,
+        cond: Cond,
+    ) -> BoxFuture<'a, Result<Version, StoreError>>;
+    fn delete_object<'a>(
+        &'a self,
+        id: &'a str,
+        name: &'a str,
+        cond: Cond,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+}
+
+/// Why an update was not made: the caller's closure refused it, or the store failed.
+#[derive(Debug)]
+pub enum UpdateError<E> {
+    Refused(E),
+    Store(StoreError),
+}
+
+/// What an update's closure may do beside changing the session: write stack files (all
+/// written with the session, as one step) and read what the stack is.
+pub struct Edit<'a> {
+    backend: &'a dyn Backend,
+    loaded: &'a Loaded,
+    writes: Vec<StackWrite>,
+}
+
+impl Edit<'_> {
+    /// Queues `bytes` for the stack file at `rel` (checked like a tool's path: plain names, at
+    /// most four directories deep, no hidden names or state files); true when it differs from
+    /// what the stack holds. A file that already says this is left alone.
+    pub fn write_stack_file(&mut self, rel: &str, bytes: &[u8]) -> Result<bool, StoreError> {
+        let parts = stack_path(rel)?;
+        let hash: [u8; 32] = Sha256::digest(bytes).into();
+        let current = match self.writes.iter().rev().find(|w| w.parts == parts) {
+            Some(w) => Some(Sha256::digest(&w.bytes).into()),
+            None => self.backend.stack_file_hash(self.loaded, &parts)?,
+        };
+        let changed = current != Some(hash);
+        if changed {
+            self.writes.retain(|w| w.parts != parts);
+            self.writes.push(StackWrite {
+                rel: rel.to_string(),
+                parts,
+                bytes: bytes.to_vec(),
+            });
+        }
+        Ok(changed)
+    }
+
+    /// The digest of the stack as stored (before this update's writes).
+    pub fn stack_digest(&self) -> Result<String, StoreError> {
+        Ok(digest_of(&self.backend.stack(self.loaded, true)?))
+    }
+
+    /// SHA-256 (hex) of the runner's file `name` in the local directory; `None` when missing.
+    pub fn runner_file_digest(&self, name: &str) -> Result<Option<String>, StoreError> {
+        self.backend
+            .local()
+            .runner_file_digest(&self.loaded.session.id, name)
+    }
+}
+
+/// The directories a run works in: the session's stack and the runner's root module.
+#[derive(Debug, Clone)]
+pub struct RunDirs {
+    pub stack_dir: PathBuf,
+    pub work_dir: PathBuf,
+}
+
+/// Checks a client-supplied path relative to the stack: plain names, at most
+/// `MAX_PATH_DEPTH` deep, no `..`, `.`, hidden names or state files. Returns its segments.
+pub(crate) fn stack_path(rel: &str) -> Result<Vec<String>, StoreError> {
+    let refuse = |reason: &str| StoreError::PathRefused {
+        path: rel.chars().take(200).collect(),
+        reason: reason.to_string(),
+    };
+    if rel.is_empty() {
+        return Err(refuse(
+            "it is empty; give a path relative to the stack, like `main.tf`",
+        ));
+    }
+    if rel.contains('\0') || rel.contains('\\') {
+        return Err(refuse(
+            "it contains a NUL or backslash; use `/` between directories",
+        ));
+    }
+    let path = Path::new(rel);
+    if path.is_absolute() {
+        return Err(refuse(
+            "it is absolute; give a path relative to the stack, like `main.tf`",
+        ));
+    }
+    let mut parts = Vec::new();
+    for c in path.components() {
+        match c {
+            PathComponent::Normal(p) => {
+                let p = p.to_string_lossy();
+                if p.starts_with('.') {
+                    return Err(refuse(
+                        "hidden names (starting with `.`) are Terraform's own; pick another name",
+                    ));
+                }
+                parts.push(p.into_owned());
+            }
+            PathComponent::ParentDir => {
+                return Err(refuse("`..` would leave the session's stack directory"));
+            }
+            PathComponent::CurDir => return Err(refuse("`.` segments are not allowed")),
+            PathComponent::RootDir | PathComponent::Prefix(_) => {
+                return Err(refuse("it is absolute; give a path relative to the stack"));
+            }
+        }
+    }
+    if parts.is_empty() || parts.len() > MAX_PATH_DEPTH {
+        return Err(refuse("it must name a file at most 4 directories deep"));
+    }
+    if parts.iter().any(|p| excluded_file(p)) {
+        // State files are Terraform's, and are never packaged.
+        return Err(refuse("Terraform state files cannot be written"));
+    }
+    Ok(parts)
+}
+
 /// A lock serialising read-modify-write of one session's document, released from the store's
 /// table when the last holder is done (so made-up ids do not accumulate).
 pub struct UpdateLock {
@@ -231,98 +545,72 @@ impl Drop for UpdateLock {
     }
 }
 
-/// The on-disk store of sessions.
-#[derive(Debug, Clone)]
+/// The session store the tools use: one of the two implementations, with the update lock,
+/// the lease settings and this process's name as a lease holder.
+#[derive(Clone)]
 pub struct SessionStore {
-    /// The `sessions/` directory, opened once.
-    root: Arc<Dir>,
-    /// Its resolved path, for the runner (Terraform works with paths).
-    root_path: PathBuf,
-    /// Serialises read-modify-write of one session's JSON between concurrent tool calls.
+    backend: Arc<dyn Backend>,
+    /// Serialises read-modify-write of one session between concurrent tool calls.
     locks: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+    leases: LeaseSettings,
+    /// `directory` or `bucket <namespace>/<name>`, for logs.
+    kind: String,
+}
+
+impl std::fmt::Debug for SessionStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionStore")
+            .field("kind", &self.kind)
+            .finish()
+    }
 }
 
 impl SessionStore {
-    /// Opens (creating when needed, private to the user) the store under `data_dir`, takes group
-    /// and other permissions away from everything in it, and removes temporary files left by a
-    /// crash.
+    /// The directory store under `data_dir` (see [`LocalStore::open`]).
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
-        let sessions = data_dir.join("sessions");
-        let io = |action: &'static str| {
-            move |source| StoreError::Io {
-                action,
-                place: Place {
-                    session: None,
-                    rel: String::new(),
-                },
-                source,
-            }
-        };
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(DIR_MODE)
-            .create(&sessions)
-            .map_err(io("create"))?;
-        let root_path = fs::canonicalize(&sessions).map_err(io("resolve"))?;
-        let root = Dir::open_root(&root_path).map_err(io("open"))?;
-        let store = SessionStore {
-            root: Arc::new(root),
-            root_path,
+        Ok(Self::with_backend(
+            Arc::new(LocalStore::open(data_dir)?),
+            "directory".into(),
+        ))
+    }
+
+    /// The bucket store, with `data_dir` as its cache.
+    pub async fn open_bucket(data_dir: &Path, config: BucketConfig) -> Result<Self, StoreError> {
+        let kind = format!("bucket {}/{}", config.namespace, config.bucket);
+        let store = BucketStore::open(data_dir, config).await?;
+        Ok(Self::with_backend(Arc::new(store), kind))
+    }
+
+    fn with_backend(backend: Arc<dyn Backend>, kind: String) -> Self {
+        SessionStore {
+            backend,
             locks: Arc::default(),
-        };
-        store.tidy();
-        Ok(store)
-    }
-
-    /// Makes every directory and file under `sessions/` private and removes stale temporary
-    /// files. Problems are logged: a file the sidecar cannot fix must not stop it from serving
-    /// the other sessions.
-    fn tidy(&self) {
-        let stale_before = now_secs() as i64 - STALE_TEMPORARY_SECS;
-        fn walk(dir: &Dir, depth: usize, stale_before: i64) {
-            if let Err(e) = dir.make_private() {
-                tracing::warn!(error = %e, "cannot make a session directory private");
-            }
-            let entries = match dir.entries() {
-                Ok(e) => e,
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot list a session directory");
-                    return;
-                }
-            };
-            for (name, kind) in entries {
-                let outcome = match kind {
-                    // Only a crash's leftovers: another sidecar process on the same data
-                    // directory may be writing this very file.
-                    Kind::File { modified, .. }
-                        if dir::is_temporary(&name) && modified < stale_before =>
-                    {
-                        dir.remove_file(&name)
-                    }
-                    Kind::File { .. } => dir.make_file_private(&name),
-                    Kind::Dir if depth < MAX_WALK_DEPTH => match dir.open_dir(&name) {
-                        Ok(Some(sub)) => {
-                            walk(&sub, depth + 1, stale_before);
-                            Ok(())
-                        }
-                        Ok(None) => Ok(()),
-                        Err(e) => Err(e),
-                    },
-                    Kind::Symlink => {
-                        tracing::warn!(place = %dir.place_of(&name), "symbolic link in the data directory; it is refused wherever a tool meets it");
-                        Ok(())
-                    }
-                    _ => Ok(()),
-                };
-                if let Err(e) = outcome {
-                    tracing::warn!(error = %e, "cannot tidy a session file");
-                }
-            }
+            leases: LeaseSettings::default(),
+            kind,
         }
-        walk(&self.root, 0, stale_before);
     }
 
-    /// The lock that serialises updates of one session's document.
+    /// Sets how long a lease lasts without renewal.
+    pub fn with_lease_duration(mut self, duration: Duration) -> Self {
+        self.leases.duration = duration;
+        self
+    }
+
+    /// `directory` or `bucket <namespace>/<name>`.
+    pub fn kind(&self) -> &str {
+        &self.kind
+    }
+
+    /// The lease settings (the holder's name, the duration).
+    pub fn leases(&self) -> &LeaseSettings {
+        &self.leases
+    }
+
+    fn local(&self) -> &LocalStore {
+        self.backend.local()
+    }
+
+    /// The lock that serialises updates of one session.
     pub fn update_lock(&self, id: &str) -> UpdateLock {
         let mut map = self.locks.lock().unwrap_or_else(|p| p.into_inner());
         let lock = map.entry(id.to_string()).or_default().clone();
@@ -333,70 +621,14 @@ impl SessionStore {
         }
     }
 
-    /// The directory of session `id` (never through a link).
-    fn session(&self, id: &str) -> Result<Dir, StoreError> {
-        validate_session_id(id)?;
-        match self.root.open_dir(id)? {
-            Some(d) => Ok(d.as_session(id)),
-            None => Err(StoreError::NotFound(id.to_string())),
-        }
-    }
-
-    /// The session's stack directory, for the runner: checked to be a real directory (created
-    /// when missing) inside a real session directory.
-    pub fn terraform_dir(&self, id: &str) -> Result<PathBuf, StoreError> {
-        self.session(id)?.create_dir("terraform")?;
-        Ok(self.root_path.join(id).join("terraform"))
-    }
-
-    /// The runner's directory of the session, for the runner: checked like
-    /// [`SessionStore::terraform_dir`], and holding no link (Terraform would write through one),
-    /// `.terraform/` (Terraform's own) aside.
-    pub fn runner_dir(&self, id: &str) -> Result<PathBuf, StoreError> {
-        let runner = self.session(id)?.create_dir("runner")?;
-        refuse_links(&runner, 0)?;
-        Ok(self.root_path.join(id).join("runner"))
-    }
-
-    /// SHA-256 (hex) of a file the runner wrote (a saved plan); `None` when it is missing.
-    pub fn runner_file_digest(&self, id: &str, name: &str) -> Result<Option<String>, StoreError> {
-        let Some(runner) = self.session(id)?.open_dir("runner")? else {
-            return Ok(None);
-        };
-        Ok(runner.hash_file(name)?.map(|(h, _)| hex::encode(h)))
-    }
-
-    /// Text that may hold server paths of session `id` (a message of Terraform or of the
-    /// provider) with its session directory written as a relative path, and any other path in
-    /// the data directory as `<data dir>/sessions/...`. An empty `id` replaces only the latter.
-    pub fn relative_to_session(&self, id: &str, text: &str) -> String {
-        let mut text = text.to_string();
-        if !id.is_empty() {
-            let dir = self.root_path.join(id);
-            let dir = dir.to_string_lossy();
-            text = text
-                .replace(&format!("{dir}/"), "")
-                .replace(dir.as_ref(), ".");
-        }
-        let root = self.root_path.to_string_lossy();
-        text.replace(root.as_ref(), "<data dir>/sessions")
-    }
-
     /// Creates a new empty session and writes it.
-    pub fn create(
+    pub async fn create(
         &self,
         answers: serde_json::Map<String, serde_json::Value>,
     ) -> Result<Session, StoreError> {
-        let mut id = new_session_id();
-        // 60 random bits: a clash is all but impossible, but never reuse a directory.
-        while !self.root.create_new_dir(&id)? {
-            id = new_session_id();
-        }
-        let dir = self.session(&id)?;
-        dir.create_dir("terraform")?;
         let now = now_secs();
-        let session = Session {
-            id,
+        let mut session = Session {
+            id: new_session_id(),
             status: SessionStatus::Designing,
             created_at: now,
             updated_at: now,
@@ -407,192 +639,135 @@ impl SessionStore {
             last_job_id: None,
             pending_plan: None,
         };
-        self.save(&session, Durability::Atomic)?;
+        // 60 random bits: a clash is all but impossible, but an id is never reused.
+        while self.backend.create(&session).await?.is_none() {
+            session.id = new_session_id();
+        }
         Ok(session)
     }
 
-    pub fn load(&self, id: &str) -> Result<Session, StoreError> {
-        let bytes = self
-            .session(id)?
-            .read_file("session.json", MAX_SESSION_BYTES)?
-            .ok_or_else(|| StoreError::NotFound(id.to_string()))?;
-        serde_json::from_slice(&bytes).map_err(|source| StoreError::Corrupt {
-            id: id.to_string(),
-            source,
-        })
+    pub async fn load(&self, id: &str) -> Result<Session, StoreError> {
+        validate_session_id(id)?;
+        Ok(self.backend.load(id).await?.session)
     }
 
-    pub fn save(&self, session: &Session, durability: Durability) -> Result<(), StoreError> {
-        validate_session_id(&session.id)?;
-        let dir = self.root.create_dir(&session.id)?.as_session(&session.id);
-        let bytes = serde_json::to_vec_pretty(session).map_err(|source| StoreError::Corrupt {
-            id: session.id.clone(),
-            source,
-        })?;
-        dir.write_file("session.json", &bytes, durability)
+    /// All sessions, newest first.
+    pub async fn list(&self) -> Result<Vec<Session>, StoreError> {
+        self.backend.list().await
     }
 
-    /// All sessions, newest first. Entries that are not valid sessions (other names, links,
-    /// unreadable documents) are skipped with a warning.
-    pub fn list(&self) -> Result<Vec<Session>, StoreError> {
-        let mut out = Vec::new();
-        for (name, kind) in self.root.entries()? {
-            if validate_session_id(&name).is_err() {
-                continue;
-            }
-            if kind != Kind::Dir {
-                tracing::warn!(session = %name, ?kind, "skipping a session entry that is not a directory");
-                continue;
-            }
-            match self.load(&name) {
-                Ok(s) => out.push(s),
-                Err(e) => {
-                    tracing::warn!(session = %name, error = %e, "skipping unreadable session")
-                }
-            }
-        }
-        out.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id)));
-        Ok(out)
-    }
-
-    /// Checks a client-supplied path relative to the stack: plain names, at most
-    /// `MAX_PATH_DEPTH` deep, no `..`, `.`, hidden names or state files. Returns its segments.
-    fn stack_path(rel: &str) -> Result<Vec<String>, StoreError> {
-        let refuse = |reason: &str| StoreError::PathRefused {
-            path: rel.chars().take(200).collect(),
-            reason: reason.to_string(),
+    /// Loads session `id`, lets `f` change it (and queue stack files), and saves both as one
+    /// step, under the session's update lock here and on the condition that nobody saved the
+    /// session since it was read ([`StoreError::Conflict`] otherwise: nothing is written).
+    pub async fn update<T, E>(
+        &self,
+        id: &str,
+        durability: Durability,
+        f: impl FnOnce(&mut Session, &mut Edit<'_>) -> Result<T, E>,
+    ) -> Result<(T, Session), UpdateError<E>> {
+        validate_session_id(id).map_err(UpdateError::Store)?;
+        let lock = self.update_lock(id);
+        let _g = lock.lock().await;
+        let loaded = self.backend.load(id).await.map_err(UpdateError::Store)?;
+        let mut session = loaded.session.clone();
+        let mut edit = Edit {
+            backend: self.backend.as_ref(),
+            loaded: &loaded,
+            writes: Vec::new(),
         };
-        if rel.is_empty() {
-            return Err(refuse(
-                "it is empty; give a path relative to the stack, like `main.tf`",
-            ));
-        }
-        if rel.contains('\0') || rel.contains('\\') {
-            return Err(refuse(
-                "it contains a NUL or backslash; use `/` between directories",
-            ));
-        }
-        let path = Path::new(rel);
-        if path.is_absolute() {
-            return Err(refuse(
-                "it is absolute; give a path relative to the stack, like `main.tf`",
-            ));
-        }
-        let mut parts = Vec::new();
-        for c in path.components() {
-            match c {
-                PathComponent::Normal(p) => {
-                    let p = p.to_string_lossy();
-                    if p.starts_with('.') {
-                        return Err(refuse(
-                            "hidden names (starting with `.`) are Terraform's own; pick another name",
-                        ));
-                    }
-                    parts.push(p.into_owned());
-                }
-                PathComponent::ParentDir => {
-                    return Err(refuse("`..` would leave the session's stack directory"));
-                }
-                PathComponent::CurDir => return Err(refuse("`.` segments are not allowed")),
-                PathComponent::RootDir | PathComponent::Prefix(_) => {
-                    return Err(refuse("it is absolute; give a path relative to the stack"));
-                }
-            }
-        }
-        if parts.is_empty() || parts.len() > MAX_PATH_DEPTH {
-            return Err(refuse("it must name a file at most 4 directories deep"));
-        }
-        if parts.iter().any(|p| excluded_file(p)) {
-            // State files are Terraform's, and are never packaged.
-            return Err(refuse("Terraform state files cannot be written"));
-        }
-        Ok(parts)
+        let out = f(&mut session, &mut edit).map_err(UpdateError::Refused)?;
+        let writes = std::mem::take(&mut edit.writes);
+        session.updated_at = now_secs();
+        self.backend
+            .commit(&loaded, &session, &writes, durability)
+            .await
+            .map_err(UpdateError::Store)?;
+        Ok((out, session))
     }
 
-    /// Writes one file of the session's stack at a client-supplied relative path (see
-    /// `stack_path`), creating missing directories; true when the content changed. Nothing on
-    /// the way is followed if it is a link: the write is refused, naming it.
-    pub fn write_stack_file(
-        &self,
-        id: &str,
-        rel: &str,
-        bytes: &[u8],
-        durability: Durability,
-    ) -> Result<bool, StoreError> {
-        let parts = Self::stack_path(rel)?;
-        let (file, dirs) = parts.split_last().ok_or_else(|| StoreError::PathRefused {
-            path: rel.chars().take(200).collect(),
-            reason: "it names no file".into(),
-        })?;
-        let mut dir = self.session(id)?.create_dir("terraform")?;
-        for d in dirs {
-            dir = dir.create_dir(d)?;
-        }
-        let changed = dir.hash_file(file)?.map(|(h, _)| h) != Some(Sha256::digest(bytes).into());
-        dir.write_file(file, bytes, durability)?;
-        Ok(changed)
-    }
-
-    /// Writes several top-level files of the stack (an export) as one step as far as files
-    /// allow: every changed file is written to a temporary file first, and only when all are
-    /// written are they renamed into place. Returns which files changed; unchanged files are
-    /// left alone.
-    pub fn write_stack_files(
-        &self,
-        id: &str,
-        files: &[(&str, &[u8])],
-        durability: Durability,
-    ) -> Result<Vec<bool>, StoreError> {
-        let dir = self.session(id)?.create_dir("terraform")?;
-        let mut changed = Vec::with_capacity(files.len());
-        let mut staged = Vec::new();
-        for (name, bytes) in files {
-            let differs =
-                dir.hash_file(name)?.map(|(h, _)| h) != Some(Sha256::digest(bytes).into());
-            if differs {
-                staged.push(dir.stage(name, bytes, durability)?);
-            }
-            changed.push(differs);
-        }
-        for s in staged {
-            s.commit(durability)?;
-        }
-        Ok(changed)
-    }
-
-    /// The stack's files as the provider packages them (its built-in exclusions applied),
-    /// sorted by path. A link anywhere in the stack, the stack directory itself included, is
-    /// an error naming it.
-    pub fn stack_files(&self, id: &str) -> Result<Vec<StackFile>, StoreError> {
+    /// The stack's files as the provider packages them, sorted by path.
+    pub async fn stack_files(&self, id: &str) -> Result<Vec<StackFile>, StoreError> {
+        validate_session_id(id)?;
+        let loaded = self.backend.load(id).await?;
         Ok(self
-            .walk_stack(id, false)?
+            .backend
+            .stack(&loaded, false)?
             .into_iter()
             .map(|(f, _)| f)
             .collect())
     }
 
-    /// The digest of the stack exactly as the Galley provider defines it for what it packages:
-    /// SHA-256 of one line per file, sorted by path, `<sha256 of the content, hex> <644|755>
-    /// <path>\n`. Any edit, added or removed file, or executable bit changes it.
-    pub fn stack_digest(&self, id: &str) -> Result<String, StoreError> {
-        let mut manifest = Sha256::new();
-        for (f, hash) in self.walk_stack(id, true)? {
-            manifest.update(hex::encode(hash.unwrap_or_default()).as_bytes());
-            manifest.update(if f.executable { b" 755 " } else { b" 644 " });
-            manifest.update(f.rel.as_bytes());
-            manifest.update(b"\n");
-        }
-        Ok(hex::encode(manifest.finalize()))
+    /// The digest of the stack exactly as the Galley provider defines it for what it packages
+    /// (see [`digest_of`]): any edit, added or removed file, or executable bit changes it.
+    pub async fn stack_digest(&self, id: &str) -> Result<String, StoreError> {
+        validate_session_id(id)?;
+        let loaded = self.backend.load(id).await?;
+        Ok(digest_of(&self.backend.stack(&loaded, true)?))
     }
 
-    fn walk_stack(&self, id: &str, hash: bool) -> Result<Vec<HashedFile>, StoreError> {
-        let Some(stack) = self.session(id)?.open_dir("terraform")? else {
-            return Ok(Vec::new());
-        };
-        let mut out = Vec::new();
-        collect_stack(&stack, "", 0, hash, &mut out)?;
-        out.sort_by(|a, b| a.0.rel.as_bytes().cmp(b.0.rel.as_bytes()));
-        Ok(out)
+    /// The directories a run of session `id` works in, the stack in them being the stored one.
+    pub async fn run_dirs(&self, id: &str) -> Result<RunDirs, StoreError> {
+        validate_session_id(id)?;
+        let loaded = self.backend.load(id).await?;
+        self.backend.sync_stack(&loaded).await?;
+        Ok(RunDirs {
+            stack_dir: self.local().terraform_dir(id)?,
+            work_dir: self.local().runner_dir(id)?,
+        })
+    }
+
+    /// Keeps the saved plan `runner/<name>` where another sidecar (or this one after a
+    /// restart) finds it; its digest, `None` without such a file.
+    pub async fn keep_plan(&self, id: &str, name: &str) -> Result<Option<String>, StoreError> {
+        validate_session_id(id)?;
+        self.backend.keep_plan(id, name).await
+    }
+
+    /// Brings back the saved plan with `digest` as `runner/<name>` when it is kept elsewhere.
+    pub async fn fetch_plan(&self, id: &str, name: &str, digest: &str) -> Result<(), StoreError> {
+        validate_session_id(id)?;
+        self.backend.fetch_plan(id, name, digest).await
+    }
+
+    /// The runner object `name` of session `id` with its version.
+    pub async fn get_object(
+        &self,
+        id: &str,
+        name: &str,
+    ) -> Result<Option<(Vec<u8>, Version)>, StoreError> {
+        validate_session_id(id)?;
+        self.backend.get_object(id, name).await
+    }
+
+    /// Writes the runner object `name` when `cond` holds ([`StoreError::Conflict`] otherwise).
+    pub async fn put_object(
+        &self,
+        id: &str,
+        name: &str,
+        bytes: Vec<u8>,
+        cond: Cond,
+    ) -> Result<Version, StoreError> {
+        validate_session_id(id)?;
+        self.backend.put_object(id, name, bytes, cond).await
+    }
+
+    /// Removes the runner object `name` when `cond` holds.
+    pub async fn delete_object(&self, id: &str, name: &str, cond: Cond) -> Result<(), StoreError> {
+        validate_session_id(id)?;
+        self.backend.delete_object(id, name, cond).await
+    }
+
+    /// Takes the lease of heavy operations on session `id` for `operation` (see `lease`).
+    pub async fn lease(&self, id: &str, operation: &str) -> Result<Lease, StoreError> {
+        validate_session_id(id)?;
+        Lease::acquire(self.clone(), id, operation).await
+    }
+
+    /// Text that may hold server paths of session `id` (a message of Terraform or of the
+    /// provider) with its session directory written as a relative path, and any other path in
+    /// the data directory as `<data dir>/sessions/...`. An empty `id` replaces only the latter.
+    pub fn relative_to_session(&self, id: &str, text: &str) -> String {
+        self.local().relative_to_session(id, text)
     }
 }
 

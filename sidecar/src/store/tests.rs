@@ -1,4 +1,4 @@
-//! The store against a real directory: ids, atomic private writes, path rules, links anywhere in
+//! The directory store against a real directory: ids, atomic private writes, path rules, links anywhere in
 //! a session, permissions of what older versions wrote, and the digest's definition.
 
 use std::fs;
@@ -7,9 +7,9 @@ use std::path::Path;
 
 use super::*;
 
-fn store() -> (tempfile::TempDir, SessionStore) {
+fn store() -> (tempfile::TempDir, LocalStore) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = SessionStore::open(dir.path()).expect("open");
+    let store = LocalStore::open(dir.path()).expect("open");
     (dir, store)
 }
 
@@ -51,7 +51,7 @@ fn malformed_ids_are_refused() {
 fn sessions_survive_reopening_the_store() {
     let (dir, store) = store();
     let s = store.create(Default::default()).expect("create");
-    let again = SessionStore::open(dir.path()).expect("reopen");
+    let again = LocalStore::open(dir.path()).expect("reopen");
     assert_eq!(again.load(&s.id).expect("load"), s);
     assert_eq!(again.list().expect("list").len(), 1);
     // No temporary files are left behind by the atomic write.
@@ -104,7 +104,7 @@ fn session_files_are_private_and_older_ones_are_made_private_on_open() {
     // A temporary file of a write in progress (another process) is left alone.
     let fresh = sp.join("terraform/.variables.tf.tmp-ba9876543210");
     fs::write(&fresh, "writing").unwrap();
-    let again = SessionStore::open(dir.path()).unwrap();
+    let again = LocalStore::open(dir.path()).unwrap();
     assert!(fresh.exists());
     assert_eq!(mode(&sp), 0o700);
     assert_eq!(mode(&sp.join("session.json")), 0o600);
@@ -323,7 +323,8 @@ fn errors_name_files_relative_to_the_session() {
 
 #[test]
 fn update_locks_of_made_up_ids_do_not_accumulate() {
-    let (_d, store) = store();
+    let d = tempfile::tempdir().unwrap();
+    let store = SessionStore::open(d.path()).unwrap();
     for i in 0..100 {
         let lock = store.update_lock(&format!("s-{i:012}"));
         drop(lock);

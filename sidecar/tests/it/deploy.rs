@@ -133,11 +133,15 @@ fn deploy_terraform_matches_the_oci_provider_schema() {
     let dir = deploy_dir();
     let schema = export::schema();
     // The export checker knows resources, data sources and variables; `path.module` (which
-    // locates cloud-init.yaml next to build.tf) is Terraform's own object, so that one
-    // reference is the only problem allowed.
+    // locates cloud-init.yaml next to build.tf) and `each.value` (the provider binary a
+    // for_each instance uploads) are Terraform's own objects, so those references are the only
+    // problems allowed.
     let problems: Vec<String> = export::schema_check(&dir, &schema)
         .into_iter()
-        .filter(|p| p != "reference path.module has an unknown root path")
+        .filter(|p| {
+            p != "reference path.module has an unknown root path"
+                && p != "reference each.value has an unknown root each"
+        })
         .collect();
     assert!(problems.is_empty(), "{problems:#?}");
 
@@ -158,6 +162,7 @@ fn deploy_terraform_matches_the_oci_provider_schema() {
         "oci_apigateway_deployment",
         "oci_container_instances_container_instance",
         "oci_objectstorage_bucket",
+        "oci_objectstorage_object",
         "oci_identity_dynamic_group",
         "oci_identity_policy",
         "oci_core_instance",
@@ -211,6 +216,61 @@ fn every_variable_is_described_and_the_example_sets_the_required_ones() {
 }
 
 // --- The pieces that must agree ----------------------------------------------------------------
+
+/// The provider binaries go to the providers bucket (the one the `custom_terraform_provider`
+/// output names), one object per file of the layout `deploy/package-provider.sh` writes, under
+/// the same relative name, which is the name Resource Manager looks for.
+#[test]
+fn the_provider_binaries_go_to_the_providers_bucket_in_the_release_layout() {
+    let providers = parse("providers.tf");
+    let objects = resource(&providers, "oci_objectstorage_object", "provider_binaries");
+    let body = &objects.body;
+    assert_eq!(
+        text(attr(body, "for_each")),
+        r#"fileset(var.provider_dist_dir, "linux_*/terraform-provider-galley_v*")"#
+    );
+    assert_eq!(
+        text(attr(body, "bucket")),
+        "oci_objectstorage_bucket.providers.name"
+    );
+    assert_eq!(text(attr(body, "namespace")), "var.namespace");
+    assert_eq!(text(attr(body, "object")), "each.value");
+    assert_eq!(
+        text(attr(body, "source")),
+        r#"abspath(format("%s/%s", var.provider_dist_dir, each.value))"#
+    );
+    let outputs = parse("outputs.tf");
+    let custom = blocks(&outputs, "output")
+        .into_iter()
+        .find(|o| o.labels[0].as_str() == "custom_terraform_provider")
+        .expect("custom_terraform_provider output");
+    assert_eq!(
+        text(object(attr(&custom.body, "value"))["bucket_name"]),
+        "oci_objectstorage_bucket.providers.name"
+    );
+
+    // The default directory is where the release script writes the bucket layout, relative
+    // to this directory, and the names it writes are the ones the glob selects and Resource
+    // Manager reads.
+    let vars = parse("variables.tf");
+    let dist = blocks(&vars, "variable")
+        .into_iter()
+        .find(|v| v.labels[0].as_str() == "provider_dist_dir")
+        .expect("provider_dist_dir declared");
+    assert_eq!(string(attr(&dist.body, "default")), "../dist/rm-bucket");
+    let script = read("package-provider.sh");
+    assert!(script.contains(r#"out="${1:-$root/dist}""#), "{script}");
+    assert!(
+        script.contains(r#"cp "$exe" "$out/rm-bucket/$p/${name}_v${version}""#),
+        "{script}"
+    );
+    for platform in ["linux_amd64", "linux_arm64"] {
+        let name = format!("{platform}/terraform-provider-galley_v0.1.0");
+        let parsed = galley_oci::provider_bucket::ProviderObject::parse(&name)
+            .unwrap_or_else(|| panic!("{name} is not in Resource Manager's layout"));
+        assert_eq!(parsed.type_name, "galley");
+    }
+}
 
 #[test]
 fn the_gateway_requires_a_token_and_reaches_the_sidecar_where_it_listens() {

@@ -233,6 +233,9 @@ fn traversals(e: &Expression, out: &mut Vec<Vec<String>>) {
     }
 }
 
+/// The arguments every resource block takes besides its schema's.
+const META_ARGUMENTS: [&str; 4] = ["count", "for_each", "depends_on", "provider"];
+
 /// Checks a block body against a schema `arguments` map; returns problems.
 fn check_body(
     path: &str,
@@ -286,7 +289,15 @@ pub(crate) fn schema_check(dir: &Path, schema: &Value) -> Vec<String> {
     for ((t, n), body) in &decls.resources {
         match resources.get(t).and_then(|r| r["arguments"].as_object()) {
             None => problems.push(format!("resource type {t} does not exist in the provider")),
-            Some(args) => check_body(&format!("{t}.{n}"), body, args, &mut problems),
+            Some(args) => {
+                // Meta-arguments belong to Terraform's language, not to the provider's schema.
+                let own: Body = body
+                    .iter()
+                    .filter(|s| !matches!(s, Structure::Attribute(a) if META_ARGUMENTS.contains(&a.key.as_str())))
+                    .cloned()
+                    .collect();
+                check_body(&format!("{t}.{n}"), &own, args, &mut problems)
+            }
         }
     }
     let mut refs = Vec::new();

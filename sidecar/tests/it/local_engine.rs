@@ -8,12 +8,14 @@
 //! Needs `cargo build -p terraform-provider-galley -p galley-local` before
 //! `cargo test -p galley-sidecar` (a workspace test run builds both); the panic says so.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use galley_oci::resource_manager::{JobLifecycleState, ResourceManagerClient, StackLifecycleState};
+use galley_oci::resource_manager::{
+    JobLifecycleState, ListStacksRequest, ResourceManagerClient, StackLifecycleState,
+};
 use galley_oci::setup::{self, SetupInputs};
 use galley_tests::local::LocalOci;
 use serde_json::Value;
@@ -114,12 +116,26 @@ impl Rm {
         Rm { rt, rm }
     }
 
-    fn job_state(&self, id: &str) -> JobLifecycleState {
+    pub(crate) fn job_state(&self, id: &str) -> JobLifecycleState {
         self.rt
             .block_on(self.rm.get_job(id))
             .unwrap_or_else(|e| panic!("GetJob {id}: {e}"))
             .value
             .lifecycle_state
+    }
+
+    /// The stacks of the engine's compartment that are not deleted: (id, free-form tags).
+    pub(crate) fn stacks(&self) -> Vec<(String, BTreeMap<String, String>)> {
+        self.rt
+            .block_on(self.rm.list_all_stacks(&ListStacksRequest {
+                compartment_id: Some(galley_tests::local::COMPARTMENT.into()),
+                ..ListStacksRequest::default()
+            }))
+            .expect("ListStacks")
+            .into_iter()
+            .filter(|s| s.lifecycle_state != StackLifecycleState::Deleted)
+            .map(|s| (s.id, s.freeform_tags.unwrap_or_default()))
+            .collect()
     }
 
     /// The stack's state, or `None` when the engine no longer knows it.

@@ -32,6 +32,8 @@ async fn plan_uses_the_dev_override_and_reports_terraform_errors() {
             ("shape".into(), "VM".into()),
         ]),
         plan_file: None,
+        remote_state: None,
+        recover: false,
     };
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let outcome = runner

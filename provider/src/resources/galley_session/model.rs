@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use galley_contract::tf_output::PlanSummary;
 
-use super::diagnostics::diagnostic;
+use super::diagnostics::diagnostic_for;
 use super::{APPLY_TIMEOUT, DESTROY_TIMEOUT, DRIFT_TIMEOUT, NOT_CHECKED, PLAN_TIMEOUT};
 use crate::attrs::{Attr, AttrValue, i64_of, str_of};
 use crate::cty::Value;
@@ -82,6 +82,7 @@ pub(super) struct Model {
     pub(super) terraform_dir: Attr<String>,
     pub(super) working_directory: Attr<String>,
     pub(super) variables: Attr<BTreeMap<String, String>>,
+    pub(super) freeform_tags: Attr<BTreeMap<String, String>>,
     pub(super) terraform_version: Attr<String>,
     pub(super) operation: Attr<String>,
     pub(super) destroy_on_delete: Attr<bool>,
@@ -110,6 +111,7 @@ impl Model {
             terraform_dir: Attr::of(v, "terraform_dir"),
             working_directory: Attr::of(v, "working_directory"),
             variables: Attr::of(v, "variables"),
+            freeform_tags: Attr::of(v, "freeform_tags"),
             terraform_version: Attr::of(v, "terraform_version"),
             operation: Attr::of(v, "operation"),
             destroy_on_delete: Attr::of(v, "destroy_on_delete"),
@@ -138,6 +140,7 @@ impl Model {
             ("terraform_dir", self.terraform_dir.to_value()),
             ("working_directory", self.working_directory.to_value()),
             ("variables", self.variables.to_value()),
+            ("freeform_tags", self.freeform_tags.to_value()),
             ("terraform_version", self.terraform_version.to_value()),
             ("operation", self.operation.to_value()),
             ("destroy_on_delete", self.destroy_on_delete.to_value()),
@@ -169,6 +172,9 @@ impl Model {
             log_tail: Attr::Known(String::new()),
             ..Model::default()
         };
+        if !d.stack.freeform_tags.is_empty() {
+            m.freeform_tags = Attr::Known(BTreeMap::new());
+        }
         m.refresh(&d.stack);
         if let Some((job_id, state)) = &d.last_job {
             m.last_job_id = Attr::Known(job_id.clone());
@@ -184,6 +190,7 @@ impl Model {
             display_name: self.display_name.known().cloned(),
             description: self.description.known().cloned(),
             variables: self.variables.known().cloned().unwrap_or_default(),
+            freeform_tags: self.freeform_tags.known().cloned(),
             terraform_version: self.terraform_version.known().cloned(),
             custom_provider: self.custom_terraform_provider.known().cloned(),
             working_directory: self.working_directory(),
@@ -276,6 +283,11 @@ impl Model {
                 Attr::Known(stack.variables.clone())
             };
         }
+        // Tags are tracked only when configured (others may tag the stack too); an import
+        // takes what the stack has.
+        if self.freeform_tags.known().is_some() {
+            self.freeform_tags = Attr::Known(stack.freeform_tags.clone());
+        }
         if let Some(version) = &stack.terraform_version {
             self.terraform_version = Attr::Known(version.clone());
         }
@@ -307,7 +319,7 @@ impl Model {
         }
         let mut diagnostics = Diagnostics::new();
         if let Some(e) = &report.failure {
-            let mut d = diagnostic(e);
+            let mut d = diagnostic_for(e, self.custom_terraform_provider.known());
             if let Some(outputs) = &report.outputs {
                 d.detail.push_str(&outputs_note(outputs));
             }

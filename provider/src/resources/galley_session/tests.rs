@@ -341,3 +341,83 @@ fn a_failed_plan_job_leaves_a_complete_state_and_the_next_step() {
     assert_eq!(d.summary, "Interrupted");
     assert!(d.detail.contains("before the APPLY job"), "{}", d.detail);
 }
+
+fn tags(pairs: &[(&str, &str)]) -> Value {
+    Value::Map(
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), Value::string(*v)))
+            .collect(),
+    )
+}
+
+/// Tags are the stack's way of saying whose it is (the sidecar finds a session's stack by
+/// one): configured ones reach the engine, changing them runs no job, and refresh and import
+/// read them back without the provider's own source tag.
+#[tokio::test]
+async fn freeform_tags_are_sent_tracked_when_configured_and_imported() {
+    let dir = stack_dir();
+    let d = dir.path().display().to_string();
+    let cfg = config(&d, &[("freeform_tags", tags(&[("galley-session", "s-1")]))]);
+    let planned = plan(&Value::Null, &cfg).await.unwrap().planned_state;
+    let m = Model::from_value(&planned);
+    assert_eq!(
+        m.spec().freeform_tags,
+        Some(BTreeMap::from([("galley-session".into(), "s-1".into())]))
+    );
+    let prior = applied(&planned);
+    let retagged = config(&d, &[("freeform_tags", tags(&[("galley-session", "s-2")]))]);
+    let p = plan(&prior, &retagged).await.unwrap().planned_state;
+    assert_eq!(
+        str_of(&p, "last_job_state").as_deref(),
+        Some("SUCCEEDED"),
+        "a tag change runs no job"
+    );
+    assert_eq!(
+        map_of(&p, "freeform_tags"),
+        Some(BTreeMap::from([("galley-session".into(), "s-2".into())]))
+    );
+
+    let stack = Stack {
+        id: "ocid1.ormstack.oc1..s".into(),
+        compartment_id: "ocid1.compartment.oc1..c".into(),
+        freeform_tags: Some(BTreeMap::from([
+            (SOURCE_TAG.into(), "aaa".into()),
+            ("galley-session".into(), "s-1".into()),
+            ("team".into(), "x".into()),
+        ])),
+        ..Stack::default()
+    };
+    let view = StackView::from(&stack);
+    let mut managed = Model::from_value(&prior);
+    managed.refresh(&view);
+    assert_eq!(
+        map_of(&managed.to_value(), "freeform_tags"),
+        Some(BTreeMap::from([
+            ("galley-session".into(), "s-1".into()),
+            ("team".into(), "x".into()),
+        ])),
+        "drift shows"
+    );
+    let mut unmanaged = Model::from_value(&applied(
+        &plan(&Value::Null, &config(&d, &[]))
+            .await
+            .unwrap()
+            .planned_state,
+    ));
+    unmanaged.refresh(&view);
+    assert_eq!(
+        unmanaged.to_value().get_attr("freeform_tags"),
+        Some(&Value::Null),
+        "tags nobody configured are left alone"
+    );
+    let imported = Model::imported(&session::Described {
+        stack: view,
+        last_job: None,
+        outputs: Default::default(),
+    });
+    assert_eq!(
+        map_of(&imported.to_value(), "freeform_tags").map(|t| t.len()),
+        Some(2)
+    );
+}
