@@ -231,3 +231,36 @@ pub trait Resource: Send + Sync + 'static {
         Ok(self.schema().block.config_from_state(state))
     }
 }
+
+/// What the resources' unit tests share: a context and a plan made as Terraform makes one.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+
+    /// A context with the default provider configuration (no OCI settings).
+    pub(crate) fn ctx() -> Ctx {
+        Ctx::new(std::sync::Arc::new(
+            crate::provider_config::ProviderConfig::default(),
+        ))
+    }
+
+    /// Plans `config` over `prior` with the proposed new state Terraform would send.
+    pub(crate) async fn plan(
+        resource: &dyn Resource,
+        prior: &Value,
+        config: &Value,
+    ) -> Result<Planned, Diagnostics> {
+        let proposed = crate::attrs::proposed_new_state(&resource.schema().block, prior, config);
+        resource
+            .plan(
+                &ctx(),
+                PlanRequest {
+                    prior_state: prior,
+                    proposed_new_state: &proposed,
+                    config,
+                    prior_private: &[],
+                },
+            )
+            .await
+    }
+}

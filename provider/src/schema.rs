@@ -325,16 +325,19 @@ impl NestedBlock {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn sample() -> Block {
+    /// A small block with each kind of attribute and a nested block (the wire encoding's tests
+    /// use it too).
+    pub(crate) fn sample() -> Block {
         Block {
             description: "sample".into(),
             attributes: vec![
                 Attribute::new("name", Type::String, Presence::Required, "the name"),
                 Attribute::new("id", Type::String, Presence::Computed, "the id"),
                 Attribute::new("token", Type::String, Presence::Optional, "secret").sensitive(),
+                Attribute::new("token_wo", Type::String, Presence::Optional, "").write_only(),
             ],
             blocks: vec![NestedBlock {
                 type_name: "timeouts",
@@ -363,7 +366,7 @@ mod tests {
         };
         assert_eq!(
             attrs.keys().collect::<Vec<_>>(),
-            ["id", "name", "timeouts", "token"]
+            ["id", "name", "timeouts", "token", "token_wo"]
         );
         assert!(matches!(attrs["timeouts"], Type::Object { .. }));
     }

@@ -345,15 +345,12 @@ mod tests {
     use super::*;
     use crate::attrs::{is_unknown, list_of, str_of};
     use crate::cty::Refinement;
-    use crate::provider_config::ProviderConfig;
 
     const YAML: &str = "DynamoDB:\n  - TableName: events\n    KeySchema: [{AttributeName: id, \
         KeyType: HASH}]\n    AttributeDefinitions: [{AttributeName: id, AttributeType: S}]\n";
     const DB: &str = "http://127.0.0.1:8000";
 
-    fn ctx() -> Ctx {
-        Ctx::new(std::sync::Arc::new(ProviderConfig::default()))
-    }
+    use crate::resource::testing::ctx;
 
     fn config(yaml: Value) -> Value {
         let mut v = Value::null_object(&schema().block.value_type());
@@ -364,18 +361,7 @@ mod tests {
     }
 
     async fn plan(prior: &Value, config: &Value) -> Result<Planned, Diagnostics> {
-        let proposed = crate::attrs::proposed_new_state(&schema().block, prior, config);
-        EsbResources
-            .plan(
-                &ctx(),
-                PlanRequest {
-                    prior_state: prior,
-                    proposed_new_state: &proposed,
-                    config,
-                    prior_private: &[],
-                },
-            )
-            .await
+        crate::resource::testing::plan(&EsbResources, prior, config).await
     }
 
     /// What a successful apply of `planned` records, without a server: the file's tables

@@ -145,35 +145,7 @@ pub fn identity(v: &Value, ty: &Type) -> Result<pb::ResourceIdentityData, Diagno
 mod tests {
     use super::*;
     use crate::identity::IdentityAttribute;
-    use crate::schema::{Attribute, NestedBlock, Presence};
-
-    fn sample() -> Block {
-        Block {
-            description: "sample".into(),
-            attributes: vec![
-                Attribute::new("name", Type::String, Presence::Required, "the name"),
-                Attribute::new("id", Type::String, Presence::Computed, "the id"),
-                Attribute::new("token", Type::String, Presence::Optional, "secret").sensitive(),
-                Attribute::new("token_wo", Type::String, Presence::Optional, "").write_only(),
-            ],
-            blocks: vec![NestedBlock {
-                type_name: "timeouts",
-                block: Block {
-                    attributes: vec![Attribute::new(
-                        "create",
-                        Type::String,
-                        Presence::Optional,
-                        "",
-                    )],
-                    ..Default::default()
-                },
-                nesting: Nesting::Single,
-                min_items: 0,
-                max_items: 0,
-            }],
-            deprecated: false,
-        }
-    }
+    use crate::schema::tests::sample;
 
     #[test]
     fn proto_encoding_keeps_flags_and_cty_type_json() {

@@ -10,11 +10,8 @@ use crate::attrs::is_unknown;
 use crate::build::Record;
 use crate::cty::Refinement;
 use crate::packaging::{Tree, testdir};
-use crate::provider_config::ProviderConfig;
 
-fn ctx() -> Ctx {
-    Ctx::new(std::sync::Arc::new(ProviderConfig::default()))
-}
+use crate::resource::testing::ctx;
 
 fn config(dir: &str) -> Value {
     let mut v = Value::null_object(&schema().block.value_type());
@@ -32,18 +29,7 @@ fn config(dir: &str) -> Value {
 }
 
 async fn plan(prior: &Value, config: &Value) -> Result<Planned, Diagnostics> {
-    let proposed = crate::attrs::proposed_new_state(&schema().block, prior, config);
-    GalleyBuild
-        .plan(
-            &ctx(),
-            PlanRequest {
-                prior_state: prior,
-                proposed_new_state: &proposed,
-                config,
-                prior_private: &[],
-            },
-        )
-        .await
+    crate::resource::testing::plan(&GalleyBuild, prior, config).await
 }
 
 fn built(planned: &Value, exit: i64) -> Value {

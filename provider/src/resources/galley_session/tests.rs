@@ -11,14 +11,11 @@ use super::*;
 use crate::attrs::{map_of, str_of};
 use crate::diagnostics::PathStep;
 use crate::packaging::{Tree, testdir};
-use crate::provider_config::ProviderConfig;
 use crate::resource::Planned;
 use crate::session::JobRun;
 use crate::session::stack::SOURCE_TAG;
 
-fn ctx() -> Ctx {
-    Ctx::new(std::sync::Arc::new(ProviderConfig::default()))
-}
+use crate::resource::testing::ctx;
 
 fn config(dir: &str, extra: &[(&str, Value)]) -> Value {
     let ty = schema().block.value_type();
@@ -32,18 +29,7 @@ fn config(dir: &str, extra: &[(&str, Value)]) -> Value {
 }
 
 async fn plan(prior: &Value, config: &Value) -> Result<Planned, Diagnostics> {
-    let proposed = crate::attrs::proposed_new_state(&schema().block, prior, config);
-    GalleySession
-        .plan(
-            &ctx(),
-            PlanRequest {
-                prior_state: prior,
-                proposed_new_state: &proposed,
-                config,
-                prior_private: &[],
-            },
-        )
-        .await
+    crate::resource::testing::plan(&GalleySession, prior, config).await
 }
 
 fn stack_dir() -> tempfile::TempDir {
