@@ -70,22 +70,27 @@ mod tests {
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../oci/tests/fixtures/pkcs8.pem")
     }
 
-    #[tokio::test]
-    async fn resolves_api_key_settings_and_reports_missing_ones() {
-        let config = ProviderConfig {
+    /// Complete API key settings with the test key, and `endpoints`.
+    fn api_key_config(endpoints: EndpointOverrides) -> ProviderConfig {
+        ProviderConfig {
             oci: SetupInputs {
                 region: Some("iad".into()),
                 tenancy_ocid: Some("ocid1.tenancy.oc1..t".into()),
                 user_ocid: Some("ocid1.user.oc1..u".into()),
                 fingerprint: Some("aa:bb".into()),
                 private_key_path: Some(key_file().display().to_string()),
-                endpoints: EndpointOverrides {
-                    object_storage: Some("http://127.0.0.1:9/".into()),
-                    ..Default::default()
-                },
+                endpoints,
                 ..Default::default()
             },
-        };
+        }
+    }
+
+    #[tokio::test]
+    async fn resolves_api_key_settings_and_reports_missing_ones() {
+        let config = api_key_config(EndpointOverrides {
+            object_storage: Some("http://127.0.0.1:9/".into()),
+            ..Default::default()
+        });
         let no_env = |_: &str| None;
         let clients = resolve(&config, &no_env).await.unwrap();
         assert_eq!(clients.region, "us-ashburn-1");
@@ -119,20 +124,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_bad_endpoint_names_its_attribute() {
-        let config = ProviderConfig {
-            oci: SetupInputs {
-                region: Some("iad".into()),
-                tenancy_ocid: Some("ocid1.tenancy.oc1..t".into()),
-                user_ocid: Some("ocid1.user.oc1..u".into()),
-                fingerprint: Some("aa:bb".into()),
-                private_key_path: Some(key_file().display().to_string()),
-                endpoints: EndpointOverrides {
-                    resource_manager: Some("ftp://127.0.0.1:9".into()),
-                    ..Default::default()
-                },
-                ..Default::default()
-            },
-        };
+        let config = api_key_config(EndpointOverrides {
+            resource_manager: Some("ftp://127.0.0.1:9".into()),
+            ..Default::default()
+        });
         let env = |_: &str| None;
         let diag = resolve(&config, &env).await.unwrap_err().diagnostic();
         assert!(
