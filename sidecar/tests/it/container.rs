@@ -5,7 +5,9 @@
 //! debug binaries this test run already built (no registry, no second compilation). The
 //! container must run as its non-root user, pass its own HEALTHCHECK (`podman healthcheck
 //! run`), serve a whole MCP session over HTTP with a URL token against galley-local (create,
-//! design, export, plan, apply with the plan token, destroy), keep the token out of its logs, and
+//! design, export, plan, apply with the plan token, destroy), keep the token out of its logs,
+//! keep its sessions in a bucket (`GALLEY_STATE_BUCKET`, as `container.tf` sets it) so that a
+//! session survives the container being killed and replaced by a fresh one with no volume, and
 //! stop cleanly on SIGTERM as PID 1.
 //!
 //! The container has a network namespace of its own (slirp4netns): the published port is on the
@@ -27,6 +29,7 @@ use galley_oci::setup::env as oci_env;
 use galley_tests::local::LocalOci;
 
 use crate::local_engine::{self, Rm};
+use crate::store::{new_bucket, object_storage};
 use crate::util;
 
 /// Where the container sees galley-local: slirp4netns forwards this address to the host's
@@ -36,6 +39,8 @@ const NETWORK: &str = "slirp4netns:allow_host_loopback=true";
 /// Where the OCI config file and key are mounted in the container.
 const OCI_DIR: &str = "/run/galley-oci";
 const TOKEN: &str = "container-t0ken-0123456789abcdef0123456789abcdef";
+/// The sessions bucket, as `container.tf` gives the container one.
+const STATE_BUCKET: &str = "galley-sessions";
 
 const INSTALL_HINT: &str = "install them with `bash tests/setup.sh` (as root: it runs apt-get \
      install podman buildah runc mmdebstrap and writes /etc/containers/containers.conf)";
@@ -222,9 +227,65 @@ fn container_env(local: &LocalOci) -> Vec<String> {
             .any(|e| e.starts_with(&format!("{WORK_COMPARTMENT_ID}=")))
     );
     env.push(format!("GALLEY_URL_TOKEN={TOKEN}"));
+    env.push(format!("GALLEY_STATE_BUCKET={STATE_BUCKET}"));
     env.push("GALLEY_ALLOWED_HOSTS=127.0.0.1".to_string());
     env.push("RUST_LOG=info".to_string());
     env
+}
+
+/// Starts a container of `image` as `container.tf` runs it (no volume: its data directory is the
+/// container's own), and waits for its HEALTHCHECK to pass; the container and how long it took.
+fn start_container(
+    image: &str,
+    local: &LocalOci,
+    oci: &Path,
+    created: &mut Created,
+) -> (String, Duration) {
+    let mut args: Vec<String> = vec![
+        "run".into(),
+        "-d".into(),
+        "--pull=never".into(),
+        format!("--network={NETWORK}"),
+        // A free port on the host's loopback only.
+        "-p".into(),
+        "127.0.0.1::8000".into(),
+        "-v".into(),
+        format!("{}:{OCI_DIR}:ro", oci.display()),
+        // What container.tf asks of Container Instances.
+        "--cap-drop=ALL".into(),
+    ];
+    for e in container_env(local) {
+        args.push("-e".into());
+        args.push(e);
+    }
+    args.push(image.to_string());
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let run_started = Instant::now();
+    let container = podman(&refs, Duration::from_secs(120));
+    created.containers.push(container.clone());
+
+    // Its own HEALTHCHECK passes once the sidecar listens.
+    let healthy = loop {
+        let (ok, _, _) = util::run_with_timeout(
+            Command::new("podman").args(["healthcheck", "run", &container]),
+            Duration::from_secs(30),
+        );
+        if ok {
+            break run_started.elapsed();
+        }
+        let logs = Command::new("podman")
+            .args(["logs", &container])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stderr).into_owned())
+            .unwrap_or_default();
+        assert!(
+            run_started.elapsed() < Duration::from_secs(60),
+            "the container is not healthy after a minute:\n{logs}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+
+    (container, healthy)
 }
 
 #[test]
@@ -305,50 +366,13 @@ fn the_sidecar_image_builds_runs_as_non_root_and_serves_a_whole_session() {
     // galley-local on the host's loopback, and the container in front of it.
     let local = LocalOci::start();
     let rm = Rm::new(&local);
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(async { new_bucket(&object_storage(&local).await, STATE_BUCKET).await });
     let oci = oci_config(&local, &work.path().join("oci"));
-    let mut args: Vec<String> = vec![
-        "run".into(),
-        "-d".into(),
-        "--pull=never".into(),
-        format!("--network={NETWORK}"),
-        // A free port on the host's loopback only.
-        "-p".into(),
-        "127.0.0.1::8000".into(),
-        "-v".into(),
-        format!("{}:{OCI_DIR}:ro", oci.display()),
-        // What container.tf asks of Container Instances.
-        "--cap-drop=ALL".into(),
-    ];
-    for e in container_env(&local) {
-        args.push("-e".into());
-        args.push(e);
-    }
-    args.push(image.clone());
-    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    let run_started = Instant::now();
-    let container = podman(&refs, Duration::from_secs(120));
-    created.containers.push(container.clone());
-
-    // Its own HEALTHCHECK passes once the sidecar listens.
-    let healthy = loop {
-        let (ok, _, _) = util::run_with_timeout(
-            Command::new("podman").args(["healthcheck", "run", &container]),
-            Duration::from_secs(30),
-        );
-        if ok {
-            break run_started.elapsed();
-        }
-        let logs = Command::new("podman")
-            .args(["logs", &container])
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stderr).into_owned())
-            .unwrap_or_default();
-        assert!(
-            run_started.elapsed() < Duration::from_secs(60),
-            "the container is not healthy after a minute:\n{logs}"
-        );
-        std::thread::sleep(Duration::from_millis(500));
-    };
+    let (container, healthy) = start_container(&image, &local, &oci, &mut created);
 
     // Non-root: the sidecar's own process, not just the image's setting.
     assert_eq!(
@@ -408,6 +432,41 @@ fn the_sidecar_image_builds_runs_as_non_root_and_serves_a_whole_session() {
         !stderr.contains(TOKEN),
         "the token is in the container's logs"
     );
+
+    // The container replaced, as an image update or a host failure replaces it: a session
+    // planned on this one, the container killed (SIGKILL) and removed with its data
+    // directory, a fresh one started with no volume. The session is read back from the bucket
+    // and planned and applied again on the same stack.
+    let planned = local_engine::client("plan_session.py", "legacy", &[&url], &[], &[]);
+    let sid = planned["session_id"]
+        .as_str()
+        .expect("a session")
+        .to_string();
+    let stack = planned["stack_id"].as_str().expect("a stack").to_string();
+    podman(&["kill", "-s", "KILL", &container], Duration::from_secs(60));
+    podman(&["rm", "-f", &container], Duration::from_secs(60));
+    let (container, _) = start_container(&image, &local, &oci, &mut created);
+    let published = podman(&["port", &container, "8000/tcp"], Duration::from_secs(30));
+    let url = format!(
+        "http://{}/mcp?token={TOKEN}",
+        published.lines().next().unwrap_or_default().trim()
+    );
+    let resumed = local_engine::client("resume_session.py", "legacy", &[&url, &sid], &[], &[]);
+    assert_eq!(resumed["ok"], true, "{resumed}");
+    assert_eq!(resumed["session"]["id"], sid.as_str(), "{resumed}");
+    assert_eq!(
+        resumed["session"]["rm_stack_id"],
+        stack.as_str(),
+        "{resumed}"
+    );
+    assert_eq!(resumed["apply"]["stack_id"], stack.as_str(), "{resumed}");
+    assert_eq!(resumed["apply"]["job_state"], "SUCCEEDED", "{resumed}");
+    let tagged: Vec<_> = rm
+        .stacks()
+        .into_iter()
+        .filter(|(_, tags)| tags.get("galley-session") == Some(&sid))
+        .collect();
+    assert_eq!(tagged.len(), 1, "one stack for the session: {tagged:?}");
 
     // SIGTERM to PID 1: a clean exit well before podman's kill.
     let stop_started = Instant::now();
