@@ -209,10 +209,11 @@ mod tests {
         let err = put_file(&mut files, "big.txt", &big).unwrap_err();
         assert!(err.contains("big.txt"), "{err}");
         let part = "x".repeat(MAX_APP_FILE_BYTES);
-        for i in 0..4 {
+        // 9 bytes of main.py and three full files fit; a fourth does not.
+        for i in 0..3 {
             put_file(&mut files, &format!("f{i}"), &part).unwrap();
         }
-        let err = put_file(&mut files, "f5", &part).unwrap_err();
+        let err = put_file(&mut files, "f3", &part).unwrap_err();
         assert!(err.contains("limited to"), "{err}");
     }
 
