@@ -90,8 +90,10 @@ pub fn template(name: &str) -> Result<&'static Template, String> {
 
 /// Checks an app file path (the rules of stack paths: relative, plain names, at most four
 /// directories deep, no hidden names) and returns it with `/` separators.
-pub fn app_path(rel: &str) -> Result<String, StoreError> {
-    Ok(stack_path(rel)?.join("/"))
+pub fn app_path(rel: &str) -> Result<String, String> {
+    stack_path(rel)
+        .map(|parts| parts.join("/"))
+        .map_err(|e: StoreError| e.to_string())
 }
 
 /// Adds `content` at `rel` to `files`, keeping the directory within its limits; true when it
@@ -101,7 +103,7 @@ pub fn put_file(
     rel: &str,
     content: &str,
 ) -> Result<bool, String> {
-    let path = app_path(rel).map_err(|e| e.to_string())?;
+    let path = app_path(rel)?;
     if content.len() > MAX_APP_FILE_BYTES {
         return Err(format!(
             "{path} is {} bytes; app files are limited to {MAX_APP_FILE_BYTES} bytes",

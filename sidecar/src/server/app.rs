@@ -166,7 +166,7 @@ impl Sidecar {
                 let mut written = Vec::with_capacity(files.len());
                 for (path, content) in files {
                     let changed = app::put_file(&mut s.app_files, path, content)?;
-                    let path = app::app_path(path).map_err(fail)?;
+                    let path = app::app_path(path)?;
                     written.push(app_file(&path, content, changed));
                 }
                 Ok(written)
