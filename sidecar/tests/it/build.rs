@@ -1,0 +1,296 @@
+//! `build_app_image` for real: the sidecar binary over stdio, real Terraform with the Galley
+//! provider built from this workspace, and galley-local running the build script through its
+//! Instance Agent with a stand-in `docker` first on the script's PATH (the provider's acceptance
+//! fixture `tests/fixtures/build/bin/docker`: it records its calls, fails a context holding a
+//! `FAIL` file and prints a push digest), fetching the context through real pre-authenticated
+//! URLs. The registry token must reach `docker login` and nothing else: no tool result, no log
+//! line of the sidecar, no file of its data directory or of the engine.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use galley_tests::local::{LocalOci, LocalOptions};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::local_engine::{provider_dir, sidecar_env};
+use crate::util::{self, StdioSidecar};
+
+const TOKEN: &str = "reg-T0ken-never-shown-7f3a";
+const BUCKET: &str = "builds";
+const REGISTRY: &str = "iad.ocir.io/galleylocal";
+
+/// The stand-in `docker` in a directory of its own, recording into `record`.
+fn stand_in_docker(record: &Path) -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = tempfile::Builder::new()
+        .prefix("galley-build-bin-")
+        .tempdir()
+        .expect("tempdir");
+    let script =
+        std::fs::read_to_string(util::workspace_root().join("tests/fixtures/build/bin/docker"))
+            .expect("the stand-in docker fixture")
+            .replace("@RECORD@", &record.display().to_string());
+    let path = bin.path().join("docker");
+    std::fs::write(&path, script).expect("write docker");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    bin
+}
+
+/// Every file under `dir` whose content contains `needle`.
+fn files_containing(dir: &Path, needle: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() && !path.is_symlink() {
+            found.extend(files_containing(&path, needle));
+        } else if std::fs::read(&path)
+            .map(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes()))
+            .unwrap_or(false)
+        {
+            found.push(path);
+        }
+    }
+    found
+}
+
+/// Calls a tool with a progress token and waits for its result (a build takes a while, so
+/// longer than `StdioSidecar::call` waits); returns (is_error, structured, text, progress
+/// notifications seen, the raw response).
+fn call_with_progress(
+    s: &mut StdioSidecar,
+    tool: &str,
+    args: Value,
+    token: &str,
+) -> (bool, Value, String, usize, String) {
+    let id = json!(format!("call-{token}"));
+    let line = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": tool, "arguments": args, "_meta": {"progressToken": token}}});
+    s.send_line(&line.to_string());
+    let mut progress = 0;
+    let deadline = std::time::Instant::now() + Duration::from_secs(240);
+    loop {
+        assert!(std::time::Instant::now() < deadline, "{tool} took too long");
+        let m = s.next_message(Duration::from_secs(240));
+        if m["method"] == "notifications/progress" && m["params"]["progressToken"] == token {
+            progress += 1;
+            continue;
+        }
+        if m["id"] == id {
+            let result = &m["result"];
+            let text = result["content"]
+                .as_array()
+                .map(|c| {
+                    c.iter()
+                        .filter_map(|b| b["text"].as_str())
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                })
+                .unwrap_or_default();
+            return (
+                result["isError"] == json!(true),
+                result["structuredContent"].clone(),
+                text,
+                progress,
+                m.to_string(),
+            );
+        }
+    }
+}
+
+#[test]
+fn build_app_image_builds_and_pushes_on_the_engine_and_never_shows_the_token() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let record = work.path().join("docker.record");
+    let bin = stand_in_docker(&record);
+    let local = LocalOci::start_with(LocalOptions {
+        enable_run_command: true,
+        run_command_path_prefix: Some(bin.path().to_owned()),
+        ..Default::default()
+    });
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(async {
+            let os = crate::store::object_storage(&local).await;
+            crate::store::new_bucket(&os, BUCKET).await;
+        });
+    let providers = tempfile::tempdir().expect("tempdir");
+    let mut env = sidecar_env(&local, &provider_dir(providers.path()), "terraform");
+    for (k, v) in [
+        (
+            "GALLEY_BUILD_INSTANCE_ID",
+            "ocid1.instance.oc1..aaaaaaaabuildhost",
+        ),
+        ("GALLEY_BUILD_BUCKET", BUCKET),
+        ("GALLEY_BUILD_REGISTRY", REGISTRY),
+        ("GALLEY_BUILD_REGISTRY_USERNAME", "galleylocal/ci"),
+        ("GALLEY_BUILD_REGISTRY_TOKEN", TOKEN),
+        ("RUST_LOG", "debug"),
+    ] {
+        env.push((k.into(), v.into()));
+    }
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let log_path = work.path().join("sidecar.log");
+    let log = std::fs::File::create(&log_path).expect("log file");
+    let mut s = StdioSidecar::start_logging(&env, log);
+    let mut seen = String::new();
+
+    let (err, session, _) = s.call("create_session", json!({}));
+    assert!(!err);
+    let sid = session["id"].as_str().expect("id").to_string();
+
+    // An unknown template names the known ones.
+    let (err, _, text) = s.call(
+        "scaffold_app_from_template",
+        json!({"session_id": sid, "template": "rest-api-fortran"}),
+    );
+    assert!(
+        err && text.contains("rest-api-python") && text.contains("rest-api-node"),
+        "{text}"
+    );
+    let (err, files, text) = s.call(
+        "scaffold_app_from_template",
+        json!({"session_id": sid, "template": "rest-api-python"}),
+    );
+    assert!(!err, "{text}");
+    assert_eq!(
+        files["app_files"],
+        json!(["Dockerfile", "README.md", "app.py"])
+    );
+
+    // The build: uploaded, built and pushed on the engine's instance, with progress.
+    let (err, built, text, progress, raw) =
+        call_with_progress(&mut s, "build_app_image", json!({"session_id": sid}), "b1");
+    seen.push_str(&raw);
+    assert!(!err, "{text}");
+    assert!(progress > 0, "no progress notifications");
+    let pushed = std::fs::read_to_string(record.with_extension("record.digests"))
+        .expect("the stand-in pushed");
+    let digest = pushed.lines().last().expect("a digest");
+    assert_eq!(built["image_digest"], digest, "{built}");
+    assert_eq!(built["exit_code"], 0);
+    let uri = built["image_uri"].as_str().expect("uri").to_string();
+    assert!(uri.starts_with(&format!("{REGISTRY}/app:")), "{uri}");
+    let reference = format!("{uri}@{digest}");
+    assert_eq!(built["image_reference"], reference.as_str());
+    assert!(
+        built["output_tail"].as_array().is_some_and(|l| l
+            .iter()
+            .any(|l| l.as_str().unwrap_or("").contains("digest: sha256:"))),
+        "{built}"
+    );
+    assert_eq!(built["source_sha256"].as_str().map(str::len), Some(64));
+    // What docker was asked to do: the token reached `docker login` (only its hash is
+    // recorded), and the context is the session's app.
+    let calls = std::fs::read_to_string(&record).expect("record");
+    let token_sha = hex::encode(Sha256::digest(TOKEN.as_bytes()));
+    for line in [
+        format!(
+            "login --username galleylocal/ci --password-stdin iad.ocir.io password-sha256={token_sha}"
+        ),
+        format!("build -f context/Dockerfile -t {uri} context"),
+        "context Dockerfile".to_string(),
+        "context app.py".to_string(),
+        format!("push {uri}"),
+    ] {
+        assert!(
+            calls.lines().any(|l| l == line),
+            "{line:?} missing from:\n{calls}"
+        );
+    }
+
+    // A container running "app" is exported with the built image, by digest.
+    let (err, _, text) = s.call(
+        "save_architecture",
+        json!({
+            "session_id": sid,
+            "components": [
+                {"id": "vcn", "service_type": "vcn", "display_name": "net"},
+                {"id": "sn", "service_type": "subnet", "display_name": "apps", "config": {"public": true}},
+                {"id": "ci", "service_type": "container_instance", "display_name": "api", "config": {"image": "app"}}
+            ],
+            "connections": [
+                {"source_id": "sn", "target_id": "vcn", "connection_type": "placement"},
+                {"source_id": "ci", "target_id": "sn", "connection_type": "placement"}
+            ]
+        }),
+    );
+    assert!(!err, "{text}");
+    let (err, _, text) = s.call("export_iac", json!({"session_id": sid}));
+    assert!(!err, "{text}");
+    let stack = s.data.path().join("sessions").join(&sid).join("terraform");
+    let vars = std::fs::read_to_string(stack.join("variables.tf")).expect("variables.tf");
+    assert!(vars.contains(&format!("\"{reference}\"")), "{vars}");
+    crate::export::fmt_check(&stack);
+    crate::export::terraform_loads(&stack);
+    let problems = crate::export::schema_check(&stack, &crate::export::schema());
+    assert!(problems.is_empty(), "{problems:#?}");
+
+    // A failing build is a tool error with the exit code, docker's words and what to do.
+    let (err, _, text) = s.call(
+        "write_app_file",
+        json!({"session_id": sid, "file_path": "FAIL", "content": "\n"}),
+    );
+    assert!(!err, "{text}");
+    let (err, failed, text, _, raw) =
+        call_with_progress(&mut s, "build_app_image", json!({"session_id": sid}), "b2");
+    seen.push_str(&raw);
+    assert!(err, "a failed build is an error result: {text}");
+    assert_eq!(failed["exit_code"], 1, "{failed}");
+    assert_eq!(failed["image_digest"], Value::Null, "{failed}");
+    assert!(
+        text.contains("exited with code 1")
+            && text.contains("failed to solve")
+            && text.contains("write_app_file"),
+        "{text}"
+    );
+    // The last good image is still the session's.
+    let session: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            s.data
+                .path()
+                .join("sessions")
+                .join(&sid)
+                .join("session.json"),
+        )
+        .expect("session.json"),
+    )
+    .expect("json");
+    assert_eq!(session["last_build"]["image_reference"], reference.as_str());
+
+    // The token is nowhere but where docker read it: not in a tool result, a file of the data
+    // directory (the build's module and state among them), the sidecar's log or the engine.
+    assert!(!seen.contains(TOKEN), "a tool result shows the token");
+    let build_dir = s.data.path().join("sessions").join(&sid).join("build");
+    assert!(
+        build_dir.join("terraform.tfstate").is_file(),
+        "the build keeps its own state"
+    );
+    assert!(
+        !s.data
+            .path()
+            .join("sessions")
+            .join(&sid)
+            .join("runner/terraform.tfstate")
+            .exists(),
+        "the stack runner's state is untouched"
+    );
+    assert_eq!(
+        files_containing(s.data.path(), TOKEN),
+        Vec::<PathBuf>::new()
+    );
+    drop(s);
+    let log = std::fs::read_to_string(&log_path).expect("log");
+    assert!(log.contains("build finished"), "the sidecar logged: {log}");
+    assert!(!log.contains(TOKEN), "the sidecar's log shows the token");
+    assert_eq!(files_containing(work.path(), TOKEN), Vec::<PathBuf>::new());
+    assert_eq!(
+        files_containing(&local.data_dir(), TOKEN),
+        Vec::<PathBuf>::new()
+    );
+    assert!(!local.log().contains(TOKEN));
+}
