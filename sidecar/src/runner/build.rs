@@ -377,8 +377,12 @@ impl TerraformBuilder {
                 .filter(|s| !s.is_empty())
                 .map(str::to_string)
         };
-        let exit_code = values["exit_code"].as_i64();
+        // A run that failed before the script ran leaves the last build's values in the state:
+        // an exit code of 0 then is not this run's.
+        let stale = !ok && values["exit_code"].as_i64() == Some(0);
+        let exit_code = values["exit_code"].as_i64().filter(|_| !stale);
         let output_tail: Vec<String> = text("output_tail")
+            .filter(|_| !stale)
             .map(|t| {
                 let lines: Vec<&str> = t.lines().collect();
                 let from = lines.len().saturating_sub(OUTPUT_TAIL_LINES);
