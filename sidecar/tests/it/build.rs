@@ -21,7 +21,7 @@ const BUCKET: &str = "builds";
 const REGISTRY: &str = "iad.ocir.io/galleylocal";
 
 /// The stand-in `docker` in a directory of its own, recording into `record`.
-fn stand_in_docker(record: &Path) -> tempfile::TempDir {
+pub(crate) fn stand_in_docker(record: &Path) -> tempfile::TempDir {
     use std::os::unix::fs::PermissionsExt;
     let bin = tempfile::Builder::new()
         .prefix("galley-build-bin-")
@@ -100,11 +100,10 @@ fn call_with_progress(
     }
 }
 
-#[test]
-fn build_app_image_builds_and_pushes_on_the_engine_and_never_shows_the_token() {
-    let work = tempfile::tempdir().expect("tempdir");
-    let record = work.path().join("docker.record");
-    let bin = stand_in_docker(&record);
+/// The engine running build commands with the stand-in `docker` (recording into `record`;
+/// the directory returned holds it and must outlive the engine), its build bucket made.
+pub(crate) fn build_engine(record: &Path) -> (tempfile::TempDir, LocalOci) {
+    let bin = stand_in_docker(record);
     let local = LocalOci::start_with(LocalOptions {
         enable_run_command: true,
         run_command_path_prefix: Some(bin.path().to_owned()),
@@ -118,9 +117,12 @@ fn build_app_image_builds_and_pushes_on_the_engine_and_never_shows_the_token() {
             let os = crate::store::object_storage(&local).await;
             crate::store::new_bucket(&os, BUCKET).await;
         });
-    let providers = tempfile::tempdir().expect("tempdir");
-    let mut env = sidecar_env(&local, &provider_dir(providers.path()), "terraform");
-    for (k, v) in [
+    (bin, local)
+}
+
+/// The build settings of a sidecar building on [`build_engine`].
+pub(crate) fn build_env() -> Vec<(String, String)> {
+    [
         (
             "GALLEY_BUILD_INSTANCE_ID",
             "ocid1.instance.oc1..aaaaaaaabuildhost",
@@ -129,10 +131,21 @@ fn build_app_image_builds_and_pushes_on_the_engine_and_never_shows_the_token() {
         ("GALLEY_BUILD_REGISTRY", REGISTRY),
         ("GALLEY_BUILD_REGISTRY_USERNAME", "galleylocal/ci"),
         ("GALLEY_BUILD_REGISTRY_TOKEN", TOKEN),
-        ("RUST_LOG", "debug"),
-    ] {
-        env.push((k.into(), v.into()));
-    }
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+#[test]
+fn build_app_image_builds_and_pushes_on_the_engine_and_never_shows_the_token() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let record = work.path().join("docker.record");
+    let (_bin, local) = build_engine(&record);
+    let providers = tempfile::tempdir().expect("tempdir");
+    let mut env = sidecar_env(&local, &provider_dir(providers.path()), "terraform");
+    env.extend(build_env());
+    env.push(("RUST_LOG".into(), "debug".into()));
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let log_path = work.path().join("sidecar.log");
     let log = std::fs::File::create(&log_path).expect("log file");
