@@ -4,7 +4,8 @@
 //! fixture `tests/fixtures/build/bin/docker`: it records its calls, fails a context holding a
 //! `FAIL` file and prints a push digest), fetching the context through real pre-authenticated
 //! URLs. The registry token must reach `docker login` and nothing else: no tool result, no log
-//! line of the sidecar, no file of its data directory or of the engine.
+//! line of the sidecar, no file of its data directory or of the engine. The shipped templates
+//! themselves are run too: each must serve its API and stop on SIGTERM.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -306,4 +307,102 @@ fn build_app_image_builds_and_pushes_on_the_engine_and_never_shows_the_token() {
         Vec::<PathBuf>::new()
     );
     assert!(!local.log().contains(TOKEN));
+}
+
+/// One HTTP/1.1 request to 127.0.0.1:`port`; the response's status line and body.
+fn http(port: u16, method: &str, path: &str, body: &str) -> Option<(String, String)> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    let (head, body) = out.split_once("\r\n\r\n")?;
+    Some((head.lines().next()?.to_string(), body.to_string()))
+}
+
+/// The shipped templates are working APIs: each runs with the interpreter its Dockerfile names
+/// (the tools' Python and Node 22 standing in for the images), answers /health and /items, and
+/// stops on SIGTERM as a container runtime asks it to.
+#[test]
+fn the_shipped_templates_serve_their_api_and_stop_on_sigterm() {
+    for t in galley_sidecar::app::templates() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for (path, content) in t.contents() {
+            std::fs::write(dir.path().join(path), content).expect("write");
+        }
+        let dockerfile =
+            std::fs::read_to_string(dir.path().join("Dockerfile")).expect("Dockerfile");
+        let (program, main) = if dockerfile.contains("FROM python:") {
+            (util::python(), "app.py")
+        } else if dockerfile.contains("FROM node:22") {
+            (util::tool("node22"), "server.js")
+        } else {
+            panic!("{}: no interpreter for {dockerfile}", t.name);
+        };
+        assert!(dockerfile.contains(&format!("\"{main}\"")), "{}", t.name);
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let mut child = std::process::Command::new(program)
+            .arg(main)
+            .current_dir(dir.path())
+            .env("PORT", port.to_string())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start the template");
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        let health = loop {
+            if let Some(r) = http(port, "GET", "/health", "") {
+                break r;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{} never answered",
+                t.name
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        assert!(health.0.contains(" 200 "), "{}: {health:?}", t.name);
+        let created = http(port, "POST", "/items", r#"{"name": "tea"}"#).expect("POST");
+        assert!(created.0.contains(" 201 "), "{}: {created:?}", t.name);
+        let item: Value = serde_json::from_str(&created.1).expect("json");
+        assert_eq!(item["name"], "tea", "{}", t.name);
+        let got = http(
+            port,
+            "GET",
+            &format!("/items/{}", item["id"].as_str().unwrap()),
+            "",
+        )
+        .expect("GET");
+        assert_eq!(
+            serde_json::from_str::<Value>(&got.1).unwrap(),
+            item,
+            "{}",
+            t.name
+        );
+        let bad = http(port, "POST", "/items", "not json").expect("POST");
+        assert!(bad.0.contains(" 400 "), "{}: {bad:?}", t.name);
+        // SAFETY: kill(2) on the process this test started.
+        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+        let stopped = std::time::Instant::now();
+        loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                assert!(status.success(), "{}: {status}", t.name);
+                break;
+            }
+            if stopped.elapsed() > Duration::from_secs(10) {
+                let _ = child.kill();
+                panic!("{} did not stop on SIGTERM", t.name);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
 }
