@@ -152,6 +152,27 @@ fn build() -> Vec<ServiceType> {
             ],
         },
         ServiceType {
+            service_type: "container_instance",
+            category: "containers",
+            description: "Container Instance running one container image, no servers to manage. Connect it to exactly one subnet. image \"app\" runs the session's application as build_app_image last built it.",
+            placement: InSubnet,
+            terraform_resources: vec!["oci_container_instances_container_instance"],
+            config: vec![
+                key(
+                    "image",
+                    "Image to run: \"app\" for the session's built application, or a full image reference",
+                    json!("app"),
+                ),
+                key(
+                    "shape",
+                    "Container instance shape",
+                    json!("CI.Standard.E4.Flex"),
+                ),
+                key("ocpus", "OCPUs", json!(1)),
+                key("memory_in_gbs", "Memory", json!(4)),
+            ],
+        },
+        ServiceType {
             service_type: "oke",
             category: "containers",
             description: "Container Engine for Kubernetes cluster with one node pool. Connect it to a subnet (its VCN is the subnet's).",

@@ -49,6 +49,107 @@ pub struct Config {
     pub state: Option<StateConfig>,
     /// `GALLEY_STATE_LEASE_SECS`: how long the lease of a heavy operation lasts unrenewed.
     pub lease: Duration,
+    /// `GALLEY_BUILD_*`: where `build_app_image` builds and pushes.
+    pub build: BuildSettings,
+}
+
+/// Where images are built and pushed (`GALLEY_BUILD_*`). All optional at start: a build names
+/// the variable it misses.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct BuildSettings {
+    /// `GALLEY_BUILD_INSTANCE_ID`: OCID of the build instance (Instance Agent run command,
+    /// docker, curl).
+    pub instance_id: Option<String>,
+    /// `GALLEY_BUILD_BUCKET`: existing bucket the build context is uploaded to.
+    pub bucket: Option<String>,
+    /// `GALLEY_BUILD_NAMESPACE`: the bucket's namespace (default: the tenancy's).
+    pub namespace: Option<String>,
+    /// `GALLEY_BUILD_REGISTRY`: registry and repository prefix images are pushed under, such as
+    /// `iad.ocir.io/mytenancy`.
+    pub registry: Option<String>,
+    /// `GALLEY_BUILD_REGISTRY_USERNAME`: user for `docker login` on the build instance.
+    pub registry_username: Option<String>,
+    /// `GALLEY_BUILD_REGISTRY_TOKEN`: its password or auth token. A secret: never shown.
+    pub registry_token: Option<String>,
+}
+
+/// The environment variables of [`BuildSettings`].
+pub mod build_env {
+    pub const INSTANCE_ID: &str = "GALLEY_BUILD_INSTANCE_ID";
+    pub const BUCKET: &str = "GALLEY_BUILD_BUCKET";
+    pub const NAMESPACE: &str = "GALLEY_BUILD_NAMESPACE";
+    pub const REGISTRY: &str = "GALLEY_BUILD_REGISTRY";
+    pub const REGISTRY_USERNAME: &str = "GALLEY_BUILD_REGISTRY_USERNAME";
+    pub const REGISTRY_TOKEN: &str = "GALLEY_BUILD_REGISTRY_TOKEN";
+}
+
+impl std::fmt::Debug for BuildSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BuildSettings")
+            .field("instance_id", &self.instance_id)
+            .field("bucket", &self.bucket)
+            .field("namespace", &self.namespace)
+            .field("registry", &self.registry)
+            .field("registry_username", &self.registry_username)
+            .field(
+                "registry_token",
+                &self.registry_token.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
+impl BuildSettings {
+    pub fn from_env(env: impl Fn(&str) -> Option<String>) -> Self {
+        let get = |k: &str| {
+            env(k)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        BuildSettings {
+            instance_id: get(build_env::INSTANCE_ID),
+            bucket: get(build_env::BUCKET),
+            namespace: get(build_env::NAMESPACE),
+            registry: get(build_env::REGISTRY).map(|r| r.trim_end_matches('/').to_string()),
+            registry_username: get(build_env::REGISTRY_USERNAME),
+            // A token is taken as it is: spaces may be part of it.
+            registry_token: env(build_env::REGISTRY_TOKEN).filter(|t| !t.is_empty()),
+        }
+    }
+
+    /// The settings a build cannot do without, or the error naming the first one missing.
+    pub fn required(&self) -> Result<(&str, &str, &str), String> {
+        fn need<'a>(v: &'a Option<String>, name: &str, what: &str) -> Result<&'a str, String> {
+            v.as_deref().ok_or_else(|| {
+                format!(
+                    "building images is not set up: {name} is not set ({what}); set it in the sidecar's environment and restart it"
+                )
+            })
+        }
+        let instance = need(
+            &self.instance_id,
+            build_env::INSTANCE_ID,
+            "the OCID of the build instance, which runs docker through the Instance Agent",
+        )?;
+        let bucket = need(
+            &self.bucket,
+            build_env::BUCKET,
+            "an existing Object Storage bucket the build context is uploaded to",
+        )?;
+        let registry = need(
+            &self.registry,
+            build_env::REGISTRY,
+            "the registry and repository prefix images are pushed under, such as iad.ocir.io/mytenancy",
+        )?;
+        if self.registry_token.is_some() && self.registry_username.is_none() {
+            return Err(format!(
+                "{} is set but {} is not; set the registry user too, or unset the token when the build instance is already logged in",
+                build_env::REGISTRY_TOKEN,
+                build_env::REGISTRY_USERNAME
+            ));
+        }
+        Ok((instance, bucket, registry))
+    }
 }
 
 /// The bucket store's settings.
@@ -90,6 +191,12 @@ environment:
   GALLEY_STATE_LEASE_SECS  how long a plan/apply/destroy's lease on its session lasts unrenewed
                            (default 60; renewed every third of it while the run goes on)
   GALLEY_STATE_CACHE_SESSIONS  session records kept in memory with the bucket (default 64)
+  GALLEY_BUILD_INSTANCE_ID  build_app_image: OCID of the build instance (docker, Instance Agent)
+  GALLEY_BUILD_BUCKET      build_app_image: bucket the build context is uploaded to
+  GALLEY_BUILD_NAMESPACE   that bucket's namespace (default: the tenancy's)
+  GALLEY_BUILD_REGISTRY    build_app_image: registry and prefix images go to (iad.ocir.io/ns)
+  GALLEY_BUILD_REGISTRY_USERNAME, GALLEY_BUILD_REGISTRY_TOKEN  docker login on the build
+                           instance (unset: the instance is already logged in)
   RUST_LOG                 log filter (logs go to stderr)
 
 OCI access (passed to the Galley provider, and used by get_rm_job_status), as the provider reads it:
@@ -207,6 +314,7 @@ impl Config {
             oci: OciSettings::from_env(&env),
             state,
             lease,
+            build: BuildSettings::from_env(&env),
         })
     }
 }
@@ -214,6 +322,39 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn build_settings_name_what_is_missing_and_hide_the_token() {
+        let full = |k: &str| match k {
+            "GALLEY_BUILD_INSTANCE_ID" => Some("ocid1.instance.oc1..b".to_string()),
+            "GALLEY_BUILD_BUCKET" => Some("builds".to_string()),
+            "GALLEY_BUILD_REGISTRY" => Some("iad.ocir.io/ns/".to_string()),
+            "GALLEY_BUILD_REGISTRY_USERNAME" => Some("ns/ci".to_string()),
+            "GALLEY_BUILD_REGISTRY_TOKEN" => Some("s3cret token".to_string()),
+            _ => None,
+        };
+        let b = BuildSettings::from_env(full);
+        assert_eq!(
+            b.required().unwrap(),
+            ("ocid1.instance.oc1..b", "builds", "iad.ocir.io/ns")
+        );
+        assert_eq!(b.registry_token.as_deref(), Some("s3cret token"));
+        let shown = format!("{b:?}");
+        assert!(
+            !shown.contains("s3cret") && shown.contains("<redacted>"),
+            "{shown}"
+        );
+        for missing in [
+            build_env::INSTANCE_ID,
+            build_env::BUCKET,
+            build_env::REGISTRY,
+            build_env::REGISTRY_USERNAME,
+        ] {
+            let b = BuildSettings::from_env(|k| (k != missing).then(|| full(k)).flatten());
+            let err = b.required().unwrap_err();
+            assert!(err.contains(missing), "{err}");
+        }
+    }
 
     fn args(a: &[&str]) -> Vec<String> {
         a.iter().map(|s| s.to_string()).collect()
@@ -298,6 +439,7 @@ mod tests {
         assert_eq!(c.oci, OciSettings::default());
         assert_eq!(c.state, None, "the directory store by default");
         assert_eq!(c.lease, DEFAULT_LEASE);
+        assert_eq!(c.build, BuildSettings::default());
         let c = Config::from_parts(&args(&["--stdio"]), |k| {
             (k == env::RESOURCE_MANAGER_ENDPOINT).then(|| "http://127.0.0.1:9".to_string())
         })

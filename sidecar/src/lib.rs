@@ -14,14 +14,16 @@
 //! - `view`: the design seen: placement, the diagram (SVG drawn here, and Mermaid), the Markdown
 //!   summary with the shipped price table.
 //! - `hcl`: a small HCL writer in `terraform fmt` layout; `export`: one module per service type.
+//! - `app`: a session's application directory (the shipped templates, path and size checks).
 //! - `runner`: the `Runner` trait and the Terraform CLI implementation; `oci`: the OCI settings
 //!   it passes on and the sidecar's own Resource Manager calls.
-//! - `server`: the MCP tools (sessions, design, stack, infra) on the `rmcp` SDK.
+//! - `server`: the MCP tools (sessions, design, stack, infra, app) on the `rmcp` SDK.
 //! - `http`: Streamable HTTP at `/mcp` plus `/health`, behind `security` (token and Origin),
 //!   with its listener's timeouts and limits; `stdio`: the stdio transport; `jsonrpc`: the
 //!   checks of incoming messages and the JSON-RPC errors both transports answer with.
 //! - `echo`: bounded quotes of client input in messages.
 
+pub mod app;
 pub mod catalog;
 pub mod config;
 pub mod echo;

@@ -12,6 +12,7 @@ use galley_sidecar::limits::Limits;
 use galley_sidecar::oci::ResourceManager;
 use galley_sidecar::rules::RuleSet;
 use galley_sidecar::runner::TerraformRunner;
+use galley_sidecar::runner::build::TerraformBuilder;
 use galley_sidecar::security::Policy;
 use galley_sidecar::server::Sidecar;
 use galley_sidecar::store::{self, BucketConfig, SessionStore};
@@ -151,7 +152,14 @@ async fn main() -> anyhow::Result<()> {
         server_paths.push((home.to_string_lossy().into_owned(), "~".to_string()));
     }
     let shutdown = CancellationToken::new();
+    let builder = Arc::new(TerraformBuilder::new(
+        config.terraform.clone(),
+        config.provider_dir.clone(),
+        config.oci.clone(),
+        config.build.clone(),
+    ));
     let mut sidecar = Sidecar::new(store.clone(), rules, runner, config.read_only)
+        .with_builder(builder)
         .with_hearing(hearing)
         .with_design_limits(limits.design.clone())
         .with_server_paths(server_paths);

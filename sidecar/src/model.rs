@@ -131,6 +131,28 @@ pub struct Session {
     /// Never shown to clients: it is only handed out by the plan that produced it.
     #[serde(default)]
     pub pending_plan: Option<PendingPlan>,
+    /// The session's application directory, text files by path (checked like stack paths).
+    /// Kept in the session document, so it lives wherever the store keeps sessions.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub app_files: BTreeMap<String, String>,
+    /// The last image `build_app_image` built and pushed; what a container's `image = "app"`
+    /// becomes in the exported stack.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_build: Option<BuildRecord>,
+}
+
+/// An image built from the session's application directory and pushed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct BuildRecord {
+    /// Repository and tag pushed, such as `iad.ocir.io/ns/app:3f2a9c1b`.
+    pub image_uri: String,
+    /// Digest of the pushed image (`sha256:...`).
+    pub image_digest: String,
+    /// `image_uri@image_digest`: the exact image, what the exported stack pulls.
+    pub image_reference: String,
+    /// SHA-256 of the build context (the app files as `galley_build` packages them).
+    pub source_sha256: String,
+    pub built_at: u64,
 }
 
 /// What clients see of a session (no plan token).

@@ -7,6 +7,7 @@
 mod adb;
 mod apigateway;
 mod compute;
+mod container_instance;
 mod functions;
 mod gateways;
 mod loadbalancer;
@@ -58,6 +59,10 @@ pub enum ExportError {
         "the architecture has no components; add some with save_architecture or add_component first"
     )]
     Empty,
+    #[error(
+        "component {id:?} ({service_type}) runs image \"app\", the session's application, but no image of it was built yet; call build_app_image first (scaffold_app_from_template or write_app_file give the app), then export_iac again, or set config key image to a full image reference"
+    )]
+    NoAppImage { id: String, service_type: String },
     #[error("{0}")]
     NameCollision(Box<NameCollision>),
     /// The generated configuration failed the load check: a bug of this generator, never written.
@@ -157,6 +162,7 @@ pub fn primary_resource(service_type: &str) -> Option<&'static str> {
         "route_table" => "oci_core_route_table",
         "security_list" => "oci_core_security_list",
         "compute" => "oci_core_instance",
+        "container_instance" => "oci_container_instances_container_instance",
         "oke" => "oci_containerengine_cluster",
         "adb" => "oci_database_autonomous_database",
         "objectstorage" => "oci_objectstorage_bucket",
@@ -190,17 +196,25 @@ pub fn label_for(display_name: &str) -> String {
     label
 }
 
+/// What an export knows beside the architecture.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options<'a> {
+    /// The session's last built image (`uri@digest`): what a container's `image = "app"` runs.
+    pub app_image: Option<&'a str>,
+}
+
 /// What a service type's module sees: the architecture, labels, and config access.
 pub struct Ctx<'a> {
     pub arch: &'a Architecture,
     labels: HashMap<&'a str, String>,
+    pub options: Options<'a>,
 }
 
 impl<'a> Ctx<'a> {
     /// Labels in component order; a label already taken gets the first free `_<n>` suffix, so
     /// labels are unique even when a suffixed one matches another component's name (`logs`,
     /// `Logs`, `logs 2`).
-    fn new(arch: &'a Architecture) -> Self {
+    fn new(arch: &'a Architecture, options: Options<'a>) -> Self {
         let mut labels = HashMap::new();
         let mut taken: std::collections::HashSet<String> = std::collections::HashSet::new();
         for c in &arch.components {
@@ -214,7 +228,11 @@ impl<'a> Ctx<'a> {
             taken.insert(label.clone());
             labels.insert(c.id.as_str(), label);
         }
-        Ctx { arch, labels }
+        Ctx {
+            arch,
+            labels,
+            options,
+        }
     }
 
     /// The Terraform label of a component.
@@ -355,6 +373,7 @@ fn render_component(ctx: &Ctx, c: &Component) -> Result<Rendered, ExportError> {
         "route_table" => route_table::render(ctx, c, &mut r)?,
         "security_list" => security_list::render(ctx, c, &mut r)?,
         "compute" => compute::render(ctx, c, &mut r)?,
+        "container_instance" => container_instance::render(ctx, c, &mut r)?,
         "oke" => oke::render(ctx, c, &mut r)?,
         "adb" => adb::render(ctx, c, &mut r)?,
         "objectstorage" => objectstorage::render(ctx, c, &mut r)?,
@@ -434,7 +453,11 @@ fn example_value(v: &Variable) -> Expr {
 /// one type), each with the two components; empty when every name is unique. Components that do
 /// not render (a missing connection, a bad setting) are left out: export reports those itself.
 pub fn name_collisions(arch: &Architecture) -> Vec<NameCollision> {
-    let ctx = Ctx::new(arch);
+    // A stand-in image: the names do not depend on it, and a design not built yet still counts.
+    let options = Options {
+        app_image: Some("app"),
+    };
+    let ctx = Ctx::new(arch, options);
     let rendered: Vec<_> = arch
         .components
         .iter()
@@ -448,6 +471,11 @@ pub fn name_collisions(arch: &Architecture) -> Vec<NameCollision> {
 /// Terraform names and passed the load check (`check`): it parses, every reference resolves,
 /// every variable default is a literal.
 pub fn export(arch: &Architecture) -> Result<Stack, ExportError> {
+    export_with(arch, &Options::default())
+}
+
+/// [`export`] with what the session knows beside its architecture (its built image).
+pub fn export_with(arch: &Architecture, options: &Options) -> Result<Stack, ExportError> {
     if arch.components.is_empty() {
         return Err(ExportError::Empty);
     }
@@ -456,7 +484,7 @@ pub fn export(arch: &Architecture) -> Result<Stack, ExportError> {
             return Err(ExportError::UnknownType(c.service_type.clone()));
         }
     }
-    let ctx = Ctx::new(arch);
+    let ctx = Ctx::new(arch, *options);
     let mut rendered = Vec::with_capacity(arch.components.len());
     for c in &arch.components {
         rendered.push((c, render_component(&ctx, c)?));

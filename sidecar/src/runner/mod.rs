@@ -3,8 +3,10 @@
 //! `TerraformRunner`, writes a root module that uses `galley_session` on the session's stack and
 //! runs the `terraform` CLI; `lines` classifies what the CLI prints (the provider's job events
 //! among it, read with `galley_contract`), `output` holds the shapes of reported errors and of
-//! the plan summary, `show` reads `terraform show -json`.
+//! the plan summary, `show` reads `terraform show -json`. `build` builds a session's application
+//! into an image with `galley_build`, in a root module and state of its own.
 
+pub mod build;
 pub mod lines;
 pub mod output;
 pub mod show;

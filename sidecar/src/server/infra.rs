@@ -168,7 +168,7 @@ fn error_result(message: String) -> CallToolResult {
 }
 
 /// Sends run events to the client as progress notifications (when it asked for progress).
-fn forward_progress(
+pub(super) fn forward_progress(
     ctx: &RequestContext<RoleServer>,
     mut rx: mpsc::UnboundedReceiver<RunEvent>,
     sidecar: Sidecar,
@@ -229,7 +229,11 @@ impl Sidecar {
 
     /// Claims session `id` for a heavy operation: here (one at a time per process) and with
     /// the store's lease (one at a time across sidecars sharing the store).
-    async fn claim(&self, id: &str, op: &'static str) -> Result<(HeavyGuard, Lease), String> {
+    pub(super) async fn claim(
+        &self,
+        id: &str,
+        op: &'static str,
+    ) -> Result<(HeavyGuard, Lease), String> {
         let guard = self.inner.heavy.try_claim(id, op)?;
         let lease = self.inner.store.lease(id, op).await.map_err(fail)?;
         if let Some(old) = lease.taken_over() {

@@ -1,8 +1,9 @@
 //! The MCP server: one `Sidecar` value that owns the session store, the rules, the hearing
 //! questions and the runner, and the tool router built from the tool groups (one file each:
-//! sessions, hearing, design, view, stack, infra), plus the resources and prompts. Transports
+//! sessions, hearing, design, view, stack, infra, app), plus the resources and prompts. Transports
 //! (stdio, HTTP) serve clones of it; it knows nothing about them.
 
+mod app;
 mod design;
 mod hearing;
 mod infra;
@@ -42,7 +43,11 @@ pub const PROTOCOL_VERSIONS: &[ProtocolVersion] = &[
 ];
 
 /// Tools only registered when the sidecar may change infrastructure.
-pub const MUTATING_INFRA_TOOLS: &[&str] = &["run_terraform_apply", "run_terraform_destroy"];
+pub const MUTATING_INFRA_TOOLS: &[&str] = &[
+    "run_terraform_apply",
+    "run_terraform_destroy",
+    "build_app_image",
+];
 
 pub(crate) struct Inner {
     pub store: SessionStore,
@@ -57,6 +62,8 @@ pub(crate) struct Inner {
     /// Server paths other than the data directory that messages may carry (the Terraform CLI,
     /// the provider directory), each with what to write instead.
     pub server_paths: Vec<(String, String)>,
+    /// What build_app_image builds with; `None`: the tool says building is not set up.
+    pub builder: Option<Arc<dyn crate::runner::build::Builder>>,
 }
 
 /// The sidecar's MCP service.
@@ -67,7 +74,8 @@ pub struct Sidecar {
 }
 
 impl Sidecar {
-    /// With `read_only`, apply and destroy are not registered at all, so no client can call them.
+    /// With `read_only`, apply, destroy and build are not registered at all, so no client can
+    /// call them.
     pub fn new(
         store: SessionStore,
         rules: RuleSet,
@@ -79,7 +87,8 @@ impl Sidecar {
             + Self::design_tools()
             + Self::view_tools()
             + Self::stack_tools()
-            + Self::infra_tools();
+            + Self::infra_tools()
+            + Self::app_tools();
         if read_only {
             for name in MUTATING_INFRA_TOOLS {
                 router.remove_route(name);
@@ -101,6 +110,7 @@ impl Sidecar {
                 state_backend: None,
                 design_limits: DesignLimits::default(),
                 server_paths: Vec::new(),
+                builder: None,
             }),
             tool_router: router,
         }
@@ -200,16 +210,21 @@ impl ServerHandler for Sidecar {
                 .enable_tools()
                 .build(),
         )
-        .with_server_info(Implementation::new("galley-sidecar", env!("CARGO_PKG_VERSION")))
+        .with_server_info(Implementation::new(
+            "galley-sidecar",
+            env!("CARGO_PKG_VERSION"),
+        ))
         .with_instructions(
             "Design an OCI architecture in a session: create_session, hear the requirements \
              (get_hearing_questions, save_answer, complete_hearing), then save_architecture (the \
              hearing suggests a start) or add_component; check it with validate_architecture, show \
              it with export_diagram and export_summary, write Terraform with export_iac, then \
-             run_terraform_plan. Applying needs the plan_token of the latest plan; destroying needs \
+             run_terraform_plan. An application (scaffold_app_from_template, write_app_file) is \
+             built and pushed with build_app_image; a container_instance with image \"app\" runs \
+             it. Applying needs the plan_token of the latest plan; destroying needs \
              the plan_token of run_terraform_plan with destroy=true. Resources under \
              galley://sessions/{session_id}/ hold each session's design, diagram, summary, stack \
-             files and last run; the prompts walk through whole journeys.",
+             files, app and last run; the prompts walk through whole journeys.",
         )
     }
 

@@ -114,6 +114,13 @@ const HEARING: &str = "\
 - Show the design: export_diagram (show the SVG or the Mermaid text) and export_summary (placement and the estimated monthly cost; prices marked unknown are not in the figure). Adjust with configure_component until the user agrees.
 ";
 
+const APP: &str = "\
+## Application image
+- Call list_app_templates; start the application with scaffold_app_from_template when one fits (rest-api-python, rest-api-node) and adapt it with write_app_file, or write its files yourself with write_app_file (a Dockerfile at the top).
+- Call build_app_image. It builds and pushes the image on the build instance and returns image_reference (uri@digest), exit_code and output_tail. If it fails, read output_tail and errors, fix the files and build again. If it names a missing GALLEY_BUILD_* setting, tell the user: the sidecar's operator must set it.
+- Set the image of the container_instance to \"app\" (configure_component) so export_iac writes the built image by its digest. Build before export_iac, and export again after every build.
+";
+
 const TERRAFORM: &str = "\
 ## 3. Terraform
 - Call export_iac, then run_terraform_plan. If it fails, read errors (file and line), fix with update_terraform_file or change the design and export again, then plan again.
@@ -158,7 +165,7 @@ pub fn get(
         "build_full_stack" => {
             let app = arg(args, "app_description").unwrap_or_default();
             format!(
-                "# Build the infrastructure and deploy an application with Galley\n\nThe application: {app}\n\n{}\n\n{HEARING}\nMake sure the design has what the application runs on (compute instances or an OKE cluster, a load balancer or API gateway in front, the data store it uses).\n\n{TERRAFORM}\n## 4. Application\n- After the apply, deploy the application onto what was created. If this server offers application tools (see tools/list), use them to build and deploy it; otherwise give the user the outputs (addresses, OCIDs) and the steps to deploy it themselves.\n- Check that the application answers through its entry point, and report the address.\n",
+                "# Build the infrastructure and deploy an application with Galley\n\nThe application: {app}\n\n{}\n\n{HEARING}\nMake sure the design has what the application runs on: for a containerised application a container_instance (config image \"app\") in a subnet, otherwise compute instances or an OKE cluster; a load balancer or API gateway in front; the data store it uses.\n\n{APP}\n{TERRAFORM}\n## 4. Application check\n- After the apply, report the outputs (the container instance's or load balancer's address) and check that the application answers through its entry point (GET /health for the templates).\n- A change to the application later: write_app_file, build_app_image, export_iac, then plan and apply again.\n",
                 start(session.as_deref())
             )
         }
@@ -172,4 +179,24 @@ pub fn get(
     let mut result = GetPromptResult::new(vec![PromptMessage::new_text(Role::User, text)]);
     result.description = Some(description.to_string());
     Ok(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_full_stack_prompt_builds_the_image_before_the_export() {
+        let mut args = serde_json::Map::new();
+        args.insert("app_description".into(), "a todo API".into());
+        let r = get("build_full_stack", &args).unwrap();
+        let text = serde_json::to_value(&r.messages[0]).unwrap()["content"]["text"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let build = text.find("Call build_app_image").expect("build step");
+        let export = text.find("Call export_iac").expect("export step");
+        assert!(build < export, "{text}");
+        assert!(text.contains("scaffold_app_from_template") && text.contains("a todo API"));
+    }
 }

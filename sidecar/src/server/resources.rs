@@ -4,8 +4,9 @@
 //!   catalog (JSON).
 //! - `galley://sessions/{session_id}/design` (the session: status, answers, architecture, JSON),
 //!   `.../hearing` (answers and result), `.../summary.md`, `.../diagram.svg`, `.../diagram.mmd`,
-//!   `.../stack` (the stack's files) and `.../stack/{path}` (one file), `.../last-run` (the
-//!   latest plan, apply or destroy result since the sidecar started).
+//!   `.../stack` (the stack's files) and `.../stack/{path}` (one file), `.../app` (the
+//!   application's files and last built image), `.../last-run` (the latest plan, apply or
+//!   destroy result since the sidecar started).
 //!
 //! Resources only read; the URI parsing and the safe reading of stack files live here.
 
@@ -91,6 +92,12 @@ const SESSION_RESOURCES: &[(&str, &str, &str, &str)] = &[
         "stack files",
         "application/json",
         "The session's Terraform files: paths, sizes, and the URI of each.",
+    ),
+    (
+        "app",
+        "application",
+        "application/json",
+        "The session's application directory (paths, sizes and contents) and the image build_app_image last built from it.",
     ),
     (
         "last-run",
@@ -265,6 +272,27 @@ impl Sidecar {
                     uri,
                     "application/json",
                     pretty(&json!({"files": files, "next_step": next})),
+                ))
+            }
+            "app" => {
+                let files: Vec<Value> = s
+                    .app_files
+                    .iter()
+                    .map(|(path, content)| json!({"path": path, "bytes": content.len(), "content": content}))
+                    .collect();
+                let next = match (files.is_empty(), &s.last_build) {
+                    (true, _) => {
+                        "No application yet: call scaffold_app_from_template or write_app_file."
+                    }
+                    (false, None) => "Not built yet: call build_app_image.",
+                    (false, Some(_)) => {
+                        "A container_instance with image \"app\" runs last_build.image_reference after export_iac."
+                    }
+                };
+                Ok(text(
+                    uri,
+                    "application/json",
+                    pretty(&json!({"files": files, "last_build": s.last_build, "next_step": next})),
                 ))
             }
             "last-run" => match self.inner.last_runs.get(id) {

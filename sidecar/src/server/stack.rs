@@ -98,7 +98,10 @@ impl Sidecar {
                 // The stack passed the load check before anything is written; then every file
                 // is written with the session, as one step. A file that already says this is
                 // left alone: re-exporting after a small change rewrites only what changed.
-                let stack = export::export(&s.architecture).map_err(fail)?;
+                let options = export::Options {
+                    app_image: s.last_build.as_ref().map(|b| b.image_reference.as_str()),
+                };
+                let stack = export::export_with(&s.architecture, &options).map_err(fail)?;
                 let mut files = Vec::with_capacity(stack.files.len());
                 for f in &stack.files {
                     let changed = edit

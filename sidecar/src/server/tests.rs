@@ -157,14 +157,26 @@ impl Client {
 
     /// Connected, without the `initialize` handshake (as a 2026-07-28 client).
     async fn connect(runner: Arc<ScriptedRunner>, read_only: bool) -> Client {
+        Client::connect_with(runner, read_only, None).await
+    }
+
+    /// Connected, building images with `builder` when given.
+    async fn connect_with(
+        runner: Arc<ScriptedRunner>,
+        read_only: bool,
+        builder: Option<Arc<dyn crate::runner::build::Builder>>,
+    ) -> Client {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = SessionStore::open(dir.path()).expect("store");
-        let sidecar = Sidecar::new(
+        let mut sidecar = Sidecar::new(
             store,
             RuleSet::embedded().expect("rules"),
             runner,
             read_only,
         );
+        if let Some(b) = builder {
+            sidecar = sidecar.with_builder(b);
+        }
         let (ours, theirs) = tokio::io::duplex(1 << 20);
         tokio::spawn(async move {
             if let Ok(running) = sidecar.serve(theirs).await {
@@ -557,9 +569,12 @@ async fn read_only_mode_does_not_offer_apply_or_destroy() {
         .collect();
     assert!(names.contains(&"run_terraform_plan"));
     assert!(
-        !names.contains(&"run_terraform_apply") && !names.contains(&"run_terraform_destroy"),
+        !names.contains(&"run_terraform_apply")
+            && !names.contains(&"run_terraform_destroy")
+            && !names.contains(&"build_app_image"),
         "{names:?}"
     );
+    assert!(names.contains(&"write_app_file"), "{names:?}");
     let r = c.request("tools/call", json!({"name": "run_terraform_apply", "arguments": {"session_id": "s-aaaaaaaaaaaa", "plan_token": "x"}})).await;
     assert!(
         r.get("error").is_some() || r["result"]["isError"] == json!(true),
@@ -574,7 +589,7 @@ async fn every_tool_has_annotations_and_an_output_schema() {
     let mut c = Client::start(runner, false).await;
     let list = c.request("tools/list", json!({})).await;
     let tools = list["result"]["tools"].as_array().expect("tools");
-    assert_eq!(tools.len(), 22);
+    assert_eq!(tools.len(), 26);
     for t in tools {
         let name = t["name"].as_str().unwrap_or_default();
         assert!(t["outputSchema"].is_object(), "{name} has no outputSchema");
@@ -599,6 +614,22 @@ async fn every_tool_has_annotations_and_an_output_schema() {
     };
     assert_eq!(ro("get_session"), Some(true));
     assert_eq!(ro("run_terraform_apply"), Some(false));
+    assert_eq!(ro("list_app_templates"), Some(true));
+    assert_eq!(ro("build_app_image"), Some(false));
+    // The scaffold tool's description names every shipped template.
+    let scaffold = tools
+        .iter()
+        .find(|t| t["name"] == "scaffold_app_from_template")
+        .expect("scaffold tool");
+    for t in crate::app::templates() {
+        assert!(
+            scaffold["description"]
+                .as_str()
+                .is_some_and(|d| d.contains(t.name)),
+            "{} missing from {scaffold}",
+            t.name
+        );
+    }
 }
 
 #[tokio::test]
@@ -813,7 +844,7 @@ async fn the_diagram_summary_resources_and_prompts_show_a_session() {
             .as_str()
             .is_some_and(|m| m.starts_with("flowchart TB"))
     );
-    assert_eq!(d["components"], 19);
+    assert_eq!(d["components"], 20);
     let (err, sum, text) = c.call("export_summary", json!({"session_id": id})).await;
     assert!(!err, "{text}");
     assert!(
@@ -866,7 +897,7 @@ async fn the_diagram_summary_resources_and_prompts_show_a_session() {
     let view: Value = serde_json::from_str(&read(&r)).expect("json");
     assert_eq!(
         view["architecture"]["components"].as_array().map(Vec::len),
-        Some(19)
+        Some(20)
     );
     let r = c
         .request(
@@ -1037,4 +1068,234 @@ async fn lists_carry_caching_hints_only_on_the_2026_revision() {
             "{method}: {r}"
         );
     }
+}
+
+/// A builder that checks what a build would upload (the app directory written for it) and
+/// answers like `galley_build`: a digest, or exit code 1 when the app holds a `FAIL` file.
+#[derive(Default)]
+struct ScriptedBuilder {
+    builds: AtomicUsize,
+}
+
+impl crate::runner::build::Builder for ScriptedBuilder {
+    fn image_uri(&self, name: &str, tag: &str) -> Result<String, String> {
+        Ok(format!("registry.example/ns/{name}:{tag}"))
+    }
+
+    fn build(
+        &self,
+        req: crate::runner::build::BuildRequest,
+        events: Events,
+        _cancel: CancellationToken,
+    ) -> BoxFuture<'_, Result<crate::runner::build::BuildOutcome, RunnerError>> {
+        let n = self.builds.fetch_add(1, Ordering::SeqCst);
+        Box::pin(async move {
+            let app = req.work_dir.join("app");
+            let dockerfile = std::fs::read_to_string(app.join("Dockerfile")).unwrap_or_default();
+            assert!(
+                dockerfile.contains("FROM "),
+                "the app directory was written"
+            );
+            let _ = events.send(RunEvent::Log("galley_build.app: Creating...".into()));
+            if app.join("FAIL").exists() {
+                return Ok(crate::runner::build::BuildOutcome {
+                    exit_code: Some(1),
+                    output_tail: vec!["ERROR: failed to solve".into()],
+                    errors: vec!["Build failed with exit code 1".into()],
+                    ..Default::default()
+                });
+            }
+            Ok(crate::runner::build::BuildOutcome {
+                success: true,
+                exit_code: Some(0),
+                image_digest: Some(format!("sha256:{n:064}")),
+                source_sha256: Some("ab".repeat(32)),
+                output_tail: vec!["v1: digest: sha256:... size: 1570".into()],
+                ..Default::default()
+            })
+        })
+    }
+}
+
+#[tokio::test]
+async fn an_app_from_a_template_is_built_and_its_image_exported() {
+    let builder = Arc::new(ScriptedBuilder::default());
+    let mut c = Client::connect_with(
+        Arc::new(ScriptedRunner::default()),
+        false,
+        Some(builder.clone()),
+    )
+    .await;
+    c.request("initialize", json!({"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}})).await;
+    let (_, s, _) = c.call("create_session", json!({})).await;
+    let id = s["id"].as_str().expect("id").to_string();
+
+    let (err, _, text) = c.call("build_app_image", json!({"session_id": id})).await;
+    assert!(err && text.contains("no application files"), "{text}");
+    let (err, _, text) = c
+        .call(
+            "scaffold_app_from_template",
+            json!({"session_id": id, "template": "rest-api-cobol"}),
+        )
+        .await;
+    assert!(
+        err && text.contains("rest-api-python") && text.contains("rest-api-node"),
+        "{text}"
+    );
+    let (err, out, text) = c
+        .call(
+            "scaffold_app_from_template",
+            json!({"session_id": id, "template": "rest-api-python"}),
+        )
+        .await;
+    assert!(!err, "{text}");
+    assert_eq!(
+        out["app_files"],
+        json!(["Dockerfile", "README.md", "app.py"])
+    );
+    let (err, _, text) = c
+        .call(
+            "write_app_file",
+            json!({"session_id": id, "file_path": "../escape.py", "content": "x"}),
+        )
+        .await;
+    assert!(err && text.contains("`..`"), "{text}");
+
+    // Before a build, a container running "app" cannot be exported.
+    let (err, _, text) = c
+        .call(
+            "save_architecture",
+            json!({
+                "session_id": id,
+                "components": [
+                    {"id": "vcn", "service_type": "vcn", "display_name": "net"},
+                    {"id": "sn", "service_type": "subnet", "display_name": "apps"},
+                    {"id": "ci", "service_type": "container_instance", "display_name": "api", "config": {"image": "app"}}
+                ],
+                "connections": [
+                    {"source_id": "sn", "target_id": "vcn", "connection_type": "placement"},
+                    {"source_id": "ci", "target_id": "sn", "connection_type": "placement"}
+                ]
+            }),
+        )
+        .await;
+    assert!(!err, "{text}");
+    let (err, _, text) = c.call("export_iac", json!({"session_id": id})).await;
+    assert!(err && text.contains("build_app_image"), "{text}");
+
+    let (err, built, text) = c.call("build_app_image", json!({"session_id": id})).await;
+    assert!(!err, "{text}");
+    let uri = built["image_uri"].as_str().expect("uri");
+    assert!(uri.starts_with("registry.example/ns/app:"), "{built}");
+    let reference = built["image_reference"]
+        .as_str()
+        .expect("reference")
+        .to_string();
+    assert_eq!(
+        reference,
+        format!("{uri}@{}", built["image_digest"].as_str().unwrap())
+    );
+    assert_eq!(built["exit_code"], 0);
+
+    let (err, _, text) = c.call("export_iac", json!({"session_id": id})).await;
+    assert!(!err, "{text}");
+    let r = c
+        .request(
+            "resources/read",
+            json!({"uri": format!("galley://sessions/{id}/stack/variables.tf")}),
+        )
+        .await;
+    let vars = r["result"]["contents"][0]["text"]
+        .as_str()
+        .expect("variables.tf");
+    assert!(
+        vars.contains(&format!("default     = \"{reference}\"")),
+        "{vars}"
+    );
+    let r = c
+        .request(
+            "resources/read",
+            json!({"uri": format!("galley://sessions/{id}/app")}),
+        )
+        .await;
+    let app: Value =
+        serde_json::from_str(r["result"]["contents"][0]["text"].as_str().expect("app"))
+            .expect("json");
+    assert_eq!(app["last_build"]["image_reference"], json!(reference));
+    assert_eq!(app["files"].as_array().map(Vec::len), Some(3));
+
+    // A failing build is an error result with the exit code and the output; the last good
+    // image stays what the stack runs.
+    let (err, _, text) = c
+        .call(
+            "write_app_file",
+            json!({"session_id": id, "file_path": "FAIL", "content": "\n"}),
+        )
+        .await;
+    assert!(!err, "{text}");
+    let (err, failed, text) = c.call("build_app_image", json!({"session_id": id})).await;
+    assert!(err, "{text}");
+    assert_eq!(failed["exit_code"], 1);
+    assert_eq!(failed["success"], false);
+    assert!(
+        text.contains("exited with code 1")
+            && text.contains("ERROR: failed to solve")
+            && text.contains("write_app_file"),
+        "{text}"
+    );
+    let (_, s, _) = c.call("get_session", json!({"session_id": id})).await;
+    assert_eq!(s["status"], "exported", "{s}");
+    let r = c
+        .request(
+            "resources/read",
+            json!({"uri": format!("galley://sessions/{id}/app")}),
+        )
+        .await;
+    let app: Value =
+        serde_json::from_str(r["result"]["contents"][0]["text"].as_str().expect("app"))
+            .expect("json");
+    assert_eq!(app["last_build"]["image_reference"], json!(reference));
+    assert_eq!(builder.builds.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn a_build_without_a_builder_or_a_dockerfile_says_what_to_do() {
+    let mut c = Client::start(Arc::new(ScriptedRunner::default()), false).await;
+    let (_, s, _) = c.call("create_session", json!({})).await;
+    let id = s["id"].as_str().expect("id").to_string();
+    let (err, _, text) = c
+        .call(
+            "write_app_file",
+            json!({"session_id": id, "file_path": "src/main.py", "content": "print(1)\n"}),
+        )
+        .await;
+    assert!(!err, "{text}");
+    let (err, _, text) = c.call("build_app_image", json!({"session_id": id})).await;
+    assert!(err && text.contains("GALLEY_BUILD_"), "{text}");
+
+    let builder = Arc::new(ScriptedBuilder::default());
+    let mut c = Client::connect_with(
+        Arc::new(ScriptedRunner::default()),
+        false,
+        Some(builder.clone()),
+    )
+    .await;
+    c.request("initialize", json!({"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}})).await;
+    let (_, s, _) = c.call("create_session", json!({})).await;
+    let id = s["id"].as_str().expect("id").to_string();
+    c.call(
+        "write_app_file",
+        json!({"session_id": id, "file_path": "src/main.py", "content": "print(1)\n"}),
+    )
+    .await;
+    let (err, _, text) = c.call("build_app_image", json!({"session_id": id})).await;
+    assert!(err && text.contains("no Dockerfile"), "{text}");
+    let (err, _, text) = c
+        .call(
+            "build_app_image",
+            json!({"session_id": id, "image_name": "Bad Name"}),
+        )
+        .await;
+    assert!(err && text.contains("no Dockerfile"), "{text}");
+    assert_eq!(builder.builds.load(Ordering::SeqCst), 0);
 }

@@ -191,6 +191,8 @@ impl LocalStore {
             rm_stack_id: None,
             last_job_id: None,
             pending_plan: None,
+            app_files: Default::default(),
+            last_build: None,
         };
         self.save(&session, Durability::Atomic)?;
         Ok(session)
@@ -626,5 +628,43 @@ impl Backend for LocalStore {
         cond: Cond,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move { self.remove_object(id, name, &cond) })
+    }
+}
+
+/// The build's directory of a session (`build/`, beside `runner/`): its own Terraform root
+/// module and state, so building an image never touches the stack's.
+impl LocalStore {
+    /// Makes `build/app/` hold exactly `files` (paths checked like stack paths) and returns the
+    /// path of `build/`, checked like [`LocalStore::runner_dir`].
+    pub fn build_dir(
+        &self,
+        id: &str,
+        files: &std::collections::BTreeMap<String, String>,
+    ) -> Result<PathBuf, StoreError> {
+        let build = self.session(id)?.create_dir("build")?;
+        refuse_links(&build, 0)?;
+        let app = build.create_dir("app")?;
+        for (rel, content) in files {
+            let parts = stack_path(rel)?;
+            let (name, parents) = parts.split_last().unwrap_or((&parts[0], &[]));
+            let dir = app.create_dir_chain(parents)?;
+            if dir.hash_file(name)?.map(|(h, _)| h) != Some(Sha256::digest(content).into()) {
+                dir.write_file(name, content.as_bytes(), Durability::Atomic)?;
+            }
+        }
+        // A file the application no longer has must not reach the image.
+        let mut present = Vec::new();
+        collect_stack(&app, "", 0, false, &mut present)?;
+        for (f, _) in present {
+            if !files.contains_key(&f.rel) {
+                let parts: Vec<String> = f.rel.split('/').map(str::to_string).collect();
+                if let Some((name, parents)) = parts.split_last()
+                    && let Some(dir) = app.open_dir_chain(parents)?
+                {
+                    dir.remove_file(name)?;
+                }
+            }
+        }
+        Ok(self.root_path.join(id).join("build"))
     }
 }

@@ -638,6 +638,8 @@ impl SessionStore {
             rm_stack_id: None,
             last_job_id: None,
             pending_plan: None,
+            app_files: Default::default(),
+            last_build: None,
         };
         // 60 random bits: a clash is all but impossible, but an id is never reused.
         while self.backend.create(&session).await?.is_none() {
@@ -714,6 +716,19 @@ impl SessionStore {
             stack_dir: self.local().terraform_dir(id)?,
             work_dir: self.local().runner_dir(id)?,
         })
+    }
+
+    /// The directory a build of session `id` works in (`build/`), its `app/` holding exactly
+    /// `files`: the session's application directory, written from the session document.
+    pub async fn build_dir(
+        &self,
+        id: &str,
+        files: &std::collections::BTreeMap<String, String>,
+    ) -> Result<PathBuf, StoreError> {
+        validate_session_id(id)?;
+        // The bucket store's cache may not have the session's directory yet.
+        self.local().ensure_session_dir(id)?;
+        self.local().build_dir(id, files)
     }
 
     /// Keeps the saved plan `runner/<name>` where another sidecar (or this one after a

@@ -219,6 +219,8 @@ fn the_summary_places_and_prices_every_component() {
         rm_stack_id: None,
         last_job_id: None,
         pending_plan: None,
+        app_files: Default::default(),
+        last_build: None,
     };
     let report = crate::rules::RuleSet::embedded().unwrap().validate(&arch);
     let sum = summary::render(&s, &report, prices::PriceTable::shipped());

@@ -21,6 +21,7 @@ TOOLS = {
     "run_terraform_apply", "run_terraform_destroy", "get_rm_job_status",
     "get_hearing_questions", "save_answer", "save_answers_batch", "complete_hearing",
     "get_hearing_result", "export_diagram", "export_summary",
+    "list_app_templates", "scaffold_app_from_template", "write_app_file", "build_app_image",
 }
 
 
@@ -45,7 +46,7 @@ async def drive(client, fixture):
         check(t.annotations is not None and t.annotations.read_only_hint is not None, f"{t.name} lacks annotations")
 
     err, services, _ = await call(client, "list_available_services", {})
-    check(not err and len(services["services"]) == 16, "16 service types")
+    check(not err and len(services["services"]) == 17, "17 service types")
 
     err, s, text = await call(client, "create_session", {"answers": {"workload": "web shop"}})
     check(not err, text)

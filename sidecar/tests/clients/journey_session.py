@@ -1,7 +1,9 @@
 """Drives the whole Galley journey with the official Python MCP SDK: the hearing (with refused
 answers that say what to do), the design started from the hearing, the diagram and the summary,
 the session's resources and a prompt, export, plan, apply with the plan token and destroy with
-the destroy preview's token, then the last run as a resource.
+the destroy preview's token, then the last run as a resource. When the sidecar it starts can
+build (GALLEY_BUILD_REGISTRY in its environment, stdio), the application too: a template, the
+image built and pushed, a container instance running it by digest in the exported stack.
 
 Usage: journey_session.py MODE (stdio COMMAND... | http URL) --marker PATH --artifacts DIR
 
@@ -132,6 +134,41 @@ async def look(client, sid, artifacts, count, seen):
     seen["prompts"] = names
 
 
+async def application(client, sid, seen):
+    err, listed, text = await call(client, "list_app_templates", {})
+    names = [t["name"] for t in listed["templates"]] if listed else []
+    check(not err and "rest-api-python" in names and "rest-api-node" in names, text)
+    err, _, text = await call(client, "scaffold_app_from_template", {"session_id": sid, "template": "rest-api-rust"})
+    check(err and "rest-api-python" in text and "rest-api-node" in text, f"unknown template: {text}")
+    err, files, text = await call(client, "scaffold_app_from_template", {"session_id": sid, "template": "rest-api-node"})
+    check(not err and "Dockerfile" in files["app_files"] and "server.js" in files["app_files"], text)
+
+    progress = []
+
+    async def on_progress(value, total, message):
+        progress.append(message)
+
+    err, built, text = await call(client, "build_app_image", {"session_id": sid, "image_name": "shop/api"}, on_progress)
+    check(not err and built["success"] and built["exit_code"] == 0, f"build: {text}")
+    check(built["image_reference"] == f'{built["image_uri"]}@{built["image_digest"]}', built)
+    check(progress, "build progress")
+    app = json.loads((await client.read_resource(f"galley://sessions/{sid}/app")).contents[0].text)
+    check(app["last_build"]["image_reference"] == built["image_reference"], app)
+
+    err, added, text = await call(client, "add_component", {
+        "session_id": sid, "service_type": "container_instance", "display_name": "shop-api",
+        "config": {"image": "app"}, "connect_to": ["app-subnet"],
+    })
+    check(not err, text)
+    err, _, text = await call(client, "export_iac", {"session_id": sid})
+    check(not err, f"export with the built image: {text}")
+    variables = (await client.read_resource(f"galley://sessions/{sid}/stack/variables.tf")).contents[0].text
+    check(f'"{built["image_reference"]}"' in variables, variables)
+    seen["components"] += 1
+    seen["image_reference"] = built["image_reference"]
+    seen["build_progress"] = len(progress)
+
+
 async def deploy(client, sid, marker, seen):
     err, exported, text = await call(client, "export_iac", {"session_id": sid})
     check(not err and exported["files"], text)
@@ -166,7 +203,7 @@ async def deploy(client, sid, marker, seen):
     check(not err and s["status"] == "destroyed", text)
 
 
-async def drive(client, marker, artifacts):
+async def drive(client, marker, artifacts, build):
     seen = {"protocol_version": client.protocol_version}
     err, s, text = await call(client, "create_session", {})
     check(not err, text)
@@ -174,6 +211,9 @@ async def drive(client, marker, artifacts):
     seen["session_id"] = sid
     result = await hearing(client, sid, seen)
     count = await design(client, sid, result, seen)
+    if build:
+        await application(client, sid, seen)
+        count += 1
     await look(client, sid, artifacts, count, seen)
     await deploy(client, sid, marker, seen)
     seen["ok"] = True
@@ -193,7 +233,7 @@ async def main():
     else:
         server = rest[0]
     async with Client(server, mode=mode) as client:
-        seen = await drive(client, marker, artifacts)
+        seen = await drive(client, marker, artifacts, kind == "stdio" and "GALLEY_BUILD_REGISTRY" in os.environ)
     # Leaving the client ends the session (an HTTP DELETE on the legacy revision).
     seen["termination_warnings"] = termination.seen
     print(json.dumps(seen))

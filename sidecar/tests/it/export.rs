@@ -651,3 +651,42 @@ fn the_load_checks_catch_what_an_unchecked_export_wrote() {
     let (ok, _, stderr) = terraform_load(raw.path());
     assert!(!ok && stderr.contains("Invalid expression"), "{stderr}");
 }
+
+#[test]
+fn a_container_running_the_app_is_exported_with_the_built_image_by_digest() {
+    let mut arch = minimal("container_instance");
+    for c in &mut arch.components {
+        if c.service_type == "container_instance" {
+            c.config.insert("image".into(), Value::String("app".into()));
+        }
+    }
+    let err = export::export(&arch).unwrap_err();
+    assert!(
+        matches!(err, ExportError::NoAppImage { .. })
+            && err.to_string().contains("build_app_image"),
+        "{err}"
+    );
+    let image = "iad.ocir.io/ns/app:0123abcd4567@sha256:0000000000000000000000000000000000000000000000000000000000000001";
+    let stack = export::export_with(
+        &arch,
+        &export::Options {
+            app_image: Some(image),
+        },
+    )
+    .expect("export with the built image");
+    let dir = tempfile::tempdir().expect("tempdir");
+    for f in &stack.files {
+        std::fs::write(dir.path().join(&f.path), &f.content).expect("write");
+    }
+    fmt_check(dir.path());
+    terraform_loads(dir.path());
+    let problems = schema_check(dir.path(), &schema());
+    assert!(problems.is_empty(), "{problems:#?}");
+    let components = std::fs::read_to_string(dir.path().join("components.tf")).unwrap();
+    let vars = std::fs::read_to_string(dir.path().join("variables.tf")).unwrap();
+    assert!(vars.contains(&format!("\"{image}\"")), "{vars}");
+    assert!(
+        components.contains("image_url    = var.api_container_image_url"),
+        "{components}"
+    );
+}

@@ -2,7 +2,8 @@
 //! both protocol generations (the `initialize` handshake of 2025-11-25 and 2026-07-28 without
 //! it), over stdio and Streamable HTTP, runs hearing, design from the hearing, diagram and
 //! summary, resources and prompts, export, plan, apply with the token and destroy with its
-//! token (`tests/clients/journey_session.py`). The diagram it was given is checked in Chromium
+//! token (`tests/clients/journey_session.py`); over stdio the application too, built and pushed
+//! on the engine's instance (a stand-in docker) and exported by digest. The diagram it was given is checked in Chromium
 //! and by the official Mermaid parser; leaving an HTTP session must not make the SDK log a
 //! failed termination. The MCP Inspector CLI reads a resource and a prompt.
 
@@ -93,10 +94,13 @@ fn assert_journey(
 
 #[test]
 fn python_sdk_runs_the_whole_journey_over_stdio_in_both_generations() {
-    let local = LocalOci::start();
+    let record_dir = tempfile::tempdir().expect("tempdir");
+    let record = record_dir.path().join("docker.record");
+    let (_docker, local) = crate::build::build_engine(&record);
     let rm = Rm::new(&local);
     let providers = tempfile::tempdir().expect("tempdir");
-    let env0 = sidecar_env(&local, &provider_dir(providers.path()), "terraform");
+    let mut env0 = sidecar_env(&local, &provider_dir(providers.path()), "terraform");
+    env0.extend(crate::build::build_env());
     let bin = util::sidecar_bin();
     let bin = bin.to_str().expect("utf-8");
     for mode in MODES {
@@ -119,6 +123,16 @@ fn python_sdk_runs_the_whole_journey_over_stdio_in_both_generations() {
             &marker,
             artifacts.path(),
             Some(data.path()),
+        );
+        // The image the stack runs is the one the stand-in pushed last.
+        let pushed = std::fs::read_to_string(record.with_extension("record.digests"))
+            .expect("the stand-in pushed");
+        let digest = pushed.lines().last().expect("a digest");
+        assert!(
+            seen["image_reference"]
+                .as_str()
+                .is_some_and(|r| r.ends_with(&format!("@{digest}"))),
+            "{seen}"
         );
     }
 }

@@ -6,6 +6,7 @@
 mod attack_files;
 mod attack_http;
 mod attack_stdio;
+mod build;
 mod clients;
 mod container;
 mod deploy;

@@ -467,6 +467,41 @@ fn now() -> u64 {
         .as_secs()
 }
 
+/// The application directory lives with the session: another store on the same backing sees
+/// it, and a build directory written from it holds exactly its files (a file removed from the
+/// app leaves the build directory too), without touching the stack's digest.
+async fn app_files_follow_the_session(b: &Backing) {
+    let store = b.open().await;
+    let s = store.create(Default::default()).await.unwrap();
+    let stack_digest = store.stack_digest(&s.id).await.unwrap();
+    let (_, saved) = store
+        .update(&s.id, Durability::Atomic, |s, _| {
+            for (p, c) in [
+                ("Dockerfile", "FROM scratch\n"),
+                ("src/app.py", "print(1)\n"),
+            ] {
+                galley_sidecar::app::put_file(&mut s.app_files, p, c)?;
+            }
+            Ok::<_, String>(())
+        })
+        .await
+        .unwrap();
+    let other = b.open().await;
+    let loaded = other.load(&s.id).await.unwrap();
+    assert_eq!(loaded.app_files, saved.app_files, "{}", b.name());
+    assert_eq!(other.stack_digest(&s.id).await.unwrap(), stack_digest);
+    let dir = other.build_dir(&s.id, &loaded.app_files).await.unwrap();
+    assert_eq!(
+        std::fs::read_to_string(dir.join("app/src/app.py")).unwrap(),
+        "print(1)\n"
+    );
+    let mut fewer = loaded.app_files.clone();
+    fewer.remove("src/app.py");
+    let dir = other.build_dir(&s.id, &fewer).await.unwrap();
+    assert!(dir.join("app/Dockerfile").is_file());
+    assert!(!dir.join("app/src/app.py").exists(), "{}", b.name());
+}
+
 async fn both(local: &LocalOci, bucket: &str) -> [Backing; 2] {
     [Backing::dir(), Backing::bucket(local, bucket).await]
 }
@@ -477,6 +512,7 @@ async fn both_stores_keep_sessions_files_and_digests_alike() {
     for b in both(&local, "suite-files").await {
         sessions_files_and_the_digest(&b).await;
         saved_plans_follow_the_session(&b).await;
+        app_files_follow_the_session(&b).await;
     }
 }
 

@@ -163,13 +163,18 @@ pub struct StdioSidecar {
 impl StdioSidecar {
     /// Started and initialized (protocol 2025-06-18).
     pub fn start(env: &[(&str, &str)]) -> Self {
+        Self::start_logging(env, Stdio::null())
+    }
+
+    /// As [`StdioSidecar::start`], its log (stderr) going to `stderr`.
+    pub fn start_logging(env: &[(&str, &str)], stderr: impl Into<Stdio>) -> Self {
         let data = tempfile::tempdir().expect("tempdir");
         let mut cmd = Command::new(sidecar_bin());
         cmd.arg("--stdio")
             .env("GALLEY_DATA_DIR", data.path())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null());
+            .stderr(stderr);
         for (k, v) in env {
             cmd.env(k, v);
         }
