@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
 use super::infra::forward_progress;
-use super::{Sidecar, fail};
+use super::Sidecar;
 use crate::app::{self, APP_IMAGE, Template};
 use crate::model::{BuildRecord, now_secs};
 use crate::runner::build::{BuildOutcome, BuildRequest, Builder, context_digest};
@@ -192,7 +192,7 @@ impl Sidecar {
             );
         };
         let id = args.session_id;
-        let session = self.inner.store.load(&id).await.map_err(fail)?;
+        let session = self.load_session(&id).await?;
         if session.app_files.is_empty() {
             return Err(format!(
                 "session {id} has no application files yet; call scaffold_app_from_template (templates: {}) or write_app_file first",

@@ -258,12 +258,7 @@ impl Sidecar {
             connections: args.connections,
         };
         let hearing = if args.use_suggested_architecture || args.apply_hearing_defaults {
-            let s = self
-                .inner
-                .store
-                .load(&args.session_id)
-                .await
-                .map_err(fail)?;
+            let s = self.load_session(&args.session_id).await?;
             Some(self.hearing_result_of(&s)?)
         } else {
             None
@@ -310,12 +305,7 @@ impl Sidecar {
             return Err(catalog::unknown_type_message(&args.service_type));
         }
         let hearing = if args.apply_hearing_defaults {
-            let s = self
-                .inner
-                .store
-                .load(&args.session_id)
-                .await
-                .map_err(fail)?;
+            let s = self.load_session(&args.session_id).await?;
             Some(self.hearing_result_of(&s)?)
         } else {
             None
@@ -489,12 +479,7 @@ impl Sidecar {
         &self,
         Parameters(args): Parameters<SessionIdArgs>,
     ) -> Result<Json<ValidationReport>, String> {
-        let s = self
-            .inner
-            .store
-            .load(&args.session_id)
-            .await
-            .map_err(fail)?;
+        let s = self.load_session(&args.session_id).await?;
         Ok(Json(self.inner.rules.validate(&s.architecture)))
     }
 }

@@ -172,7 +172,7 @@ impl Sidecar {
         let q = &self.inner.hearing;
         let (answers, progress) = match &args.session_id {
             Some(id) => {
-                let s = self.inner.store.load(id).await.map_err(fail)?;
+                let s = self.load_session(id).await?;
                 let p = q.progress(&s.answers);
                 (Some(s.answers), Some(p))
             }
@@ -268,12 +268,7 @@ impl Sidecar {
         &self,
         Parameters(args): Parameters<super::sessions::SessionIdArgs>,
     ) -> Result<Json<HearingResult>, String> {
-        let s = self
-            .inner
-            .store
-            .load(&args.session_id)
-            .await
-            .map_err(fail)?;
+        let s = self.load_session(&args.session_id).await?;
         Ok(Json(self.hearing_result_of(&s)?))
     }
 }

@@ -74,6 +74,11 @@ pub struct Sidecar {
 }
 
 impl Sidecar {
+    /// The session `id` as stored, or a tool error saying why not.
+    pub(crate) async fn load_session(&self, id: &str) -> Result<crate::model::Session, String> {
+        self.inner.store.load(id).await.map_err(fail)
+    }
+
     /// With `read_only`, apply, destroy and build are not registered at all, so no client can
     /// call them.
     pub fn new(

@@ -86,12 +86,7 @@ impl Sidecar {
         &self,
         Parameters(args): Parameters<SessionIdArgs>,
     ) -> Result<Json<SessionView>, String> {
-        let s = self
-            .inner
-            .store
-            .load(&args.session_id)
-            .await
-            .map_err(fail)?;
+        let s = self.load_session(&args.session_id).await?;
         Ok(Json(SessionView::from(&s)))
     }
 

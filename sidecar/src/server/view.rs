@@ -8,7 +8,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::sessions::SessionIdArgs;
-use super::{Sidecar, fail};
+use super::Sidecar;
 use crate::view::{self, prices::Estimate, prices::PriceTable};
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -55,12 +55,7 @@ impl Sidecar {
         &self,
         Parameters(args): Parameters<SessionIdArgs>,
     ) -> Result<Json<SummaryResult>, String> {
-        let s = self
-            .inner
-            .store
-            .load(&args.session_id)
-            .await
-            .map_err(fail)?;
+        let s = self.load_session(&args.session_id).await?;
         let report = self.inner.rules.validate(&s.architecture);
         let sum = view::summary::render(&s, &report, PriceTable::shipped());
         Ok(Json(SummaryResult {
@@ -87,12 +82,7 @@ impl Sidecar {
         &self,
         Parameters(args): Parameters<SessionIdArgs>,
     ) -> Result<Json<DiagramResult>, String> {
-        let s = self
-            .inner
-            .store
-            .load(&args.session_id)
-            .await
-            .map_err(fail)?;
+        let s = self.load_session(&args.session_id).await?;
         let d = view::diagram(&s.architecture);
         Ok(Json(DiagramResult {
             session_id: s.id,
