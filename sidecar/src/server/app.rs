@@ -16,8 +16,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
-use super::infra::forward_progress;
 use super::Sidecar;
+use super::infra::forward_progress;
 use crate::app::{self, APP_IMAGE, Template};
 use crate::model::{BuildRecord, now_secs};
 use crate::runner::build::{BuildOutcome, BuildRequest, Builder, context_digest};

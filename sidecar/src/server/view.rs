@@ -7,8 +7,8 @@ use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use super::sessions::SessionIdArgs;
 use super::Sidecar;
+use super::sessions::SessionIdArgs;
 use crate::view::{self, prices::Estimate, prices::PriceTable};
 
 #[derive(Debug, Serialize, JsonSchema)]

@@ -30,7 +30,7 @@ use sha2::{Digest, Sha256};
 
 use super::{
     Backend, Cond, Durability, HashedFile, Loaded, LocalStore, StackFile, StackWrite, StoreError,
-    Version, stack_path, validate_session_id,
+    Version, VersionedBytes, stack_path, validate_session_id,
 };
 use crate::model::Session;
 
@@ -126,7 +126,7 @@ fn object_key(id: &str, name: &str) -> String {
 fn remote(what: String, advice: &'static str) -> impl FnOnce(OciError) -> StoreError {
     move |source| StoreError::Remote {
         what,
-        source,
+        source: Box::new(source),
         advice,
     }
 }
@@ -620,7 +620,7 @@ impl Backend for BucketStore {
         &'a self,
         id: &'a str,
         name: &'a str,
-    ) -> BoxFuture<'a, Result<Option<(Vec<u8>, Version)>, StoreError>> {
+    ) -> BoxFuture<'a, Result<Option<VersionedBytes>, StoreError>> {
         Box::pin(async move {
             match self
                 .client

@@ -19,8 +19,8 @@ use futures::future::BoxFuture;
 
 use super::{
     Backend, Cond, Durability, HashedFile, Loaded, MAX_SESSION_BYTES, MAX_WALK_DEPTH,
-    STALE_TEMPORARY_SECS, StackFile, StackWrite, StoreError, Version, collect_stack, digest_of,
-    new_session_id, refuse_links, stack_path, validate_session_id,
+    STALE_TEMPORARY_SECS, StackFile, StackWrite, StoreError, Version, VersionedBytes,
+    collect_stack, digest_of, new_session_id, refuse_links, stack_path, validate_session_id,
 };
 use crate::model::{Architecture, Session, SessionStatus, now_secs};
 
@@ -457,11 +457,7 @@ impl LocalStore {
     }
 
     /// The runner object `name` (`runner/<name>`) and its version; `None` when absent.
-    pub fn read_object(
-        &self,
-        id: &str,
-        name: &str,
-    ) -> Result<Option<(Vec<u8>, Version)>, StoreError> {
+    pub fn read_object(&self, id: &str, name: &str) -> Result<Option<VersionedBytes>, StoreError> {
         let Some(runner) = self.session(id)?.open_dir("runner")? else {
             return Ok(None);
         };
@@ -607,7 +603,7 @@ impl Backend for LocalStore {
         &'a self,
         id: &'a str,
         name: &'a str,
-    ) -> BoxFuture<'a, Result<Option<(Vec<u8>, Version)>, StoreError>> {
+    ) -> BoxFuture<'a, Result<Option<VersionedBytes>, StoreError>> {
         Box::pin(async move { self.read_object(id, name) })
     }
 

@@ -59,6 +59,9 @@ const MAX_STACK_FILES: usize = 10_000;
 /// Age from which a temporary file is a crash's leftover rather than a write in progress.
 const STALE_TEMPORARY_SECS: i64 = 600;
 
+/// An object's bytes and the version they were read at.
+pub type VersionedBytes = (Vec<u8>, Version);
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error(
@@ -99,8 +102,9 @@ pub enum StoreError {
     #[error("failed to {what} in Object Storage: {source}. {advice}")]
     Remote {
         what: String,
+        // Boxed: the client's error is large, and every store call returns this enum.
         #[source]
-        source: galley_oci::client::OciError,
+        source: Box<galley_oci::client::OciError>,
         advice: &'static str,
     },
     #[error(
@@ -393,7 +397,7 @@ pub trait Backend: Send + Sync + 'static {
         &'a self,
         id: &'a str,
         name: &'a str,
-    ) -> BoxFuture<'a, Result<Option<(Vec<u8>, Version)>, StoreError>>;
+    ) -> BoxFuture<'a, Result<Option<VersionedBytes>, StoreError>>;
     fn put_object<'a>(
         &'a self,
         id: &'a str,
@@ -749,7 +753,7 @@ impl SessionStore {
         &self,
         id: &str,
         name: &str,
-    ) -> Result<Option<(Vec<u8>, Version)>, StoreError> {
+    ) -> Result<Option<VersionedBytes>, StoreError> {
         validate_session_id(id)?;
         self.backend.get_object(id, name).await
     }
