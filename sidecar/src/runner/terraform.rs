@@ -3,16 +3,20 @@
 //! from a local directory through `dev_overrides` (no registry involved).
 //!
 //! How the operations map onto the resource:
-//! - plan: `operation = "plan"` is applied (the stack is created or updated with the files and a
-//!   Resource Manager PLAN job runs: its summary and log are what the user reviews), then a plan
-//!   with `operation = "apply"` is saved. That saved plan carries the digest of the files, so
-//!   applying it refuses files changed since.
-//! - apply: the saved plan is applied (a PLAN job of the same files, then an APPLY job of it).
+//! - plan: a plan with `operation = "plan"` is saved and applied (the stack is created or updated
+//!   with the files and a Resource Manager PLAN job runs: its summary and log are what the user
+//!   reviews). That job's id is the result: the plan token binds it, with the variables file.
+//! - apply: `operation = "apply"` with `plan_job_id` set to the reviewed job: one APPLY job runs
+//!   `FROM_PLAN_JOB_ID`, no new PLAN job; the provider refuses a job that no longer describes
+//!   the stack (files, variables, folder changed, or another job ran since).
 //! - destroy preview: `plan -destroy` is saved, and the resources the stack's state holds are
 //!   listed (what its DESTROY job removes); destroy applies that saved plan.
+//! - drift: Resource Manager's drift detection on the stack, asked directly (no Terraform run).
 //!
-//! Results come from `terraform show -json` and the machine-readable UI (`-json`); jobs' progress,
-//! log lines, Terraform errors and resource counts from the job events of the provider's log
+//! A plan or an apply is two Terraform runs (`plan -out`, then `apply` of it); the root
+//! module's state is read where Terraform keeps it (see `state`), and the plan's effect on the
+//! resource from its `planned_change` messages, so no `terraform show` runs. Jobs' progress, log
+//! lines, Terraform errors and resource counts come from the job events of the provider's log
 //! (`TF_LOG_PROVIDER=INFO`, see `lines`). Every line is streamed out as an event and kept in
 //! `<op>.log` in the work directory. Cancellation sends SIGINT, so Terraform asks the provider to
 //! stop, which cancels the running job.
@@ -33,9 +37,10 @@ use galley_contract::job_event::{Failure, FollowEnd, JobEvent, JobEventKind};
 
 use super::lines::{self, Line};
 use super::output::{Diagnostic, Origin, PlanSummary};
-use super::show::{self, ADDRESS, SessionState};
+use super::state::{self, ADDRESS, SessionState};
 use super::{
-    Events, JobStatus, RunEvent, RunOutcome, RunRequest, Runner, RunnerError, SESSION_TAG,
+    DriftReport, Events, JobStatus, RunEvent, RunOutcome, RunRequest, Runner, RunnerError,
+    SESSION_TAG,
 };
 use crate::hcl::{self, Block, Expr, Item};
 use crate::oci::ResourceManager;
@@ -75,6 +80,12 @@ const HTTP_BACKEND_ENV: [&str; 12] = [
     "TF_HTTP_RETRY_WAIT_MAX",
 ];
 
+/// How long a drift detection may take (a refresh of every resource of the stack).
+const DRIFT_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+
+/// The variables of a run (root module and stack), written by a plan and kept for its apply.
+pub const VARIABLES_FILE: &str = "galley.auto.tfvars.json";
+
 /// The saved plans.
 const REVIEW_PLAN: &str = "review.tfplan";
 const APPLY_PLAN: &str = "plan.tfplan";
@@ -86,22 +97,6 @@ pub struct TerraformRunner {
     terraform: PathBuf,
     provider_dir: PathBuf,
     rm: ResourceManager,
-}
-
-/// The operations that apply a saved plan.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Op {
-    Apply,
-    Destroy,
-}
-
-impl Op {
-    fn name(self) -> &'static str {
-        match self {
-            Op::Apply => "apply",
-            Op::Destroy => "destroy",
-        }
-    }
 }
 
 /// A job seen in a run.
@@ -165,6 +160,10 @@ struct Transcript {
     jobs: Vec<JobSeen>,
     stack_id: Option<String>,
     cancelled: bool,
+    /// The actions the last plan announced for the session's resource (`planned_change`).
+    planned: Vec<String>,
+    /// How many times the operation started the `terraform` CLI.
+    runs: u32,
 }
 
 fn keep<T>(q: &mut VecDeque<T>, item: T) {
@@ -204,6 +203,8 @@ impl Transcript {
             jobs: Vec::new(),
             stack_id: None,
             cancelled: false,
+            planned: Vec::new(),
+            runs: 0,
         }
     }
 
@@ -264,6 +265,17 @@ impl Transcript {
                     let _ = events.send(RunEvent::Log(message.clone()));
                     keep(&mut self.messages, message);
                 }
+            }
+            Line::Planned {
+                message,
+                address,
+                action,
+            } => {
+                if address == ADDRESS {
+                    self.planned.extend(state::actions_of(&action));
+                }
+                let _ = events.send(RunEvent::Log(message.clone()));
+                keep(&mut self.messages, message);
             }
             Line::Job(event) => self.job_event(event, events),
             Line::Other(text) => {
@@ -516,8 +528,14 @@ impl TerraformRunner {
             var(
                 "operation",
                 "string",
-                "plan: a PLAN job only; apply: a PLAN job and an APPLY job of it.",
+                "plan: a PLAN job only; apply: an APPLY job (of plan_job_id when set).",
                 Some(Expr::str("apply")),
+            ),
+            var(
+                "plan_job_id",
+                "string",
+                "With operation = apply: the reviewed PLAN job to apply exactly.",
+                Some(Expr::raw("null")),
             ),
             // Settings come from the environment the sidecar passes on (OCI_*, GALLEY_*).
             Item::Block(Block::new("provider", &["galley"])),
@@ -535,6 +553,7 @@ impl TerraformRunner {
                     )
                     .attr("variables", Expr::raw("var.stack_variables"))
                     .attr("operation", Expr::raw("var.operation"))
+                    .attr("plan_job_id", Expr::raw("var.plan_job_id"))
                     .attr(
                         "freeform_tags",
                         Expr::Object(vec![(SESSION_TAG.into(), Expr::raw("var.session_id"))]),
@@ -608,7 +627,7 @@ impl TerraformRunner {
             serde_json::to_value(stack_vars).unwrap_or_default(),
         );
         let json = serde_json::to_vec_pretty(&vars).unwrap_or_default();
-        write("galley.auto.tfvars.json", &json)?;
+        write(VARIABLES_FILE, &json)?;
         Ok(())
     }
 
@@ -663,6 +682,7 @@ impl TerraformRunner {
         }
         t.note(&format!("$ terraform {}", args.join(" ")));
         tracing::info!(session = %req.session_id, ?args, "running terraform");
+        t.runs += 1;
         // A process group of its own, signalled as a whole like Ctrl-C in a terminal signals
         // the foreground group: Terraform up to 1.1 runs under panicwrap, whose parent process
         // ignores SIGINT and leaves it to the group to reach the real Terraform child. The
@@ -749,46 +769,20 @@ impl TerraformRunner {
         Ok(ok)
     }
 
-    /// Runs a command whose stdout is JSON (`show -json`).
-    async fn json(&self, req: &RunRequest, args: &[&str]) -> Result<serde_json::Value, String> {
-        let out = self
-            .command(req, args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .output()
-            .await
-            .map_err(|e| format!("failed to run terraform {}: {e}", args.join(" ")))?;
-        if !out.status.success() {
-            return Err(format!(
-                "terraform {} failed: {}",
-                args.join(" "),
-                String::from_utf8_lossy(&out.stderr).trim()
-            ));
-        }
-        serde_json::from_slice(&out.stdout)
-            .map_err(|e| format!("terraform {} printed no JSON: {e}", args.join(" ")))
-    }
-
-    /// The resource as the root module's state has it; `None` when nothing is in state.
+    /// The resource as the root module's state has it; `None` when nothing is in state. Read
+    /// where Terraform keeps it, without running Terraform.
     async fn state(&self, req: &RunRequest) -> Result<Option<SessionState>, String> {
-        if req.remote_state.is_none() && !req.work_dir.join("terraform.tfstate").exists() {
-            return Ok(None);
+        match state::read(&req.work_dir, req.remote_state.as_ref()).await? {
+            Some(bytes) => state::parse(&bytes),
+            None => Ok(None),
         }
-        let v = self.json(req, &["show", "-json", "-no-color"]).await?;
-        Ok(show::session_state(&v))
-    }
-
-    async fn plan_actions(&self, req: &RunRequest, plan: &str) -> Result<Vec<String>, String> {
-        let v = self
-            .json(req, &["show", "-json", "-no-color", plan])
-            .await?;
-        Ok(show::planned_actions(&v))
     }
 
     /// A create that failed leaves the resource tainted, and a tainted resource is replaced
     /// (its stack destroyed) by the next plan. The sidecar keeps one stack per session, so it
     /// clears the mark: the next run reruns the jobs on the same stack.
     async fn untaint(&self, req: &RunRequest, t: &mut Transcript) {
+        t.runs += 1;
         let out = self
             .command(req, &["untaint", "-no-color", ADDRESS])
             .stdout(Stdio::piped())
@@ -802,18 +796,6 @@ impl TerraformRunner {
                 String::from_utf8_lossy(&o.stderr)
             )),
             Err(e) => t.note(&format!("terraform untaint failed to start: {e}")),
-        }
-    }
-
-    /// Refuses a saved plan that would delete the stack (a replacement), which a plan or an
-    /// apply of the sidecar must never do behind the user's back.
-    async fn refuse_replacement(&self, req: &RunRequest, plan: &str, t: &mut Transcript) -> bool {
-        match self.plan_actions(req, plan).await {
-            Ok(actions) => refuse_delete(&actions, t),
-            Err(e) => {
-                t.runner_error("Cannot read the saved plan", e);
-                true
-            }
         }
     }
 
@@ -862,6 +844,7 @@ impl TerraformRunner {
     /// output goes to the run log (and the error, when the backend is not ready).
     async fn init_backend(&self, req: &RunRequest, t: &mut Transcript) {
         t.note("$ terraform init -input=false -no-color");
+        t.runs += 1;
         let run = self
             .command(req, &["init", "-input=false", "-no-color"])
             .stdout(Stdio::piped())
@@ -926,17 +909,23 @@ impl TerraformRunner {
     async fn adopt(
         &self,
         req: &RunRequest,
-        review: &serde_json::Value,
         t: &mut Transcript,
         events: &Events,
         cancel: &CancellationToken,
     ) -> Result<Adoption, RunnerError> {
-        let compartment = show::planned_after(review, "compartment_id").or_else(|| {
-            self.rm
-                .settings()
-                .get(WORK_COMPARTMENT_ID)
-                .map(str::to_string)
-        });
+        // Where the plan creates the stack: the root module's compartment_ocid, else the
+        // provider's default (the same setting, handed to it by `command`).
+        let compartment = req
+            .variables
+            .get("compartment_ocid")
+            .filter(|c| !c.is_empty())
+            .cloned()
+            .or_else(|| {
+                self.rm
+                    .settings()
+                    .get(WORK_COMPARTMENT_ID)
+                    .map(str::to_string)
+            });
         let Some(compartment) = compartment else {
             tracing::warn!(session = %req.session_id, "no compartment known before the stack is created: not looking for an earlier stack");
             return Ok(Adoption::Nothing);
@@ -1021,6 +1010,23 @@ impl TerraformRunner {
             outputs: state.map(|s| s.outputs.clone()).unwrap_or_default(),
             resources: Vec::new(),
             plan_file: None,
+            plan_job_id: None,
+            terraform_runs: t.runs,
+        }
+    }
+
+    /// The state before a run: `Some(state)`, or `None` after recording why it cannot be read.
+    async fn state_or_error(
+        &self,
+        req: &RunRequest,
+        t: &mut Transcript,
+    ) -> Option<Option<SessionState>> {
+        match self.state(req).await {
+            Ok(s) => Some(s),
+            Err(e) => {
+                t.runner_error("Cannot read the runner's state", e);
+                None
+            }
         }
     }
 
@@ -1035,6 +1041,11 @@ impl TerraformRunner {
         }
     }
 
+    /// Runs the stack's PLAN job for review: an outer plan with `operation = "plan"` (checked:
+    /// no replacement of the stack; a first plan adopts a stack the session already has), then
+    /// its apply, which uploads the files and runs the PLAN job. The job is what the token binds
+    /// and what the apply applies (`plan_job_id`); the variables it ran with stay in
+    /// [`VARIABLES_FILE`] for that apply. Two Terraform runs, the state read directly.
     async fn plan(
         &self,
         req: RunRequest,
@@ -1049,18 +1060,16 @@ impl TerraformRunner {
         if !self.begin(&req, &mut t, &events, &cancel).await? {
             return Ok(self.outcome(&t, false, None));
         }
-        if self
-            .state(&req)
-            .await
-            .ok()
-            .flatten()
-            .is_some_and(|s| s.tainted)
-        {
+        let Some(before) = self.state_or_error(&req, &mut t).await else {
+            return Ok(self.outcome(&t, false, None));
+        };
+        if before.as_ref().is_some_and(|s| s.tainted) {
             self.untaint(&req, &mut t).await;
         }
         let review_out = format!("-out={REVIEW_PLAN}");
         let mut adopted = false;
         loop {
+            t.planned.clear();
             let reviewed = self
                 .stream(
                     &req,
@@ -1076,30 +1085,13 @@ impl TerraformRunner {
                     &cancel,
                 )
                 .await?;
-            let review = if reviewed {
-                match self
-                    .json(&req, &["show", "-json", "-no-color", REVIEW_PLAN])
-                    .await
-                {
-                    Ok(v) => Some(v),
-                    Err(e) => {
-                        t.runner_error("Cannot read the saved plan", e);
-                        None
-                    }
-                }
-            } else {
-                None
-            };
-            let actions = review
-                .as_ref()
-                .map(show::planned_actions)
-                .unwrap_or_default();
-            let Some(review) = review.filter(|_| !refuse_delete(&actions, &mut t)) else {
+            let actions = t.planned.clone();
+            if !reviewed || refuse_delete(&actions, &mut t) {
                 let state = self.state_after(&req, &mut t).await;
                 return Ok(self.outcome(&t, false, state.as_ref()));
-            };
+            }
             if !adopted && actions == ["create"] {
-                match self.adopt(&req, &review, &mut t, &events, &cancel).await? {
+                match self.adopt(&req, &mut t, &events, &cancel).await? {
                     Adoption::Nothing => {}
                     // Planned again, now as an update of the adopted stack.
                     Adoption::Imported => {
@@ -1133,9 +1125,61 @@ impl TerraformRunner {
             }
             return Ok(self.outcome(&t, false, state.as_ref()));
         }
-        // The plan to apply later: the same files, variables and stack, operation apply.
-        let apply_out = format!("-out={APPLY_PLAN}");
-        let saved = self
+        // The reviewed job: the stack's last job, a PLAN job that succeeded (an unchanged
+        // stack keeps the one an earlier plan ran).
+        let job = state
+            .as_ref()
+            .filter(|s| {
+                s.operation.as_deref() == Some("plan")
+                    && s.last_job_state.as_deref() == Some("SUCCEEDED")
+            })
+            .and_then(|s| s.last_job_id.clone());
+        let Some(job) = job else {
+            t.runner_error(
+                "No reviewed PLAN job",
+                "the stack's last job is not a PLAN job that succeeded, so there is nothing to \
+                 apply exactly; plan again"
+                    .into(),
+            );
+            return Ok(self.outcome(&t, false, state.as_ref()));
+        };
+        let mut outcome = self.outcome(&t, true, state.as_ref());
+        if outcome.summary.is_none() {
+            outcome.summary = t.job_summary("PLAN");
+        }
+        outcome.plan_job_id = Some(job);
+        outcome.plan_file = Some(req.work_dir.join(VARIABLES_FILE));
+        Ok(outcome)
+    }
+
+    /// Applies the reviewed PLAN job `req.plan_job_id`: an outer plan with `operation = "apply"`
+    /// and `plan_job_id` (the provider refuses there a job that is stale or planned other files,
+    /// variables or folder; the runner refuses a replacement of the stack), then its apply,
+    /// whose APPLY job runs `FROM_PLAN_JOB_ID`: no new PLAN job.
+    async fn apply_reviewed(
+        &self,
+        req: RunRequest,
+        events: Events,
+        cancel: CancellationToken,
+    ) -> Result<RunOutcome, RunnerError> {
+        self.write_root(&req)?;
+        let mut t = Transcript::new(&req.work_dir.join("apply.log"));
+        let _ = std::fs::remove_file(req.work_dir.join(APPLY_PLAN));
+        let Some(job) = req.plan_job_id.clone() else {
+            t.runner_error(
+                "No reviewed PLAN job",
+                "an apply applies the PLAN job of a reviewed plan; call run_terraform_plan first"
+                    .into(),
+            );
+            return Ok(self.outcome(&t, false, None));
+        };
+        if !self.begin(&req, &mut t, &events, &cancel).await? {
+            return Ok(self.outcome(&t, false, None));
+        }
+        let job_var = format!("-var=plan_job_id={job}");
+        let out = format!("-out={APPLY_PLAN}");
+        t.planned.clear();
+        let planned = self
             .stream(
                 &req,
                 &[
@@ -1143,43 +1187,58 @@ impl TerraformRunner {
                     "-json",
                     "-input=false",
                     "-var=operation=apply",
-                    &apply_out,
+                    &job_var,
+                    &out,
                 ],
                 &mut t,
                 &events,
                 &cancel,
             )
             .await?;
-        let saved = saved && !self.refuse_replacement(&req, APPLY_PLAN, &mut t).await;
-        let mut outcome = self.outcome(&t, saved, state.as_ref());
+        let actions = t.planned.clone();
+        if !planned || refuse_delete(&actions, &mut t) {
+            let _ = std::fs::remove_file(req.work_dir.join(APPLY_PLAN));
+            let state = self.state_after(&req, &mut t).await;
+            let mut outcome = self.outcome(&t, false, state.as_ref());
+            outcome.plan_job_id = Some(job);
+            return Ok(outcome);
+        }
+        let ok = self
+            .stream(
+                &req,
+                &["apply", "-json", "-input=false", APPLY_PLAN],
+                &mut t,
+                &events,
+                &cancel,
+            )
+            .await?;
+        let _ = std::fs::remove_file(req.work_dir.join(APPLY_PLAN));
+        let after = self.state_after(&req, &mut t).await;
+        let mut outcome = self.outcome(&t, ok, after.as_ref());
         if outcome.summary.is_none() {
             outcome.summary = t.job_summary("PLAN");
         }
-        if outcome.success {
-            outcome.plan_file = Some(req.work_dir.join(APPLY_PLAN));
-        }
+        outcome.plan_job_id = Some(job);
         Ok(outcome)
     }
 
-    async fn apply_saved(
+    /// Applies the saved destroy plan: the DESTROY job, then the stack's deletion.
+    async fn destroy_saved(
         &self,
-        op: Op,
         req: RunRequest,
         events: Events,
         cancel: CancellationToken,
     ) -> Result<RunOutcome, RunnerError> {
-        let default = if op == Op::Apply {
-            APPLY_PLAN
-        } else {
-            DESTROY_PLAN
-        };
         let plan = req
             .plan_file
             .as_ref()
             .and_then(|p| p.file_name())
-            .map_or_else(|| default.to_string(), |n| n.to_string_lossy().into_owned());
+            .map_or_else(
+                || DESTROY_PLAN.to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            );
         self.write_root(&req)?;
-        let mut t = Transcript::new(&req.work_dir.join(format!("{}.log", op.name())));
+        let mut t = Transcript::new(&req.work_dir.join("destroy.log"));
         if !self.begin(&req, &mut t, &events, &cancel).await? {
             return Ok(self.outcome(&t, false, None));
         }
@@ -1196,28 +1255,19 @@ impl TerraformRunner {
         let after = self.state_after(&req, &mut t).await;
         let _ = std::fs::remove_file(req.work_dir.join(&plan));
         let mut outcome = self.outcome(&t, ok, after.as_ref());
-        match op {
-            Op::Destroy => {
-                // After a successful destroy the resource is gone from state: report what it was.
-                if outcome.stack_id.is_none() {
-                    outcome.stack_id = before.and_then(|b| b.stack_id);
-                }
-                if let Some(job) = t.jobs.iter().rev().find(|j| j.operation == "DESTROY") {
-                    outcome.job_id = Some(job.id.clone());
-                    outcome.job_state = Some(job.state.clone());
-                }
-                outcome.summary = t.job_summary("DESTROY").or(if ok {
-                    Some(PlanSummary::default())
-                } else {
-                    None
-                });
-            }
-            Op::Apply => {
-                if outcome.summary.is_none() {
-                    outcome.summary = t.job_summary("PLAN");
-                }
-            }
+        // After a successful destroy the resource is gone from state: report what it was.
+        if outcome.stack_id.is_none() {
+            outcome.stack_id = before.and_then(|b| b.stack_id);
         }
+        if let Some(job) = t.jobs.iter().rev().find(|j| j.operation == "DESTROY") {
+            outcome.job_id = Some(job.id.clone());
+            outcome.job_state = Some(job.state.clone());
+        }
+        outcome.summary = t.job_summary("DESTROY").or(if ok {
+            Some(PlanSummary::default())
+        } else {
+            None
+        });
         Ok(outcome)
     }
 
@@ -1288,7 +1338,7 @@ impl Runner for TerraformRunner {
         events: Events,
         cancel: CancellationToken,
     ) -> BoxFuture<'_, Result<RunOutcome, RunnerError>> {
-        Box::pin(self.apply_saved(Op::Apply, req, events, cancel))
+        Box::pin(self.apply_reviewed(req, events, cancel))
     }
     fn preview_destroy(
         &self,
@@ -1304,11 +1354,24 @@ impl Runner for TerraformRunner {
         events: Events,
         cancel: CancellationToken,
     ) -> BoxFuture<'_, Result<RunOutcome, RunnerError>> {
-        Box::pin(self.apply_saved(Op::Destroy, req, events, cancel))
+        Box::pin(self.destroy_saved(req, events, cancel))
     }
     fn job_status(&self, job_id: &str) -> BoxFuture<'_, Result<JobStatus, RunnerError>> {
         let job_id = job_id.to_string();
         Box::pin(async move { Ok(self.rm.job(&job_id).await?) })
+    }
+    fn detect_drift(
+        &self,
+        stack_id: &str,
+        cancel: CancellationToken,
+    ) -> BoxFuture<'_, Result<DriftReport, RunnerError>> {
+        let stack_id = stack_id.to_string();
+        Box::pin(async move {
+            Ok(self
+                .rm
+                .detect_drift(&stack_id, DRIFT_TIMEOUT, &cancel)
+                .await?)
+        })
     }
 }
 

@@ -1,9 +1,10 @@
 //! The MCP server: one `Sidecar` value that owns the session store, the rules, the hearing
 //! questions and the runner, and the tool router built from the tool groups (one file each:
-//! sessions, hearing, design, view, stack, infra), plus the resources and prompts. Transports
+//! sessions, hearing, design, view, stack, infra, drift), plus the resources and prompts. Transports
 //! (stdio, HTTP) serve clones of it; it knows nothing about them.
 
 mod design;
+mod drift;
 mod hearing;
 mod infra;
 mod prompts;
@@ -79,7 +80,8 @@ impl Sidecar {
             + Self::design_tools()
             + Self::view_tools()
             + Self::stack_tools()
-            + Self::infra_tools();
+            + Self::infra_tools()
+            + Self::drift_tools();
         if read_only {
             for name in MUTATING_INFRA_TOOLS {
                 router.remove_route(name);
