@@ -74,6 +74,14 @@ pub enum RmError {
         work_request: String,
         reason: String,
     },
+    #[error(
+        "Resource Manager detects drift only on a stack whose last job is an apply; the last job of stack {stack} is {operation} job {job}. Apply the reviewed plan (run_terraform_apply with its plan_token, or plan and apply), then call detect_drift again"
+    )]
+    DriftNotReady {
+        stack: String,
+        job: String,
+        operation: String,
+    },
 }
 
 impl OciSettings {
@@ -324,6 +332,26 @@ impl ResourceManager {
         cancel: &tokio_util::sync::CancellationToken,
     ) -> Result<crate::runner::DriftReport, RmError> {
         let rm = self.client().await?;
+        // Asked first because Resource Manager answers a stack whose last job is not an apply
+        // with a 409 that clients retry for a long while before giving up.
+        let jobs = rm
+            .list_all_jobs(&ListJobsRequest {
+                stack_id: Some(stack_id.to_string()),
+                ..ListJobsRequest::default()
+            })
+            .await
+            .map_err(RmError::Api)?;
+        if let Some(last) = jobs
+            .iter()
+            .max_by(|a, b| a.time_created.cmp(&b.time_created))
+            && !matches!(last.operation.as_str(), "APPLY" | "IMPORT_TF_STATE")
+        {
+            return Err(RmError::DriftNotReady {
+                stack: stack_id.to_string(),
+                job: last.id.clone(),
+                operation: last.operation.to_string(),
+            });
+        }
         let id = match rm
             .detect_stack_drift(stack_id, &DetectStackDriftDetails::default())
             .await
