@@ -683,6 +683,7 @@ impl TerraformRunner {
         t.note(&format!("$ terraform {}", args.join(" ")));
         tracing::info!(session = %req.session_id, ?args, "running terraform");
         t.runs += 1;
+        let started = std::time::Instant::now();
         // A process group of its own, signalled as a whole like Ctrl-C in a terminal signals
         // the foreground group: Terraform up to 1.1 runs under panicwrap, whose parent process
         // ignores SIGINT and leaves it to the group to reach the real Terraform child. The
@@ -765,6 +766,7 @@ impl TerraformRunner {
         };
         group.0 = None;
         let ok = status.as_ref().is_ok_and(|s| s.success());
+        tracing::info!(session = %req.session_id, command = args[0], ok, elapsed_ms = started.elapsed().as_millis() as u64, "terraform exited");
         t.note(&format!("[galley-sidecar] terraform exited: {status:?}"));
         Ok(ok)
     }
