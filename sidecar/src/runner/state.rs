@@ -1,7 +1,6 @@
 //! The root module's Terraform state, read where Terraform keeps it (the local
 //! `terraform.tfstate`, or the `http` backend the sidecar serves) without running Terraform:
 //! the `galley_session` resource's values (stack id, last job, plan summary, outputs, taint).
-//! Also the actions a plan's `planned_change` messages announce, in the words of a saved plan.
 //!
 //! State files have had the same layout (format version 4) from Terraform 0.12 through 1.15:
 //! `resources[]` of `{mode, type, name, instances[]}`, each instance with `attributes` and, when
@@ -72,16 +71,6 @@ pub fn session_state(state: &Value) -> Option<SessionState> {
         drift_status: s("drift_status"),
         tainted: inst["status"].as_str() == Some("tainted"),
     })
-}
-
-/// The actions of one `planned_change` action, as a saved plan lists them (a replacement is a
-/// delete and a create).
-pub fn actions_of(action: &str) -> Vec<String> {
-    match action {
-        "replace" => vec!["delete".into(), "create".into()],
-        "noop" | "" => Vec::new(),
-        other => vec![other.to_string()],
-    }
 }
 
 /// The state's bytes: the local file in `work_dir`, or what the `http` backend answers
@@ -191,13 +180,6 @@ mod tests {
         let state = json!({"resources": [{"mode": "managed", "type": "galley_session",
             "name": "this", "instances": [{"status": "tainted", "attributes": {"id": "s"}}]}]});
         assert!(session_state(&state).unwrap().tainted);
-    }
-
-    #[test]
-    fn a_replacement_is_a_delete_and_a_create() {
-        assert_eq!(actions_of("replace"), ["delete", "create"]);
-        assert_eq!(actions_of("create"), ["create"]);
-        assert!(actions_of("noop").is_empty());
     }
 
     #[tokio::test]

@@ -3,9 +3,9 @@
 //! from a local directory through `dev_overrides` (no registry involved).
 //!
 //! How the operations map onto the resource:
-//! - plan: a plan with `operation = "plan"` is saved and applied (the stack is created or updated
-//!   with the files and a Resource Manager PLAN job runs: its summary and log are what the user
-//!   reviews). That job's id is the result: the plan token binds it, with the variables file.
+//! - plan: `operation = "plan"` is applied (the stack is created or updated with the files and
+//!   a Resource Manager PLAN job runs: its summary and log are what the user reviews). That
+//!   job's id is the result: the plan token binds it, with the variables file.
 //! - apply: `operation = "apply"` with `plan_job_id` set to the reviewed job: one APPLY job runs
 //!   `FROM_PLAN_JOB_ID`, no new PLAN job; the provider refuses a job that no longer describes
 //!   the stack (files, variables, folder changed, or another job ran since).
@@ -13,11 +13,12 @@
 //!   listed (what its DESTROY job removes); destroy applies that saved plan.
 //! - drift: Resource Manager's drift detection on the stack, asked directly (no Terraform run).
 //!
-//! A plan or an apply is two Terraform runs (`plan -out`, then `apply` of it); the root
-//! module's state is read where Terraform keeps it (see `state`), and the plan's effect on the
-//! resource from its `planned_change` messages, so no `terraform show` runs. Jobs' progress, log
-//! lines, Terraform errors and resource counts come from the job events of the provider's log
-//! (`TF_LOG_PROVIDER=INFO`, see `lines`). Every line is streamed out as an event and kept in
+//! A plan or an apply is one Terraform run (`apply -auto-approve`): the root module's
+//! `prevent_destroy` makes Terraform refuse a replacement of the stack, which is what a review
+//! of the outer plan was for; the root module's state is read where Terraform keeps it (see
+//! `state`), so no `terraform show` runs. Jobs' progress, log lines, Terraform errors and
+//! resource counts come from the job events of the provider's log (`TF_LOG_PROVIDER=INFO`, see
+//! `lines`). Every line is streamed out as an event and kept in
 //! `<op>.log` in the work directory. Cancellation sends SIGINT, so Terraform asks the provider to
 //! stop, which cancels the running job.
 
@@ -160,8 +161,6 @@ struct Transcript {
     jobs: Vec<JobSeen>,
     stack_id: Option<String>,
     cancelled: bool,
-    /// The actions the last plan announced for the session's resource (`planned_change`).
-    planned: Vec<String>,
     /// How many times the operation started the `terraform` CLI.
     runs: u32,
 }
@@ -203,7 +202,6 @@ impl Transcript {
             jobs: Vec::new(),
             stack_id: None,
             cancelled: false,
-            planned: Vec::new(),
             runs: 0,
         }
     }
@@ -266,14 +264,7 @@ impl Transcript {
                     keep(&mut self.messages, message);
                 }
             }
-            Line::Planned {
-                message,
-                address,
-                action,
-            } => {
-                if address == ADDRESS {
-                    self.planned.extend(state::actions_of(&action));
-                }
+            Line::Planned { message, .. } => {
                 let _ = events.send(RunEvent::Log(message.clone()));
                 keep(&mut self.messages, message);
             }
@@ -428,22 +419,23 @@ enum Adoption {
     Refused,
 }
 
-/// Refuses plan `actions` that delete the stack (a replacement), with what to do instead.
-fn refuse_delete(actions: &[String], t: &mut Transcript) -> bool {
-    if !actions.iter().any(|a| a == "delete") {
-        return false;
+/// Terraform's summary of the error `prevent_destroy` raises (the same from 0.12 to 1.15).
+const PREVENTED_DESTROY: &str = "Instance cannot be destroyed";
+
+/// After a run refused by the root module's `prevent_destroy` (the plan would replace the
+/// stack), says why and what to do instead.
+fn explain_kept_stack(t: &mut Transcript) {
+    if !t.errors.iter().any(|e| e.summary == PREVENTED_DESTROY) {
+        return;
     }
     t.runner_error(
         "The stack would be replaced",
-        format!(
-            "Terraform plans to {} the Resource Manager stack (its compartment \
-             changed?), which destroys what it deployed. Destroy the session's stack \
-             first (run_terraform_plan with destroy=true, then run_terraform_destroy), \
-             or keep the compartment.",
-            actions.join(" and ")
-        ),
+        "Terraform plans to delete and create the Resource Manager stack (its compartment \
+         changed?), which destroys what it deployed. Destroy the session's stack first \
+         (run_terraform_plan with destroy=true, then run_terraform_destroy), or keep the \
+         compartment."
+            .into(),
     );
-    true
 }
 
 /// Sends `signal` to the process group led by our child `pid`.
@@ -482,7 +474,10 @@ impl TerraformRunner {
     /// The root module: one `galley_session` managing the session's stack directory, tagged
     /// with the session's id; with `remote_state`, its state in the `http` backend (configured
     /// by the environment, see `RemoteState::env`).
-    pub fn root_module(remote_state: bool) -> String {
+    /// With `keep_stack`, the resource has `prevent_destroy`: Terraform itself refuses a plan
+    /// that would delete the stack (a replacement), so a plan or an apply can run in one
+    /// `apply -auto-approve` (destroy previews and destroys are written without it).
+    pub fn root_module(remote_state: bool, keep_stack: bool) -> String {
         let var = |name: &str, ty: &str, description: &str, default: Option<Expr>| {
             let mut b = Block::new("variable", &[name])
                 .attr("description", Expr::str(description))
@@ -557,7 +552,10 @@ impl TerraformRunner {
                     .attr(
                         "freeform_tags",
                         Expr::Object(vec![(SESSION_TAG.into(), Expr::raw("var.session_id"))]),
-                    ),
+                    )
+                    .block_if(keep_stack, || {
+                        Block::new("lifecycle", &[]).attr("prevent_destroy", Expr::raw("true"))
+                    }),
             ),
             output("stack_id", "galley_session.this.id"),
             output("last_job_id", "galley_session.this.last_job_id"),
@@ -578,7 +576,7 @@ impl TerraformRunner {
 
     /// Writes the root module and the CLI configuration (what applying a saved plan needs too:
     /// the work directory may be a fresh cache).
-    fn write_root(&self, req: &RunRequest) -> Result<(), RunnerError> {
+    fn write_root(&self, req: &RunRequest, keep_stack: bool) -> Result<(), RunnerError> {
         std::fs::create_dir_all(&req.work_dir).map_err(|source| RunnerError::Prepare {
             path: req.work_dir.clone(),
             source,
@@ -592,7 +590,7 @@ impl TerraformRunner {
         };
         write(
             "main.tf",
-            Self::root_module(req.remote_state.is_some()).as_bytes(),
+            Self::root_module(req.remote_state.is_some(), keep_stack).as_bytes(),
         )?;
         write(
             "galley.tfrc",
@@ -601,8 +599,8 @@ impl TerraformRunner {
     }
 
     /// Writes the root module, the CLI configuration and the variables of this run.
-    fn prepare(&self, req: &RunRequest) -> Result<(), RunnerError> {
-        self.write_root(req)?;
+    fn prepare(&self, req: &RunRequest, keep_stack: bool) -> Result<(), RunnerError> {
+        self.write_root(req, keep_stack)?;
         let write = |name: &str, content: &[u8]| {
             let p = req.work_dir.join(name);
             write_atomic(&p, content).map_err(|e| RunnerError::Prepare {
@@ -1043,18 +1041,19 @@ impl TerraformRunner {
         }
     }
 
-    /// Runs the stack's PLAN job for review: an outer plan with `operation = "plan"` (checked:
-    /// no replacement of the stack; a first plan adopts a stack the session already has), then
-    /// its apply, which uploads the files and runs the PLAN job. The job is what the token binds
-    /// and what the apply applies (`plan_job_id`); the variables it ran with stay in
-    /// [`VARIABLES_FILE`] for that apply. Two Terraform runs, the state read directly.
+    /// Runs the stack's PLAN job for review: one `apply -auto-approve` with `operation = "plan"`
+    /// (the stack is created or updated with the files and the PLAN job runs). Before it, the
+    /// state is read: a failed create is untainted, and a session without a stack in state
+    /// adopts the one it may already have. The root module's `prevent_destroy` makes Terraform
+    /// refuse a replacement of the stack. The job is what the token binds and what the apply
+    /// applies (`plan_job_id`); the variables it ran with stay in [`VARIABLES_FILE`] for it.
     async fn plan(
         &self,
         req: RunRequest,
         events: Events,
         cancel: CancellationToken,
     ) -> Result<RunOutcome, RunnerError> {
-        self.prepare(&req)?;
+        self.prepare(&req, true)?;
         let mut t = Transcript::new(&req.work_dir.join("plan.log"));
         for stale in [REVIEW_PLAN, APPLY_PLAN] {
             let _ = std::fs::remove_file(req.work_dir.join(stale));
@@ -1068,57 +1067,29 @@ impl TerraformRunner {
         if before.as_ref().is_some_and(|s| s.tainted) {
             self.untaint(&req, &mut t).await;
         }
-        let review_out = format!("-out={REVIEW_PLAN}");
-        let mut adopted = false;
-        loop {
-            t.planned.clear();
-            let reviewed = self
-                .stream(
-                    &req,
-                    &[
-                        "plan",
-                        "-json",
-                        "-input=false",
-                        "-var=operation=plan",
-                        &review_out,
-                    ],
-                    &mut t,
-                    &events,
-                    &cancel,
-                )
-                .await?;
-            let actions = t.planned.clone();
-            if !reviewed || refuse_delete(&actions, &mut t) {
-                let state = self.state_after(&req, &mut t).await;
-                return Ok(self.outcome(&t, false, state.as_ref()));
-            }
-            if !adopted && actions == ["create"] {
-                match self.adopt(&req, &mut t, &events, &cancel).await? {
-                    Adoption::Nothing => {}
-                    // Planned again, now as an update of the adopted stack.
-                    Adoption::Imported => {
-                        adopted = true;
-                        continue;
-                    }
-                    Adoption::Refused => {
-                        let state = self.state_after(&req, &mut t).await;
-                        return Ok(self.outcome(&t, false, state.as_ref()));
-                    }
-                }
-            }
-            break;
+        if before.as_ref().and_then(|s| s.stack_id.as_ref()).is_none()
+            && let Adoption::Refused = self.adopt(&req, &mut t, &events, &cancel).await?
+        {
+            let state = self.state_after(&req, &mut t).await;
+            return Ok(self.outcome(&t, false, state.as_ref()));
         }
         // The stack gets the files and a PLAN job runs.
         let planned = self
             .stream(
                 &req,
-                &["apply", "-json", "-input=false", REVIEW_PLAN],
+                &[
+                    "apply",
+                    "-auto-approve",
+                    "-json",
+                    "-input=false",
+                    "-var=operation=plan",
+                ],
                 &mut t,
                 &events,
                 &cancel,
             )
             .await?;
-        let _ = std::fs::remove_file(req.work_dir.join(REVIEW_PLAN));
+        explain_kept_stack(&mut t);
         let state = self.state_after(&req, &mut t).await;
         if !planned {
             if state.as_ref().is_some_and(|s| s.tainted) {
@@ -1154,17 +1125,17 @@ impl TerraformRunner {
         Ok(outcome)
     }
 
-    /// Applies the reviewed PLAN job `req.plan_job_id`: an outer plan with `operation = "apply"`
-    /// and `plan_job_id` (the provider refuses there a job that is stale or planned other files,
-    /// variables or folder; the runner refuses a replacement of the stack), then its apply,
-    /// whose APPLY job runs `FROM_PLAN_JOB_ID`: no new PLAN job.
+    /// Applies the reviewed PLAN job `req.plan_job_id`: one `apply -auto-approve` with
+    /// `operation = "apply"` and `plan_job_id`, whose APPLY job runs `FROM_PLAN_JOB_ID` (no new
+    /// PLAN job). The provider refuses there, before any job, a job that is stale or planned
+    /// other files, variables or folder; `prevent_destroy` refuses a replacement of the stack.
     async fn apply_reviewed(
         &self,
         req: RunRequest,
         events: Events,
         cancel: CancellationToken,
     ) -> Result<RunOutcome, RunnerError> {
-        self.write_root(&req)?;
+        self.write_root(&req, true)?;
         let mut t = Transcript::new(&req.work_dir.join("apply.log"));
         let _ = std::fs::remove_file(req.work_dir.join(APPLY_PLAN));
         let Some(job) = req.plan_job_id.clone() else {
@@ -1179,42 +1150,23 @@ impl TerraformRunner {
             return Ok(self.outcome(&t, false, None));
         }
         let job_var = format!("-var=plan_job_id={job}");
-        let out = format!("-out={APPLY_PLAN}");
-        t.planned.clear();
-        let planned = self
+        let ok = self
             .stream(
                 &req,
                 &[
-                    "plan",
+                    "apply",
+                    "-auto-approve",
                     "-json",
                     "-input=false",
                     "-var=operation=apply",
                     &job_var,
-                    &out,
                 ],
                 &mut t,
                 &events,
                 &cancel,
             )
             .await?;
-        let actions = t.planned.clone();
-        if !planned || refuse_delete(&actions, &mut t) {
-            let _ = std::fs::remove_file(req.work_dir.join(APPLY_PLAN));
-            let state = self.state_after(&req, &mut t).await;
-            let mut outcome = self.outcome(&t, false, state.as_ref());
-            outcome.plan_job_id = Some(job);
-            return Ok(outcome);
-        }
-        let ok = self
-            .stream(
-                &req,
-                &["apply", "-json", "-input=false", APPLY_PLAN],
-                &mut t,
-                &events,
-                &cancel,
-            )
-            .await?;
-        let _ = std::fs::remove_file(req.work_dir.join(APPLY_PLAN));
+        explain_kept_stack(&mut t);
         let after = self.state_after(&req, &mut t).await;
         let mut outcome = self.outcome(&t, ok, after.as_ref());
         if outcome.summary.is_none() {
@@ -1239,7 +1191,7 @@ impl TerraformRunner {
                 || DESTROY_PLAN.to_string(),
                 |n| n.to_string_lossy().into_owned(),
             );
-        self.write_root(&req)?;
+        self.write_root(&req, false)?;
         let mut t = Transcript::new(&req.work_dir.join("destroy.log"));
         if !self.begin(&req, &mut t, &events, &cancel).await? {
             return Ok(self.outcome(&t, false, None));
@@ -1279,7 +1231,7 @@ impl TerraformRunner {
         events: Events,
         cancel: CancellationToken,
     ) -> Result<RunOutcome, RunnerError> {
-        self.prepare(&req)?;
+        self.prepare(&req, false)?;
         let mut t = Transcript::new(&req.work_dir.join("destroy-preview.log"));
         let _ = std::fs::remove_file(req.work_dir.join(DESTROY_PLAN));
         if !self.begin(&req, &mut t, &events, &cancel).await? {
@@ -1391,13 +1343,15 @@ mod tests {
 
     #[test]
     fn root_module_manages_the_stack_next_to_it() {
-        let m = TerraformRunner::root_module(false);
+        let m = TerraformRunner::root_module(false, true);
+        assert!(m.contains("prevent_destroy = true"), "{m}");
+        assert!(!TerraformRunner::root_module(false, false).contains("prevent_destroy"));
         assert!(!m.contains("backend"), "{m}");
         assert!(
             m.contains("freeform_tags = {\n    \"galley-session\" = var.session_id\n  }"),
             "{m}"
         );
-        let remote = TerraformRunner::root_module(true);
+        let remote = TerraformRunner::root_module(true, true);
         assert!(remote.contains("backend \"http\" {}"), "{remote}");
         assert!(m.contains("resource \"galley_session\" \"this\""));
         assert!(
