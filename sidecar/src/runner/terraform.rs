@@ -13,10 +13,10 @@
 //!   listed (what its DESTROY job removes); destroy applies that saved plan.
 //! - drift: Resource Manager's drift detection on the stack, asked directly (no Terraform run).
 //!
-//! A plan or an apply is one Terraform run (`apply -auto-approve`): the root module's
-//! `prevent_destroy` makes Terraform refuse a replacement of the stack, which is what a review
-//! of the outer plan was for; the root module's state is read where Terraform keeps it (see
-//! `state`), so no `terraform show` runs. Jobs' progress, log lines, Terraform errors and
+//! A plan or an apply is one Terraform run (`apply -auto-approve`; a first plan saves its plan
+//! first, see `plan`): the root module's `prevent_destroy` makes Terraform refuse a replacement
+//! of the stack, which is what a review of the outer plan was for; the root module's state is
+//! read where Terraform keeps it (see `state`), so no `terraform show` runs. Jobs' progress, log lines, Terraform errors and
 //! resource counts come from the job events of the provider's log (`TF_LOG_PROVIDER=INFO`, see
 //! `lines`). Every line is streamed out as an event and kept in
 //! `<op>.log` in the work directory. Cancellation sends SIGINT, so Terraform asks the provider to
@@ -1042,9 +1042,9 @@ impl TerraformRunner {
     }
 
     /// Runs the stack's PLAN job for review: one `apply -auto-approve` with `operation = "plan"`
-    /// (the stack is created or updated with the files and the PLAN job runs). Before it, the
-    /// state is read: a failed create is untainted, and a session without a stack in state
-    /// adopts the one it may already have. The root module's `prevent_destroy` makes Terraform
+    /// (the stack is updated with the files and the PLAN job runs). Before it, the state is
+    /// read: a failed create is untainted; without a stack in state the create is planned and
+    /// saved first, and the session adopts the stack it may already have. The root module's `prevent_destroy` makes Terraform
     /// refuse a replacement of the stack. The job is what the token binds and what the apply
     /// applies (`plan_job_id`); the variables it ran with stay in [`VARIABLES_FILE`] for it.
     async fn plan(
@@ -1067,28 +1067,59 @@ impl TerraformRunner {
         if before.as_ref().is_some_and(|s| s.tainted) {
             self.untaint(&req, &mut t).await;
         }
-        if before.as_ref().and_then(|s| s.stack_id.as_ref()).is_none()
-            && let Adoption::Refused = self.adopt(&req, &mut t, &events, &cancel).await?
-        {
-            let state = self.state_after(&req, &mut t).await;
-            return Ok(self.outcome(&t, false, state.as_ref()));
+        // Without a stack in state (a first plan, or the runner's state lost) the plan creates
+        // one: it is saved first, so that Terraform has loaded the provider and planned before
+        // the session's tag is looked for (a broken set-up is reported as Terraform's error),
+        // and a stack found is adopted instead.
+        let mut saved = false;
+        if before.as_ref().and_then(|s| s.stack_id.as_ref()).is_none() {
+            let review_out = format!("-out={REVIEW_PLAN}");
+            let reviewed = self
+                .stream(
+                    &req,
+                    &[
+                        "plan",
+                        "-json",
+                        "-input=false",
+                        "-var=operation=plan",
+                        &review_out,
+                    ],
+                    &mut t,
+                    &events,
+                    &cancel,
+                )
+                .await?;
+            explain_kept_stack(&mut t);
+            let adoption = if reviewed {
+                self.adopt(&req, &mut t, &events, &cancel).await?
+            } else {
+                Adoption::Refused
+            };
+            match adoption {
+                Adoption::Nothing => saved = true,
+                // The saved plan predates the import: planned again by the apply.
+                Adoption::Imported => {}
+                Adoption::Refused => {
+                    let _ = std::fs::remove_file(req.work_dir.join(REVIEW_PLAN));
+                    let state = self.state_after(&req, &mut t).await;
+                    return Ok(self.outcome(&t, false, state.as_ref()));
+                }
+            }
         }
         // The stack gets the files and a PLAN job runs.
-        let planned = self
-            .stream(
-                &req,
-                &[
-                    "apply",
-                    "-auto-approve",
-                    "-json",
-                    "-input=false",
-                    "-var=operation=plan",
-                ],
-                &mut t,
-                &events,
-                &cancel,
-            )
-            .await?;
+        let args: &[&str] = if saved {
+            &["apply", "-json", "-input=false", REVIEW_PLAN]
+        } else {
+            &[
+                "apply",
+                "-auto-approve",
+                "-json",
+                "-input=false",
+                "-var=operation=plan",
+            ]
+        };
+        let planned = self.stream(&req, args, &mut t, &events, &cancel).await?;
+        let _ = std::fs::remove_file(req.work_dir.join(REVIEW_PLAN));
         explain_kept_stack(&mut t);
         let state = self.state_after(&req, &mut t).await;
         if !planned {

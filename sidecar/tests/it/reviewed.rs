@@ -73,6 +73,16 @@ fn call_ok(s: &mut StdioSidecar, tool: &str, args: Value) -> Value {
 
 #[test]
 fn apply_runs_the_reviewed_plan_job_and_drift_is_detected() {
+    reviewed_plan_and_drift("terraform");
+}
+
+#[test]
+fn apply_runs_the_reviewed_plan_job_with_terraform_1_0() {
+    reviewed_plan_and_drift("terraform-1.0");
+}
+
+/// The whole scenario with the runner's Terraform `terraform` (a launcher of `.tools/bin`).
+fn reviewed_plan_and_drift(terraform: &str) {
     let moto = Moto::start();
     let endpoint = moto.endpoint();
     let providers = tempfile::tempdir().expect("tempdir");
@@ -83,7 +93,7 @@ fn apply_runs_the_reviewed_plan_job_and_drift_is_detected() {
         ..Default::default()
     });
     let rm = Rm::new(&local);
-    let env = sidecar_env(&local, &providers, "terraform");
+    let env = sidecar_env(&local, &providers, terraform);
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let mut s = StdioSidecar::start(&env);
     s.wait = std::time::Duration::from_secs(240);
@@ -203,6 +213,19 @@ fn apply_runs_the_reviewed_plan_job_and_drift_is_detected() {
     assert!(err && text.contains("changed after the plan"), "{text}");
     assert_eq!(rm.jobs(&stack), jobs, "no job may start");
     std::fs::remove_file(stack_dir.join("extra.tf")).expect("rm");
+
+    // A plan that would replace the stack (another compartment) is refused, and no job runs.
+    let jobs = rm.jobs(&stack);
+    let (err, refused, text) = s.call(
+        "run_terraform_plan",
+        json!({"session_id": sid, "variables": {"endpoint": endpoint, "compartment_ocid": "ocid1.compartment.oc1..elsewhere"}}),
+    );
+    assert!(
+        err && text.contains("The stack would be replaced"),
+        "{text}"
+    );
+    assert!(refused["plan_token"].is_null(), "{refused}");
+    assert_eq!(rm.jobs(&stack), jobs, "no job may start");
 
     // The stack's last job is now a PLAN job: Resource Manager detects no drift on it.
     let (err, _, text) = s.call("detect_drift", json!({"session_id": sid}));
