@@ -3,8 +3,10 @@
 //! that job; run_terraform_apply runs one APPLY job whose executionPlanJobId is that job, with no
 //! other PLAN job in between; a file changed after the review is refused before any job starts;
 //! detect_drift reports IN_SYNC after the apply and DRIFTED once a resource of the stack is
-//! deleted out of band. The stack is a DynamoDB table of moto managed by the Galley provider
-//! (the jobs' Terraform finds it in a filesystem mirror), a resource whose refresh sees drift.
+//! deleted out of band; a plan that would replace the stack is refused. The stack is a DynamoDB
+//! table of moto managed by the Galley provider (the jobs' Terraform finds it in a filesystem
+//! mirror), a resource whose refresh sees drift. Runs with Terraform 1.15 and 1.0; and with 1.11,
+//! a second sidecar on the same bucket applies the job the first one planned.
 
 use std::path::Path;
 
@@ -233,4 +235,94 @@ fn reviewed_plan_and_drift(terraform: &str) {
         err && text.contains("is PLAN job") && text.contains("run_terraform_apply"),
         "{text}"
     );
+}
+
+/// A session (and its stack) with a `terraform_data` resource, planned by `s`.
+fn planned_session(s: &mut StdioSidecar) -> (String, Value) {
+    let sid = call_ok(s, "create_session", json!({}))["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    call_ok(
+        s,
+        "save_architecture",
+        json!({"session_id": sid, "components": [{"id": "net", "service_type": "vcn", "display_name": "net"}], "connections": []}),
+    );
+    call_ok(s, "export_iac", json!({"session_id": sid}));
+    for (file, content) in [
+        (
+            "main.tf",
+            "variable \"greeting\" {\n  type = string\n}\n\nresource \"terraform_data\" \"app\" {\n  input = var.greeting\n}\n",
+        ),
+        ("components.tf", "# none: no OCI provider here\n"),
+        ("outputs.tf", "# none\n"),
+    ] {
+        call_ok(
+            s,
+            "update_terraform_file",
+            json!({"session_id": sid, "file_path": file, "new_content": content}),
+        );
+    }
+    let plan = call_ok(
+        s,
+        "run_terraform_plan",
+        json!({"session_id": sid, "variables": {"greeting": "hello"}}),
+    );
+    assert_eq!(plan["success"], true, "{plan}");
+    (sid, plan)
+}
+
+#[test]
+fn a_second_sidecar_on_the_bucket_applies_the_job_the_first_one_planned() {
+    let local = LocalOci::start();
+    let rm = Rm::new(&local);
+    let providers = tempfile::tempdir().expect("tempdir");
+    let providers = provider_dir(providers.path());
+    {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let client = rt.block_on(crate::store::object_storage(&local));
+        rt.block_on(crate::store::new_bucket(&client, "galley-reviewed"));
+    }
+    let mut env = sidecar_env(&local, &providers, "terraform-1.11");
+    env.push(("GALLEY_STATE_BUCKET".into(), "galley-reviewed".into()));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+
+    let mut first = StdioSidecar::start(&env);
+    first.wait = std::time::Duration::from_secs(240);
+    let (sid, plan) = planned_session(&mut first);
+    let reviewed = plan["plan_job_id"]
+        .as_str()
+        .expect("plan_job_id")
+        .to_string();
+    let stack = plan["stack_id"].as_str().expect("stack").to_string();
+    let token = plan["plan_token"].as_str().expect("token").to_string();
+    drop(first);
+
+    // Another process with an empty cache: the pending plan, its variables and the runner's
+    // state come from the bucket.
+    let mut second = StdioSidecar::start(&env);
+    second.wait = std::time::Duration::from_secs(240);
+    let before = rm.jobs(&stack);
+    let applied = call_ok(
+        &mut second,
+        "run_terraform_apply",
+        json!({"session_id": sid, "plan_token": token}),
+    );
+    assert_eq!(applied["success"], true, "{applied}");
+    assert_eq!(applied["plan_job_id"], reviewed.as_str(), "{applied}");
+    let apply_job = applied["job_id"].as_str().expect("job").to_string();
+    let details = rm
+        .job(&apply_job)
+        .job_operation_details
+        .expect("jobOperationDetails");
+    assert_eq!(
+        details.execution_plan_job_id.as_deref(),
+        Some(reviewed.as_str())
+    );
+    let after = rm.jobs(&stack);
+    let new: Vec<&(String, String)> = after.iter().filter(|j| !before.contains(j)).collect();
+    assert_eq!(new, [&(apply_job, "APPLY".to_string())], "{after:?}");
 }
