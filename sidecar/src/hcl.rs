@@ -147,6 +147,11 @@ impl Block {
         self.body.items.push(Item::Block(block));
         self
     }
+
+    /// Adds the nested block `make` builds, when `cond` holds.
+    pub fn block_if(self, cond: bool, make: impl FnOnce() -> Block) -> Self {
+        if cond { self.block(make()) } else { self }
+    }
     pub fn comment(mut self, text: impl Into<String>) -> Self {
         self.body.items.push(Item::Comment(text.into()));
         self

@@ -105,8 +105,16 @@ pub struct PendingPlan {
     pub token: String,
     /// Digest of the stack files the plan was made from.
     pub files_digest: String,
-    /// Digest of the saved plan file, when the runner keeps one.
+    /// Digest of the runner's file the plan left for its apply (the variables of the PLAN job,
+    /// or a saved destroy plan), when it keeps one.
     pub plan_file_digest: Option<String>,
+    /// That file's name in the runner's directory (absent in plans made before it was kept:
+    /// then the kind's saved plan).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_file: Option<String>,
+    /// The Resource Manager PLAN job the user reviewed, which the apply applies exactly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_job_id: Option<String>,
     pub created_at: u64,
 }
 

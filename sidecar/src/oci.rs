@@ -12,7 +12,8 @@ use galley_contract::env::{LEGACY_COMPARTMENT_OCID, WORK_COMPARTMENT_ID};
 use galley_oci::client::OciError;
 use galley_oci::object_storage::ObjectStorageClient;
 use galley_oci::resource_manager::{
-    Job, ListJobsRequest, ListStacksRequest, ResourceManagerClient, StackLifecycleState,
+    DetectStackDriftDetails, Job, ListJobsRequest, ListResourceDriftRequest, ListStacksRequest,
+    ResourceManagerClient, StackLifecycleState, WorkRequestStatus,
 };
 use galley_oci::setup::{self, OciClients, OciSetupError, SetupInputs, env};
 use schemars::JsonSchema;
@@ -65,6 +66,22 @@ pub enum RmError {
     Api(#[source] OciError),
     #[error("failed to read the Terraform state of stack {stack}: {reason}")]
     BadState { stack: String, reason: String },
+    #[error(
+        "failed to detect the drift of stack {stack} (work request {work_request}): {reason}; try detect_drift again"
+    )]
+    Drift {
+        stack: String,
+        work_request: String,
+        reason: String,
+    },
+    #[error(
+        "Resource Manager detects drift only on a stack whose last job is an apply; the last job of stack {stack} is {operation} job {job}. Apply the reviewed plan (run_terraform_apply with its plan_token, or plan and apply), then call detect_drift again"
+    )]
+    DriftNotReady {
+        stack: String,
+        job: String,
+        operation: String,
+    },
 }
 
 impl OciSettings {
@@ -301,6 +318,117 @@ impl ResourceManager {
             Err(e) if e.is_not_found() => Ok(Vec::new()),
             Err(e) => Err(RmError::Api(e)),
         }
+    }
+}
+
+impl ResourceManager {
+    /// DetectStackDrift on `stack_id`, its work request followed until it ends (quick polls
+    /// first: a small stack's refresh takes well under a second), then the drifted resources
+    /// listed for it. Waits at most `limit`; `cancel` stops waiting.
+    pub async fn detect_drift(
+        &self,
+        stack_id: &str,
+        limit: std::time::Duration,
+        cancel: &tokio_util::sync::CancellationToken,
+    ) -> Result<crate::runner::DriftReport, RmError> {
+        let rm = self.client().await?;
+        // Asked first because Resource Manager answers a stack whose last job is not an apply
+        // with a 409 that clients retry for a long while before giving up.
+        let jobs = rm
+            .list_all_jobs(&ListJobsRequest {
+                stack_id: Some(stack_id.to_string()),
+                ..ListJobsRequest::default()
+            })
+            .await
+            .map_err(RmError::Api)?;
+        if let Some(last) = jobs
+            .iter()
+            .max_by(|a, b| a.time_created.cmp(&b.time_created))
+            && !matches!(last.operation.as_str(), "APPLY" | "IMPORT_TF_STATE")
+        {
+            return Err(RmError::DriftNotReady {
+                stack: stack_id.to_string(),
+                job: last.id.clone(),
+                operation: last.operation.to_string(),
+            });
+        }
+        let id = match rm
+            .detect_stack_drift(stack_id, &DetectStackDriftDetails::default())
+            .await
+        {
+            Ok(reply) => reply.value,
+            Err(e) if e.is_not_found() => {
+                return Err(RmError::NotFound {
+                    what: "stack",
+                    id: stack_id.to_string(),
+                });
+            }
+            Err(e) => return Err(RmError::Api(e)),
+        };
+        let failed = |reason: String| RmError::Drift {
+            stack: stack_id.to_string(),
+            work_request: id.clone(),
+            reason,
+        };
+        let deadline = tokio::time::Instant::now() + limit;
+        let mut delay = std::time::Duration::from_millis(50);
+        let status = loop {
+            tokio::select! {
+                biased;
+                _ = cancel.cancelled() => return Err(failed("cancelled while waiting for it".into())),
+                _ = tokio::time::sleep(delay) => {}
+            }
+            let wr = rm.get_work_request(&id).await.map_err(RmError::Api)?.value;
+            if wr.status.is_terminal() {
+                break wr.status;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(failed(format!(
+                    "it did not finish within {}s; it is {} and may still be running",
+                    limit.as_secs(),
+                    wr.status
+                )));
+            }
+            delay = (delay * 3 / 2).min(std::time::Duration::from_secs(5));
+        };
+        if status != WorkRequestStatus::Succeeded {
+            let errors = rm.list_work_request_errors(&id).await.unwrap_or_default();
+            let reason: Vec<String> = errors
+                .iter()
+                .map(|e| format!("{}: {}", e.code, e.message))
+                .collect();
+            return Err(failed(format!("it ended {status} {}", reason.join("; "))));
+        }
+        let items = rm
+            .list_all_stack_resource_drift_details(
+                stack_id,
+                &ListResourceDriftRequest {
+                    work_request_id: Some(id.clone()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(RmError::Api)?;
+        let mut drifted: Vec<crate::runner::DriftedResource> = items
+            .iter()
+            .filter_map(|d| {
+                let status = d.resource_drift_status.clone()?;
+                status.is_drifted().then(|| crate::runner::DriftedResource {
+                    address: d.address(),
+                    status: status.as_str().to_string(),
+                })
+            })
+            .collect();
+        drifted.sort_by(|a, b| a.address.cmp(&b.address));
+        Ok(crate::runner::DriftReport {
+            drift_status: if drifted.is_empty() {
+                "IN_SYNC".into()
+            } else {
+                "DRIFTED".into()
+            },
+            drifted_resources: drifted,
+            work_request_id: id,
+        })
     }
 }
 

@@ -97,7 +97,7 @@ fn schema() -> Schema {
                 resource) and deletes the stack.\
                 \n\nJobs are followed with adaptive polling: the job's log is read every second \
                 (its end is announced by Terraform's closing line) and its status on a schedule \
-                starting at 250 ms and growing to 10 s. Terraform's interrupt (Ctrl-C) cancels \
+                starting at 50 ms and growing to 10 s. Terraform's interrupt (Ctrl-C) cancels \
                 the running job."
                 .into(),
             attributes: vec![

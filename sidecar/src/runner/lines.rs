@@ -20,6 +20,13 @@ pub enum Line {
         kind: String,
         diagnostic: Option<UiDiagnostic>,
     },
+    /// A change a plan makes (`planned_change` of the UI stream): the resource's address and
+    /// Terraform's action (`create`, `update`, `replace`, `delete`...).
+    Planned {
+        message: String,
+        address: String,
+        action: String,
+    },
     /// A job event of the provider's log.
     Job(JobEvent),
     /// Anything else (plain text, other provider or plugin log lines).
@@ -51,6 +58,17 @@ fn ui_line(line: &str) -> Option<Line> {
     let v: serde_json::Value = serde_json::from_str(line).ok()?;
     let message = v.get("@message")?.as_str()?.to_string();
     let kind = v["type"].as_str().unwrap_or_default().to_string();
+    if kind == "planned_change" {
+        let change = &v["change"];
+        return Some(Line::Planned {
+            message,
+            address: change["resource"]["addr"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            action: change["action"].as_str().unwrap_or_default().to_string(),
+        });
+    }
     let diagnostic = v.get("diagnostic").map(|d| {
         let file = d["range"]["filename"].as_str().map(str::to_string);
         let line = d["range"]["start"]["line"]
@@ -131,6 +149,23 @@ mod tests {
             classify(r#"{"@message":"x"}"#, false),
             Line::Other(_)
         ));
+    }
+
+    #[test]
+    fn planned_changes_name_the_resource_and_the_action() {
+        // As Terraform 1.0 and 1.15 print them (fields beyond these vary).
+        let l = classify(
+            r#"{"@level":"info","@message":"galley_session.this: Plan to replace","@module":"terraform.ui","change":{"resource":{"addr":"galley_session.this","module":"","resource":"galley_session.this","implied_provider":"galley","resource_type":"galley_session","resource_name":"this","resource_key":null},"action":"replace","reason":"tainted"},"type":"planned_change"}"#,
+            true,
+        );
+        assert_eq!(
+            l,
+            Line::Planned {
+                message: "galley_session.this: Plan to replace".into(),
+                address: "galley_session.this".into(),
+                action: "replace".into(),
+            }
+        );
     }
 
     #[test]

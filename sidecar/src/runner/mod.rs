@@ -3,13 +3,14 @@
 //! `TerraformRunner`, writes a root module that uses `galley_session` on the session's stack and
 //! runs the `terraform` CLI; `lines` classifies what the CLI prints (the provider's job events
 //! among it, read with `galley_contract`), `output` holds the shapes of reported errors and of
-//! the plan summary, `show` reads `terraform show -json`. `build` builds a session's application
-//! into an image with `galley_build`, in a root module and state of its own.
+//! the plan summary, `state` reads the root module's Terraform state without running Terraform.
+//! `build` builds a session's application into an image with `galley_build`, in a root module
+//! and state of its own.
 
 pub mod build;
 pub mod lines;
 pub mod output;
-pub mod show;
+pub mod state;
 pub mod terraform;
 
 use std::collections::BTreeMap;
@@ -39,8 +40,11 @@ pub struct RunRequest {
     pub work_dir: PathBuf,
     /// Values for the stack's variables, passed on to the Resource Manager stack.
     pub variables: BTreeMap<String, String>,
-    /// The saved plan to apply (apply and destroy only).
+    /// The reviewed file the run works from (apply: the variables of the reviewed plan; destroy:
+    /// the saved destroy plan).
     pub plan_file: Option<PathBuf>,
+    /// Apply only: the reviewed Resource Manager PLAN job to apply (`FROM_PLAN_JOB_ID`).
+    pub plan_job_id: Option<String>,
     /// Where the root module's Terraform state lives when not in `work_dir` (the bucket store).
     pub remote_state: Option<RemoteState>,
     /// The last holder of the session died during an operation: its Resource Manager jobs may
@@ -114,9 +118,36 @@ pub struct RunOutcome {
     pub outputs: BTreeMap<String, String>,
     /// Destroy preview: the resources the stack deployed, which a destroy removes.
     pub resources: Vec<String>,
-    /// The saved plan a plan or destroy preview produced.
+    /// The file a plan or destroy preview leaves for its apply, bound to the plan token (a plan:
+    /// the variables the PLAN job ran with; a destroy preview: the saved destroy plan).
     #[serde(skip)]
     pub plan_file: Option<PathBuf>,
+    /// A plan: the Resource Manager PLAN job to review and apply. An apply: the PLAN job its
+    /// APPLY job applied.
+    pub plan_job_id: Option<String>,
+    /// How many times the run started the `terraform` CLI.
+    #[serde(skip)]
+    pub terraform_runs: u32,
+}
+
+/// What a drift detection of a session's stack found.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
+pub struct DriftReport {
+    /// `IN_SYNC` or `DRIFTED`.
+    pub drift_status: String,
+    /// The resources modified or deleted outside the stack's Terraform, sorted by address.
+    pub drifted_resources: Vec<DriftedResource>,
+    /// The Resource Manager work request of the detection.
+    pub work_request_id: String,
+}
+
+/// One drifted resource of a stack.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+pub struct DriftedResource {
+    /// Its address in the stack (`oci_core_vcn.main`, `module.m.x.y[0]`).
+    pub address: String,
+    /// `MODIFIED` or `DELETED`.
+    pub status: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -145,14 +176,14 @@ pub type Events = mpsc::UnboundedSender<RunEvent>;
 /// The operations the infra tools need. Implementations must honour `cancel` by interrupting the
 /// run (so the provider cancels its remote job) and still return an outcome.
 pub trait Runner: Send + Sync + 'static {
-    /// Plans the stack and saves the plan.
+    /// Runs the stack's Resource Manager PLAN job for review (`RunOutcome::plan_job_id`).
     fn plan(
         &self,
         req: RunRequest,
         events: Events,
         cancel: CancellationToken,
     ) -> BoxFuture<'_, Result<RunOutcome, RunnerError>>;
-    /// Applies the saved plan `req.plan_file`.
+    /// Applies the reviewed PLAN job `req.plan_job_id`, with the variables in `req.plan_file`.
     fn apply(
         &self,
         req: RunRequest,
@@ -175,4 +206,11 @@ pub trait Runner: Send + Sync + 'static {
     ) -> BoxFuture<'_, Result<RunOutcome, RunnerError>>;
     /// The state of a Resource Manager job, asked of Resource Manager.
     fn job_status(&self, job_id: &str) -> BoxFuture<'_, Result<JobStatus, RunnerError>>;
+    /// Runs Resource Manager's drift detection on stack `stack_id` and waits for its result;
+    /// `cancel` stops the waiting (a detection cannot be cancelled).
+    fn detect_drift(
+        &self,
+        stack_id: &str,
+        cancel: CancellationToken,
+    ) -> BoxFuture<'_, Result<DriftReport, RunnerError>>;
 }

@@ -3,17 +3,22 @@
 //! from a local directory through `dev_overrides` (no registry involved).
 //!
 //! How the operations map onto the resource:
-//! - plan: `operation = "plan"` is applied (the stack is created or updated with the files and a
-//!   Resource Manager PLAN job runs: its summary and log are what the user reviews), then a plan
-//!   with `operation = "apply"` is saved. That saved plan carries the digest of the files, so
-//!   applying it refuses files changed since.
-//! - apply: the saved plan is applied (a PLAN job of the same files, then an APPLY job of it).
+//! - plan: `operation = "plan"` is applied (the stack is created or updated with the files and
+//!   a Resource Manager PLAN job runs: its summary and log are what the user reviews). That
+//!   job's id is the result: the plan token binds it, with the variables file.
+//! - apply: `operation = "apply"` with `plan_job_id` set to the reviewed job: one APPLY job runs
+//!   `FROM_PLAN_JOB_ID`, no new PLAN job; the provider refuses a job that no longer describes
+//!   the stack (files, variables, folder changed, or another job ran since).
 //! - destroy preview: `plan -destroy` is saved, and the resources the stack's state holds are
 //!   listed (what its DESTROY job removes); destroy applies that saved plan.
+//! - drift: Resource Manager's drift detection on the stack, asked directly (no Terraform run).
 //!
-//! Results come from `terraform show -json` and the machine-readable UI (`-json`); jobs' progress,
-//! log lines, Terraform errors and resource counts from the job events of the provider's log
-//! (`TF_LOG_PROVIDER=INFO`, see `lines`). Every line is streamed out as an event and kept in
+//! A plan or an apply is one Terraform run (`apply -auto-approve`; a first plan saves its plan
+//! first, see `plan`): the root module's `prevent_destroy` makes Terraform refuse a replacement
+//! of the stack, which is what a review of the outer plan was for; the root module's state is
+//! read where Terraform keeps it (see `state`), so no `terraform show` runs. Jobs' progress, log lines, Terraform errors and
+//! resource counts come from the job events of the provider's log (`TF_LOG_PROVIDER=INFO`, see
+//! `lines`). Every line is streamed out as an event and kept in
 //! `<op>.log` in the work directory. Cancellation sends SIGINT, so Terraform asks the provider to
 //! stop, which cancels the running job.
 
@@ -33,9 +38,10 @@ use galley_contract::job_event::{Failure, FollowEnd, JobEvent, JobEventKind};
 
 use super::lines::{self, Line};
 use super::output::{Diagnostic, Origin, PlanSummary};
-use super::show::{self, ADDRESS, SessionState};
+use super::state::{self, ADDRESS, SessionState};
 use super::{
-    Events, JobStatus, RunEvent, RunOutcome, RunRequest, Runner, RunnerError, SESSION_TAG,
+    DriftReport, Events, JobStatus, RunEvent, RunOutcome, RunRequest, Runner, RunnerError,
+    SESSION_TAG,
 };
 use crate::hcl::{self, Block, Expr, Item};
 use crate::oci::ResourceManager;
@@ -75,6 +81,12 @@ const HTTP_BACKEND_ENV: [&str; 12] = [
     "TF_HTTP_RETRY_WAIT_MAX",
 ];
 
+/// How long a drift detection may take (a refresh of every resource of the stack).
+const DRIFT_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+
+/// The variables of a run (root module and stack), written by a plan and kept for its apply.
+pub const VARIABLES_FILE: &str = "galley.auto.tfvars.json";
+
 /// The saved plans.
 const REVIEW_PLAN: &str = "review.tfplan";
 const APPLY_PLAN: &str = "plan.tfplan";
@@ -86,22 +98,6 @@ pub struct TerraformRunner {
     terraform: PathBuf,
     provider_dir: PathBuf,
     rm: ResourceManager,
-}
-
-/// The operations that apply a saved plan.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Op {
-    Apply,
-    Destroy,
-}
-
-impl Op {
-    fn name(self) -> &'static str {
-        match self {
-            Op::Apply => "apply",
-            Op::Destroy => "destroy",
-        }
-    }
 }
 
 /// A job seen in a run.
@@ -165,6 +161,8 @@ struct Transcript {
     jobs: Vec<JobSeen>,
     stack_id: Option<String>,
     cancelled: bool,
+    /// How many times the operation started the `terraform` CLI.
+    runs: u32,
 }
 
 fn keep<T>(q: &mut VecDeque<T>, item: T) {
@@ -204,6 +202,7 @@ impl Transcript {
             jobs: Vec::new(),
             stack_id: None,
             cancelled: false,
+            runs: 0,
         }
     }
 
@@ -264,6 +263,10 @@ impl Transcript {
                     let _ = events.send(RunEvent::Log(message.clone()));
                     keep(&mut self.messages, message);
                 }
+            }
+            Line::Planned { message, .. } => {
+                let _ = events.send(RunEvent::Log(message.clone()));
+                keep(&mut self.messages, message);
             }
             Line::Job(event) => self.job_event(event, events),
             Line::Other(text) => {
@@ -416,22 +419,23 @@ enum Adoption {
     Refused,
 }
 
-/// Refuses plan `actions` that delete the stack (a replacement), with what to do instead.
-fn refuse_delete(actions: &[String], t: &mut Transcript) -> bool {
-    if !actions.iter().any(|a| a == "delete") {
-        return false;
+/// Terraform's summary of the error `prevent_destroy` raises (the same from 0.12 to 1.15).
+const PREVENTED_DESTROY: &str = "Instance cannot be destroyed";
+
+/// After a run refused by the root module's `prevent_destroy` (the plan would replace the
+/// stack), says why and what to do instead.
+fn explain_kept_stack(t: &mut Transcript) {
+    if !t.errors.iter().any(|e| e.summary == PREVENTED_DESTROY) {
+        return;
     }
     t.runner_error(
         "The stack would be replaced",
-        format!(
-            "Terraform plans to {} the Resource Manager stack (its compartment \
-             changed?), which destroys what it deployed. Destroy the session's stack \
-             first (run_terraform_plan with destroy=true, then run_terraform_destroy), \
-             or keep the compartment.",
-            actions.join(" and ")
-        ),
+        "Terraform plans to delete and create the Resource Manager stack (its compartment \
+         changed?), which destroys what it deployed. Destroy the session's stack first \
+         (run_terraform_plan with destroy=true, then run_terraform_destroy), or keep the \
+         compartment."
+            .into(),
     );
-    true
 }
 
 /// Sends `signal` to the process group led by our child `pid`.
@@ -470,7 +474,10 @@ impl TerraformRunner {
     /// The root module: one `galley_session` managing the session's stack directory, tagged
     /// with the session's id; with `remote_state`, its state in the `http` backend (configured
     /// by the environment, see `RemoteState::env`).
-    pub fn root_module(remote_state: bool) -> String {
+    /// With `keep_stack`, the resource has `prevent_destroy`: Terraform itself refuses a plan
+    /// that would delete the stack (a replacement), so a plan or an apply can run in one
+    /// `apply -auto-approve` (destroy previews and destroys are written without it).
+    pub fn root_module(remote_state: bool, keep_stack: bool) -> String {
         let var = |name: &str, ty: &str, description: &str, default: Option<Expr>| {
             let mut b = Block::new("variable", &[name])
                 .attr("description", Expr::str(description))
@@ -516,8 +523,14 @@ impl TerraformRunner {
             var(
                 "operation",
                 "string",
-                "plan: a PLAN job only; apply: a PLAN job and an APPLY job of it.",
+                "plan: a PLAN job only; apply: an APPLY job (of plan_job_id when set).",
                 Some(Expr::str("apply")),
+            ),
+            var(
+                "plan_job_id",
+                "string",
+                "With operation = apply: the reviewed PLAN job to apply exactly.",
+                Some(Expr::raw("null")),
             ),
             // Settings come from the environment the sidecar passes on (OCI_*, GALLEY_*).
             Item::Block(Block::new("provider", &["galley"])),
@@ -535,10 +548,14 @@ impl TerraformRunner {
                     )
                     .attr("variables", Expr::raw("var.stack_variables"))
                     .attr("operation", Expr::raw("var.operation"))
+                    .attr("plan_job_id", Expr::raw("var.plan_job_id"))
                     .attr(
                         "freeform_tags",
                         Expr::Object(vec![(SESSION_TAG.into(), Expr::raw("var.session_id"))]),
-                    ),
+                    )
+                    .block_if(keep_stack, || {
+                        Block::new("lifecycle", &[]).attr("prevent_destroy", Expr::raw("true"))
+                    }),
             ),
             output("stack_id", "galley_session.this.id"),
             output("last_job_id", "galley_session.this.last_job_id"),
@@ -559,7 +576,7 @@ impl TerraformRunner {
 
     /// Writes the root module and the CLI configuration (what applying a saved plan needs too:
     /// the work directory may be a fresh cache).
-    fn write_root(&self, req: &RunRequest) -> Result<(), RunnerError> {
+    fn write_root(&self, req: &RunRequest, keep_stack: bool) -> Result<(), RunnerError> {
         std::fs::create_dir_all(&req.work_dir).map_err(|source| RunnerError::Prepare {
             path: req.work_dir.clone(),
             source,
@@ -573,7 +590,7 @@ impl TerraformRunner {
         };
         write(
             "main.tf",
-            Self::root_module(req.remote_state.is_some()).as_bytes(),
+            Self::root_module(req.remote_state.is_some(), keep_stack).as_bytes(),
         )?;
         write(
             "galley.tfrc",
@@ -582,8 +599,8 @@ impl TerraformRunner {
     }
 
     /// Writes the root module, the CLI configuration and the variables of this run.
-    fn prepare(&self, req: &RunRequest) -> Result<(), RunnerError> {
-        self.write_root(req)?;
+    fn prepare(&self, req: &RunRequest, keep_stack: bool) -> Result<(), RunnerError> {
+        self.write_root(req, keep_stack)?;
         let write = |name: &str, content: &[u8]| {
             let p = req.work_dir.join(name);
             write_atomic(&p, content).map_err(|e| RunnerError::Prepare {
@@ -608,7 +625,7 @@ impl TerraformRunner {
             serde_json::to_value(stack_vars).unwrap_or_default(),
         );
         let json = serde_json::to_vec_pretty(&vars).unwrap_or_default();
-        write("galley.auto.tfvars.json", &json)?;
+        write(VARIABLES_FILE, &json)?;
         Ok(())
     }
 
@@ -663,6 +680,8 @@ impl TerraformRunner {
         }
         t.note(&format!("$ terraform {}", args.join(" ")));
         tracing::info!(session = %req.session_id, ?args, "running terraform");
+        t.runs += 1;
+        let started = std::time::Instant::now();
         // A process group of its own, signalled as a whole like Ctrl-C in a terminal signals
         // the foreground group: Terraform up to 1.1 runs under panicwrap, whose parent process
         // ignores SIGINT and leaves it to the group to reach the real Terraform child. The
@@ -745,50 +764,25 @@ impl TerraformRunner {
         };
         group.0 = None;
         let ok = status.as_ref().is_ok_and(|s| s.success());
+        tracing::info!(session = %req.session_id, command = args[0], ok, elapsed_ms = started.elapsed().as_millis() as u64, "terraform exited");
         t.note(&format!("[galley-sidecar] terraform exited: {status:?}"));
         Ok(ok)
     }
 
-    /// Runs a command whose stdout is JSON (`show -json`).
-    async fn json(&self, req: &RunRequest, args: &[&str]) -> Result<serde_json::Value, String> {
-        let out = self
-            .command(req, args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .output()
-            .await
-            .map_err(|e| format!("failed to run terraform {}: {e}", args.join(" ")))?;
-        if !out.status.success() {
-            return Err(format!(
-                "terraform {} failed: {}",
-                args.join(" "),
-                String::from_utf8_lossy(&out.stderr).trim()
-            ));
-        }
-        serde_json::from_slice(&out.stdout)
-            .map_err(|e| format!("terraform {} printed no JSON: {e}", args.join(" ")))
-    }
-
-    /// The resource as the root module's state has it; `None` when nothing is in state.
+    /// The resource as the root module's state has it; `None` when nothing is in state. Read
+    /// where Terraform keeps it, without running Terraform.
     async fn state(&self, req: &RunRequest) -> Result<Option<SessionState>, String> {
-        if req.remote_state.is_none() && !req.work_dir.join("terraform.tfstate").exists() {
-            return Ok(None);
+        match state::read(&req.work_dir, req.remote_state.as_ref()).await? {
+            Some(bytes) => state::parse(&bytes),
+            None => Ok(None),
         }
-        let v = self.json(req, &["show", "-json", "-no-color"]).await?;
-        Ok(show::session_state(&v))
-    }
-
-    async fn plan_actions(&self, req: &RunRequest, plan: &str) -> Result<Vec<String>, String> {
-        let v = self
-            .json(req, &["show", "-json", "-no-color", plan])
-            .await?;
-        Ok(show::planned_actions(&v))
     }
 
     /// A create that failed leaves the resource tainted, and a tainted resource is replaced
     /// (its stack destroyed) by the next plan. The sidecar keeps one stack per session, so it
     /// clears the mark: the next run reruns the jobs on the same stack.
     async fn untaint(&self, req: &RunRequest, t: &mut Transcript) {
+        t.runs += 1;
         let out = self
             .command(req, &["untaint", "-no-color", ADDRESS])
             .stdout(Stdio::piped())
@@ -802,18 +796,6 @@ impl TerraformRunner {
                 String::from_utf8_lossy(&o.stderr)
             )),
             Err(e) => t.note(&format!("terraform untaint failed to start: {e}")),
-        }
-    }
-
-    /// Refuses a saved plan that would delete the stack (a replacement), which a plan or an
-    /// apply of the sidecar must never do behind the user's back.
-    async fn refuse_replacement(&self, req: &RunRequest, plan: &str, t: &mut Transcript) -> bool {
-        match self.plan_actions(req, plan).await {
-            Ok(actions) => refuse_delete(&actions, t),
-            Err(e) => {
-                t.runner_error("Cannot read the saved plan", e);
-                true
-            }
         }
     }
 
@@ -862,6 +844,7 @@ impl TerraformRunner {
     /// output goes to the run log (and the error, when the backend is not ready).
     async fn init_backend(&self, req: &RunRequest, t: &mut Transcript) {
         t.note("$ terraform init -input=false -no-color");
+        t.runs += 1;
         let run = self
             .command(req, &["init", "-input=false", "-no-color"])
             .stdout(Stdio::piped())
@@ -926,17 +909,23 @@ impl TerraformRunner {
     async fn adopt(
         &self,
         req: &RunRequest,
-        review: &serde_json::Value,
         t: &mut Transcript,
         events: &Events,
         cancel: &CancellationToken,
     ) -> Result<Adoption, RunnerError> {
-        let compartment = show::planned_after(review, "compartment_id").or_else(|| {
-            self.rm
-                .settings()
-                .get(WORK_COMPARTMENT_ID)
-                .map(str::to_string)
-        });
+        // Where the plan creates the stack: the root module's compartment_ocid, else the
+        // provider's default (the same setting, handed to it by `command`).
+        let compartment = req
+            .variables
+            .get("compartment_ocid")
+            .filter(|c| !c.is_empty())
+            .cloned()
+            .or_else(|| {
+                self.rm
+                    .settings()
+                    .get(WORK_COMPARTMENT_ID)
+                    .map(str::to_string)
+            });
         let Some(compartment) = compartment else {
             tracing::warn!(session = %req.session_id, "no compartment known before the stack is created: not looking for an earlier stack");
             return Ok(Adoption::Nothing);
@@ -1021,6 +1010,23 @@ impl TerraformRunner {
             outputs: state.map(|s| s.outputs.clone()).unwrap_or_default(),
             resources: Vec::new(),
             plan_file: None,
+            plan_job_id: None,
+            terraform_runs: t.runs,
+        }
+    }
+
+    /// The state before a run: `Some(state)`, or `None` after recording why it cannot be read.
+    async fn state_or_error(
+        &self,
+        req: &RunRequest,
+        t: &mut Transcript,
+    ) -> Option<Option<SessionState>> {
+        match self.state(req).await {
+            Ok(s) => Some(s),
+            Err(e) => {
+                t.runner_error("Cannot read the runner's state", e);
+                None
+            }
         }
     }
 
@@ -1035,13 +1041,19 @@ impl TerraformRunner {
         }
     }
 
+    /// Runs the stack's PLAN job for review: one `apply -auto-approve` with `operation = "plan"`
+    /// (the stack is updated with the files and the PLAN job runs). Before it, the state is
+    /// read: a failed create is untainted; without a stack in state the create is planned and
+    /// saved first, and the session adopts the stack it may already have. The root module's `prevent_destroy` makes Terraform
+    /// refuse a replacement of the stack. The job is what the token binds and what the apply
+    /// applies (`plan_job_id`); the variables it ran with stay in [`VARIABLES_FILE`] for it.
     async fn plan(
         &self,
         req: RunRequest,
         events: Events,
         cancel: CancellationToken,
     ) -> Result<RunOutcome, RunnerError> {
-        self.prepare(&req)?;
+        self.prepare(&req, true)?;
         let mut t = Transcript::new(&req.work_dir.join("plan.log"));
         for stale in [REVIEW_PLAN, APPLY_PLAN] {
             let _ = std::fs::remove_file(req.work_dir.join(stale));
@@ -1049,18 +1061,19 @@ impl TerraformRunner {
         if !self.begin(&req, &mut t, &events, &cancel).await? {
             return Ok(self.outcome(&t, false, None));
         }
-        if self
-            .state(&req)
-            .await
-            .ok()
-            .flatten()
-            .is_some_and(|s| s.tainted)
-        {
+        let Some(before) = self.state_or_error(&req, &mut t).await else {
+            return Ok(self.outcome(&t, false, None));
+        };
+        if before.as_ref().is_some_and(|s| s.tainted) {
             self.untaint(&req, &mut t).await;
         }
-        let review_out = format!("-out={REVIEW_PLAN}");
-        let mut adopted = false;
-        loop {
+        // Without a stack in state (a first plan, or the runner's state lost) the plan creates
+        // one: it is saved first, so that Terraform has loaded the provider and planned before
+        // the session's tag is looked for (a broken set-up is reported as Terraform's error),
+        // and a stack found is adopted instead.
+        let mut saved = false;
+        if before.as_ref().and_then(|s| s.stack_id.as_ref()).is_none() {
+            let review_out = format!("-out={REVIEW_PLAN}");
             let reviewed = self
                 .stream(
                     &req,
@@ -1076,55 +1089,38 @@ impl TerraformRunner {
                     &cancel,
                 )
                 .await?;
-            let review = if reviewed {
-                match self
-                    .json(&req, &["show", "-json", "-no-color", REVIEW_PLAN])
-                    .await
-                {
-                    Ok(v) => Some(v),
-                    Err(e) => {
-                        t.runner_error("Cannot read the saved plan", e);
-                        None
-                    }
-                }
+            explain_kept_stack(&mut t);
+            let adoption = if reviewed {
+                self.adopt(&req, &mut t, &events, &cancel).await?
             } else {
-                None
+                Adoption::Refused
             };
-            let actions = review
-                .as_ref()
-                .map(show::planned_actions)
-                .unwrap_or_default();
-            let Some(review) = review.filter(|_| !refuse_delete(&actions, &mut t)) else {
-                let state = self.state_after(&req, &mut t).await;
-                return Ok(self.outcome(&t, false, state.as_ref()));
-            };
-            if !adopted && actions == ["create"] {
-                match self.adopt(&req, &review, &mut t, &events, &cancel).await? {
-                    Adoption::Nothing => {}
-                    // Planned again, now as an update of the adopted stack.
-                    Adoption::Imported => {
-                        adopted = true;
-                        continue;
-                    }
-                    Adoption::Refused => {
-                        let state = self.state_after(&req, &mut t).await;
-                        return Ok(self.outcome(&t, false, state.as_ref()));
-                    }
+            match adoption {
+                Adoption::Nothing => saved = true,
+                // The saved plan predates the import: planned again by the apply.
+                Adoption::Imported => {}
+                Adoption::Refused => {
+                    let _ = std::fs::remove_file(req.work_dir.join(REVIEW_PLAN));
+                    let state = self.state_after(&req, &mut t).await;
+                    return Ok(self.outcome(&t, false, state.as_ref()));
                 }
             }
-            break;
         }
         // The stack gets the files and a PLAN job runs.
-        let planned = self
-            .stream(
-                &req,
-                &["apply", "-json", "-input=false", REVIEW_PLAN],
-                &mut t,
-                &events,
-                &cancel,
-            )
-            .await?;
+        let args: &[&str] = if saved {
+            &["apply", "-json", "-input=false", REVIEW_PLAN]
+        } else {
+            &[
+                "apply",
+                "-auto-approve",
+                "-json",
+                "-input=false",
+                "-var=operation=plan",
+            ]
+        };
+        let planned = self.stream(&req, args, &mut t, &events, &cancel).await?;
         let _ = std::fs::remove_file(req.work_dir.join(REVIEW_PLAN));
+        explain_kept_stack(&mut t);
         let state = self.state_after(&req, &mut t).await;
         if !planned {
             if state.as_ref().is_some_and(|s| s.tainted) {
@@ -1133,53 +1129,101 @@ impl TerraformRunner {
             }
             return Ok(self.outcome(&t, false, state.as_ref()));
         }
-        // The plan to apply later: the same files, variables and stack, operation apply.
-        let apply_out = format!("-out={APPLY_PLAN}");
-        let saved = self
+        // The reviewed job: the stack's last job, a PLAN job that succeeded (an unchanged
+        // stack keeps the one an earlier plan ran).
+        let job = state
+            .as_ref()
+            .filter(|s| {
+                s.operation.as_deref() == Some("plan")
+                    && s.last_job_state.as_deref() == Some("SUCCEEDED")
+            })
+            .and_then(|s| s.last_job_id.clone());
+        let Some(job) = job else {
+            t.runner_error(
+                "No reviewed PLAN job",
+                "the stack's last job is not a PLAN job that succeeded, so there is nothing to \
+                 apply exactly; plan again"
+                    .into(),
+            );
+            return Ok(self.outcome(&t, false, state.as_ref()));
+        };
+        let mut outcome = self.outcome(&t, true, state.as_ref());
+        if outcome.summary.is_none() {
+            outcome.summary = t.job_summary("PLAN");
+        }
+        outcome.plan_job_id = Some(job);
+        outcome.plan_file = Some(req.work_dir.join(VARIABLES_FILE));
+        Ok(outcome)
+    }
+
+    /// Applies the reviewed PLAN job `req.plan_job_id`: one `apply -auto-approve` with
+    /// `operation = "apply"` and `plan_job_id`, whose APPLY job runs `FROM_PLAN_JOB_ID` (no new
+    /// PLAN job). The provider refuses there, before any job, a job that is stale or planned
+    /// other files, variables or folder; `prevent_destroy` refuses a replacement of the stack.
+    async fn apply_reviewed(
+        &self,
+        req: RunRequest,
+        events: Events,
+        cancel: CancellationToken,
+    ) -> Result<RunOutcome, RunnerError> {
+        self.write_root(&req, true)?;
+        let mut t = Transcript::new(&req.work_dir.join("apply.log"));
+        let _ = std::fs::remove_file(req.work_dir.join(APPLY_PLAN));
+        let Some(job) = req.plan_job_id.clone() else {
+            t.runner_error(
+                "No reviewed PLAN job",
+                "an apply applies the PLAN job of a reviewed plan; call run_terraform_plan first"
+                    .into(),
+            );
+            return Ok(self.outcome(&t, false, None));
+        };
+        if !self.begin(&req, &mut t, &events, &cancel).await? {
+            return Ok(self.outcome(&t, false, None));
+        }
+        let job_var = format!("-var=plan_job_id={job}");
+        let ok = self
             .stream(
                 &req,
                 &[
-                    "plan",
+                    "apply",
+                    "-auto-approve",
                     "-json",
                     "-input=false",
                     "-var=operation=apply",
-                    &apply_out,
+                    &job_var,
                 ],
                 &mut t,
                 &events,
                 &cancel,
             )
             .await?;
-        let saved = saved && !self.refuse_replacement(&req, APPLY_PLAN, &mut t).await;
-        let mut outcome = self.outcome(&t, saved, state.as_ref());
+        explain_kept_stack(&mut t);
+        let after = self.state_after(&req, &mut t).await;
+        let mut outcome = self.outcome(&t, ok, after.as_ref());
         if outcome.summary.is_none() {
             outcome.summary = t.job_summary("PLAN");
         }
-        if outcome.success {
-            outcome.plan_file = Some(req.work_dir.join(APPLY_PLAN));
-        }
+        outcome.plan_job_id = Some(job);
         Ok(outcome)
     }
 
-    async fn apply_saved(
+    /// Applies the saved destroy plan: the DESTROY job, then the stack's deletion.
+    async fn destroy_saved(
         &self,
-        op: Op,
         req: RunRequest,
         events: Events,
         cancel: CancellationToken,
     ) -> Result<RunOutcome, RunnerError> {
-        let default = if op == Op::Apply {
-            APPLY_PLAN
-        } else {
-            DESTROY_PLAN
-        };
         let plan = req
             .plan_file
             .as_ref()
             .and_then(|p| p.file_name())
-            .map_or_else(|| default.to_string(), |n| n.to_string_lossy().into_owned());
-        self.write_root(&req)?;
-        let mut t = Transcript::new(&req.work_dir.join(format!("{}.log", op.name())));
+            .map_or_else(
+                || DESTROY_PLAN.to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            );
+        self.write_root(&req, false)?;
+        let mut t = Transcript::new(&req.work_dir.join("destroy.log"));
         if !self.begin(&req, &mut t, &events, &cancel).await? {
             return Ok(self.outcome(&t, false, None));
         }
@@ -1196,28 +1240,19 @@ impl TerraformRunner {
         let after = self.state_after(&req, &mut t).await;
         let _ = std::fs::remove_file(req.work_dir.join(&plan));
         let mut outcome = self.outcome(&t, ok, after.as_ref());
-        match op {
-            Op::Destroy => {
-                // After a successful destroy the resource is gone from state: report what it was.
-                if outcome.stack_id.is_none() {
-                    outcome.stack_id = before.and_then(|b| b.stack_id);
-                }
-                if let Some(job) = t.jobs.iter().rev().find(|j| j.operation == "DESTROY") {
-                    outcome.job_id = Some(job.id.clone());
-                    outcome.job_state = Some(job.state.clone());
-                }
-                outcome.summary = t.job_summary("DESTROY").or(if ok {
-                    Some(PlanSummary::default())
-                } else {
-                    None
-                });
-            }
-            Op::Apply => {
-                if outcome.summary.is_none() {
-                    outcome.summary = t.job_summary("PLAN");
-                }
-            }
+        // After a successful destroy the resource is gone from state: report what it was.
+        if outcome.stack_id.is_none() {
+            outcome.stack_id = before.and_then(|b| b.stack_id);
         }
+        if let Some(job) = t.jobs.iter().rev().find(|j| j.operation == "DESTROY") {
+            outcome.job_id = Some(job.id.clone());
+            outcome.job_state = Some(job.state.clone());
+        }
+        outcome.summary = t.job_summary("DESTROY").or(if ok {
+            Some(PlanSummary::default())
+        } else {
+            None
+        });
         Ok(outcome)
     }
 
@@ -1227,7 +1262,7 @@ impl TerraformRunner {
         events: Events,
         cancel: CancellationToken,
     ) -> Result<RunOutcome, RunnerError> {
-        self.prepare(&req)?;
+        self.prepare(&req, false)?;
         let mut t = Transcript::new(&req.work_dir.join("destroy-preview.log"));
         let _ = std::fs::remove_file(req.work_dir.join(DESTROY_PLAN));
         if !self.begin(&req, &mut t, &events, &cancel).await? {
@@ -1288,7 +1323,7 @@ impl Runner for TerraformRunner {
         events: Events,
         cancel: CancellationToken,
     ) -> BoxFuture<'_, Result<RunOutcome, RunnerError>> {
-        Box::pin(self.apply_saved(Op::Apply, req, events, cancel))
+        Box::pin(self.apply_reviewed(req, events, cancel))
     }
     fn preview_destroy(
         &self,
@@ -1304,11 +1339,24 @@ impl Runner for TerraformRunner {
         events: Events,
         cancel: CancellationToken,
     ) -> BoxFuture<'_, Result<RunOutcome, RunnerError>> {
-        Box::pin(self.apply_saved(Op::Destroy, req, events, cancel))
+        Box::pin(self.destroy_saved(req, events, cancel))
     }
     fn job_status(&self, job_id: &str) -> BoxFuture<'_, Result<JobStatus, RunnerError>> {
         let job_id = job_id.to_string();
         Box::pin(async move { Ok(self.rm.job(&job_id).await?) })
+    }
+    fn detect_drift(
+        &self,
+        stack_id: &str,
+        cancel: CancellationToken,
+    ) -> BoxFuture<'_, Result<DriftReport, RunnerError>> {
+        let stack_id = stack_id.to_string();
+        Box::pin(async move {
+            Ok(self
+                .rm
+                .detect_drift(&stack_id, DRIFT_TIMEOUT, &cancel)
+                .await?)
+        })
     }
 }
 
@@ -1326,13 +1374,15 @@ mod tests {
 
     #[test]
     fn root_module_manages_the_stack_next_to_it() {
-        let m = TerraformRunner::root_module(false);
+        let m = TerraformRunner::root_module(false, true);
+        assert!(m.contains("prevent_destroy = true"), "{m}");
+        assert!(!TerraformRunner::root_module(false, false).contains("prevent_destroy"));
         assert!(!m.contains("backend"), "{m}");
         assert!(
             m.contains("freeform_tags = {\n    \"galley-session\" = var.session_id\n  }"),
             "{m}"
         );
-        let remote = TerraformRunner::root_module(true);
+        let remote = TerraformRunner::root_module(true, true);
         assert!(remote.contains("backend \"http\" {}"), "{remote}");
         assert!(m.contains("resource \"galley_session\" \"this\""));
         assert!(

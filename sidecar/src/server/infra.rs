@@ -1,6 +1,7 @@
 //! Infra tools: plan, apply, destroy and job status. This module owns the gating that makes them
 //! safe for a model to call: one heavy operation per session at a time, apply only of the latest
-//! reviewed plan (by its token, with the stack files unchanged since), destroy only of a reviewed
+//! reviewed plan (by its token, which binds the Resource Manager PLAN job the user reviewed and
+//! the variables it ran with, with the stack files unchanged since), destroy only of a reviewed
 //! destroy preview, progress notifications and cancellation. The run itself is the `Runner`'s.
 
 use std::collections::{BTreeMap, HashMap};
@@ -111,7 +112,8 @@ pub struct RunResult {
     /// What the Resource Manager plan adds, changes and destroys (for a destroy preview: the
     /// resources the stack deployed, all destroyed).
     pub plan_summary: Option<PlanSummary>,
-    /// The last Resource Manager job of the run (get_rm_job_status follows it) and its state.
+    /// The last Resource Manager job of the run (get_rm_job_status follows it) and its state:
+    /// for a plan its PLAN job, for an apply the APPLY job.
     pub job_id: Option<String>,
     pub job_state: Option<String>,
     /// The session's Resource Manager stack.
@@ -128,10 +130,13 @@ pub struct RunResult {
     /// After a successful plan or destroy preview: pass it to run_terraform_apply or
     /// run_terraform_destroy. It is valid until the next plan or a change to the files.
     pub plan_token: Option<String>,
+    /// A plan: the Resource Manager PLAN job its token stands for. An apply: the reviewed PLAN
+    /// job its APPLY job applied (executionPlanStrategy FROM_PLAN_JOB_ID; no new PLAN job ran).
+    pub plan_job_id: Option<String>,
     pub next_step: String,
 }
 
-/// The saved plan the runner keeps for a kind of plan.
+/// The saved plan the runner keeps for a kind of plan, when the pending plan names no file.
 fn plan_file_name(kind: PlanKind) -> &'static str {
     match kind {
         PlanKind::Apply => "plan.tfplan",
@@ -140,14 +145,20 @@ fn plan_file_name(kind: PlanKind) -> &'static str {
 }
 
 /// A random token for a reviewed plan, bound to what was reviewed.
-fn mint_token(kind: PlanKind, files_digest: &str, plan_file_digest: Option<&str>) -> String {
+fn mint_token(
+    kind: PlanKind,
+    files_digest: &str,
+    plan_file_digest: Option<&str>,
+    plan_job_id: Option<&str>,
+) -> String {
     let mut nonce = [0u8; 16];
     let _ = getrandom::fill(&mut nonce);
     let mut h = Sha256::new();
     h.update(nonce);
     h.update(format!(
-        "{kind:?}\0{files_digest}\0{}",
-        plan_file_digest.unwrap_or("")
+        "{kind:?}\0{files_digest}\0{}\0{}",
+        plan_file_digest.unwrap_or(""),
+        plan_job_id.unwrap_or("")
     ));
     format!("pt-{}", &hex::encode(h.finalize())[..40])
 }
@@ -209,12 +220,14 @@ impl Sidecar {
         session_id: &str,
         variables: BTreeMap<String, String>,
         plan_name: Option<&str>,
+        plan_job_id: Option<String>,
         recover: bool,
     ) -> Result<RunRequest, String> {
         let dirs = self.inner.store.run_dirs(session_id).await.map_err(fail)?;
         Ok(RunRequest {
             session_id: session_id.to_string(),
             plan_file: plan_name.map(|n| dirs.work_dir.join(n)),
+            plan_job_id,
             stack_dir: dirs.stack_dir,
             work_dir: dirs.work_dir,
             variables,
@@ -341,12 +354,16 @@ impl Sidecar {
                 "the stack files of session {session_id} changed after the plan was made; the reviewed plan no longer describes them. Call {how} again, review it, and use the new plan_token"
             ));
         }
-        let plan_file = edit
-            .runner_file_digest(plan_file_name(kind))
-            .map_err(fail)?;
+        let name = pending.plan_file.as_deref().unwrap_or(plan_file_name(kind));
+        let plan_file = edit.runner_file_digest(name).map_err(fail)?;
         if pending.plan_file_digest.is_some() && plan_file != pending.plan_file_digest {
             return Err(format!(
                 "the saved plan of session {session_id} changed or disappeared since it was reviewed; call {how} again"
+            ));
+        }
+        if kind == PlanKind::Apply && pending.plan_job_id.is_none() {
+            return Err(format!(
+                "the latest plan of session {session_id} names no Resource Manager PLAN job to apply (it was made by an older sidecar); call {how} again and use its plan_token"
             ));
         }
         Ok(pending)
@@ -378,7 +395,13 @@ impl Sidecar {
         let (_guard, lease) = self.claim(&id, op).await?;
         let before = store.stack_digest(&id).await.map_err(fail)?;
         let req = self
-            .run_request(&id, args.variables, None, lease.taken_over().is_some())
+            .run_request(
+                &id,
+                args.variables,
+                None,
+                None,
+                lease.taken_over().is_some(),
+            )
             .await?;
         let runner = self.runner();
         let destroy = args.destroy;
@@ -399,15 +422,23 @@ impl Sidecar {
         } else {
             PlanKind::Apply
         };
-        let plan_file_digest = match outcome.plan_file.as_deref().and_then(|p| p.file_name()) {
-            Some(name) => store
-                .keep_plan(&id, &name.to_string_lossy())
-                .await
-                .map_err(fail)?,
+        let plan_file = outcome
+            .plan_file
+            .as_deref()
+            .and_then(|p| p.file_name())
+            .map(|n| n.to_string_lossy().into_owned());
+        let plan_file_digest = match &plan_file {
+            Some(name) => store.keep_plan(&id, name).await.map_err(fail)?,
             None => None,
         };
-        let token = (outcome.success && before == after)
-            .then(|| mint_token(kind, &after, plan_file_digest.as_deref()));
+        let token = (outcome.success && before == after).then(|| {
+            mint_token(
+                kind,
+                &after,
+                plan_file_digest.as_deref(),
+                outcome.plan_job_id.as_deref(),
+            )
+        });
         let (_, _) = self
             .update_session_with(&id, Durability::Flushed, |s, _| {
                 s.pending_plan = token.as_ref().map(|t| PendingPlan {
@@ -415,6 +446,8 @@ impl Sidecar {
                     token: t.clone(),
                     files_digest: after.clone(),
                     plan_file_digest: plan_file_digest.clone(),
+                    plan_file: plan_file.clone(),
+                    plan_job_id: outcome.plan_job_id.clone(),
                     created_at: now_secs(),
                 });
                 if token.is_some() {
@@ -467,6 +500,7 @@ impl Sidecar {
             outputs: outcome.outputs.clone(),
             resources: outcome.resources.clone(),
             plan_token: token,
+            plan_job_id: outcome.plan_job_id.clone(),
             next_step: next_step.clone(),
         };
         self.inner.last_runs.record(&result);
@@ -492,28 +526,36 @@ impl Sidecar {
         if let Some(PendingPlan {
             kind: pending,
             plan_file_digest: Some(digest),
+            plan_file,
             ..
         }) = &session.pending_plan
             && *pending == kind
         {
+            let name = plan_file.as_deref().unwrap_or(plan_file_name(kind));
             store
-                .fetch_plan(&session_id, plan_file_name(kind), digest)
+                .fetch_plan(&session_id, name, digest)
                 .await
                 .map_err(fail)?;
         }
         // Checked and consumed in one update of the session, so no file edit can slip in
-        // between; a saved plan is good for one run.
-        self.update_session_with(&session_id, Durability::Flushed, |s, edit| {
-            self.check_token(s, edit, kind, token.as_deref())?;
-            s.pending_plan = None;
-            Ok(())
-        })
-        .await?;
+        // between; a reviewed plan is good for one run.
+        let (pending, _) = self
+            .update_session_with(&session_id, Durability::Flushed, |s, edit| {
+                let pending = self.check_token(s, edit, kind, token.as_deref())?;
+                s.pending_plan = None;
+                Ok(pending)
+            })
+            .await?;
+        let name = pending
+            .plan_file
+            .clone()
+            .unwrap_or_else(|| plan_file_name(kind).to_string());
         let req = self
             .run_request(
                 &session_id,
                 BTreeMap::new(),
-                Some(plan_file_name(kind)),
+                Some(&name),
+                pending.plan_job_id.clone(),
                 lease.taken_over().is_some(),
             )
             .await?;
@@ -567,6 +609,7 @@ impl Sidecar {
             outputs: outcome.outputs.clone(),
             resources: outcome.resources.clone(),
             plan_token: None,
+            plan_job_id: outcome.plan_job_id.clone(),
             next_step: next_step.clone(),
         };
         self.inner.last_runs.record(&result);
@@ -613,7 +656,7 @@ fn summary_line(r: &RunResult, next: &str) -> String {
 #[tool_router(router = infra_tools, vis = "pub(super)")]
 impl Sidecar {
     #[tool(
-        description = "Plan the session's exported Terraform through Resource Manager (via galley_session) and save the plan. Returns success, plan_summary (add/change/destroy counts), job_id, stack_id, errors with file and line, the log tail, and a plan_token. With destroy=true it previews destroying everything instead, and its plan_token is what run_terraform_destroy needs. Sends progress notifications when the request carries a progress token; cancelling the request interrupts Terraform.",
+        description = "Plan the session's exported Terraform through Resource Manager (via galley_session): runs a PLAN job, which run_terraform_apply later applies exactly. Returns success, plan_summary (add/change/destroy counts), job_id, stack_id, errors with file and line, the log tail, and a plan_token. With destroy=true it previews destroying everything instead, and its plan_token is what run_terraform_destroy needs. Sends progress notifications when the request carries a progress token; cancelling the request interrupts Terraform.",
         output_schema = schema_for_output::<RunResult>(),
         annotations(title = "Plan Terraform", read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = true)
     )]
@@ -626,7 +669,7 @@ impl Sidecar {
     }
 
     #[tool(
-        description = "Apply exactly the latest reviewed plan of the session. Requires the plan_token run_terraform_plan returned; refuses a missing or stale token and refuses if any stack file changed since that plan. The token is used up by this call.",
+        description = "Apply exactly the latest reviewed plan of the session: one Resource Manager APPLY job of the reviewed PLAN job (no new plan). Requires the plan_token run_terraform_plan returned; refuses a missing or stale token and refuses if any stack file changed since that plan (Resource Manager refuses too when another job ran on the stack since). Returns the APPLY job_id and the plan_job_id it applied. The token is used up by this call.",
         output_schema = schema_for_output::<RunResult>(),
         annotations(title = "Apply Terraform plan", read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = true)
     )]

@@ -1,10 +1,11 @@
 //! The MCP server: one `Sidecar` value that owns the session store, the rules, the hearing
 //! questions and the runner, and the tool router built from the tool groups (one file each:
-//! sessions, hearing, design, view, stack, infra, app), plus the resources and prompts. Transports
+//! sessions, hearing, design, view, stack, infra, drift, app), plus the resources and prompts. Transports
 //! (stdio, HTTP) serve clones of it; it knows nothing about them.
 
 mod app;
 mod design;
+mod drift;
 mod hearing;
 mod infra;
 mod prompts;
@@ -93,6 +94,7 @@ impl Sidecar {
             + Self::view_tools()
             + Self::stack_tools()
             + Self::infra_tools()
+            + Self::drift_tools()
             + Self::app_tools();
         if read_only {
             for name in MUTATING_INFRA_TOOLS {

@@ -74,12 +74,16 @@ impl ScriptedRunner {
                 source,
             })?;
             out.plan_file = Some(p);
+            if name == "plan.tfplan" {
+                out.plan_job_id = Some(format!("ocid1.ormjob.oc1..plan{n}"));
+            }
         } else {
-            // Apply and destroy get the saved plan the tools verified.
+            // Apply and destroy get the saved plan the tools verified; an apply, its PLAN job.
             assert!(
                 req.plan_file.as_ref().is_some_and(|p| p.exists()),
                 "apply without a saved plan"
             );
+            out.plan_job_id = req.plan_job_id.clone();
         }
         Ok(out)
     }
@@ -132,6 +136,20 @@ impl Runner for ScriptedRunner {
                 time_created: None,
                 time_finished: None,
                 failure: None,
+            })
+        })
+    }
+    fn detect_drift(
+        &self,
+        stack_id: &str,
+        _cancel: CancellationToken,
+    ) -> BoxFuture<'_, Result<crate::runner::DriftReport, RunnerError>> {
+        let drifted = stack_id.ends_with("drifted");
+        Box::pin(async move {
+            Ok(crate::runner::DriftReport {
+                drift_status: if drifted { "DRIFTED" } else { "IN_SYNC" }.into(),
+                drifted_resources: Vec::new(),
+                work_request_id: "ocid1.ormworkrequest.oc1..fake".into(),
             })
         })
     }
@@ -359,6 +377,10 @@ async fn apply_needs_the_latest_plan_token_and_unchanged_files() {
     assert!(!err, "{text}");
     assert_eq!(applied["success"], true);
     assert_eq!(runner.applies.load(Ordering::SeqCst), 1);
+    // The apply applied the PLAN job of the reviewed plan, not the one of an earlier plan.
+    assert!(plan3["plan_job_id"].is_string(), "{plan3}");
+    assert_ne!(plan3["plan_job_id"], plan2["plan_job_id"]);
+    assert_eq!(applied["plan_job_id"], plan3["plan_job_id"]);
     let (err, _, text) = c
         .call(
             "run_terraform_apply",
@@ -372,6 +394,39 @@ async fn apply_needs_the_latest_plan_token_and_unchanged_files() {
     let (_, s, _) = c.call("get_session", json!({"session_id": id})).await;
     assert_eq!(s["status"], "applied");
     assert_eq!(s["rm_stack_id"], "ocid1.ormstack.oc1..fake");
+}
+
+#[tokio::test]
+async fn detect_drift_needs_a_stack_and_reports_the_stack_s_status() {
+    let runner = Arc::new(ScriptedRunner::default());
+    let mut c = Client::start(runner.clone(), false).await;
+    let id = c.exported_session().await;
+    let (err, _, text) = c.call("detect_drift", json!({"session_id": id})).await;
+    assert!(
+        err && text.contains("no Resource Manager stack yet")
+            && text.contains("run_terraform_plan"),
+        "{text}"
+    );
+    let (_, plan, _) = c
+        .call("run_terraform_plan", json!({"session_id": id}))
+        .await;
+    let token = plan["plan_token"].as_str().expect("token");
+    let (err, _, text) = c
+        .call(
+            "run_terraform_apply",
+            json!({"session_id": id, "plan_token": token}),
+        )
+        .await;
+    assert!(!err, "{text}");
+    let (err, drift, text) = c.call("detect_drift", json!({"session_id": id})).await;
+    assert!(!err, "{text}");
+    assert_eq!(drift["drift_status"], "IN_SYNC");
+    assert_eq!(drift["stack_id"], "ocid1.ormstack.oc1..fake");
+    assert_eq!(drift["drifted_resources"], json!([]));
+    assert!(
+        drift["checked_at"].as_u64().is_some_and(|t| t > 0),
+        "{drift}"
+    );
 }
 
 #[tokio::test]
@@ -589,7 +644,7 @@ async fn every_tool_has_annotations_and_an_output_schema() {
     let mut c = Client::start(runner, false).await;
     let list = c.request("tools/list", json!({})).await;
     let tools = list["result"]["tools"].as_array().expect("tools");
-    assert_eq!(tools.len(), 26);
+    assert_eq!(tools.len(), 27);
     for t in tools {
         let name = t["name"].as_str().unwrap_or_default();
         assert!(t["outputSchema"].is_object(), "{name} has no outputSchema");
@@ -630,6 +685,7 @@ async fn every_tool_has_annotations_and_an_output_schema() {
             t.name
         );
     }
+    assert_eq!(ro("detect_drift"), Some(true));
 }
 
 #[tokio::test]

@@ -18,7 +18,7 @@ TOOLS = {
     "create_session", "get_session", "list_sessions", "save_architecture", "add_component",
     "remove_component", "configure_component", "list_available_services",
     "validate_architecture", "export_iac", "update_terraform_file", "run_terraform_plan",
-    "run_terraform_apply", "run_terraform_destroy", "get_rm_job_status",
+    "run_terraform_apply", "run_terraform_destroy", "get_rm_job_status", "detect_drift",
     "get_hearing_questions", "save_answer", "save_answers_batch", "complete_hearing",
     "get_hearing_result", "export_diagram", "export_summary",
     "list_app_templates", "scaffold_app_from_template", "write_app_file", "build_app_image",

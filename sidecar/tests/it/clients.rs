@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::util::{self, HttpSidecar};
 
-const ALL_TOOLS: usize = 26;
+const ALL_TOOLS: usize = 27;
 
 /// Protocol modes of the Python SDK: the initialize handshake, the 2026-07-28 revision pinned,
 /// and `auto` (probes `server/discover`, then picks 2026-07-28).
@@ -151,6 +151,7 @@ fn inspector_cli_lists_tools_and_read_only_mode_hides_apply_and_destroy() {
             && !ro.contains("run_terraform_destroy")
             && !ro.contains("build_app_image")
     );
+    assert!(ro.contains("detect_drift"), "drift changes nothing: {ro:?}");
 }
 
 #[test]

@@ -124,6 +124,33 @@ impl Rm {
             .lifecycle_state
     }
 
+    /// The job as the engine records it.
+    pub(crate) fn job(&self, id: &str) -> galley_oci::resource_manager::Job {
+        self.rt
+            .block_on(self.rm.get_job(id))
+            .unwrap_or_else(|e| panic!("GetJob {id}: {e}"))
+            .value
+    }
+
+    /// The jobs of a stack: (id, operation).
+    pub(crate) fn jobs(&self, stack: &str) -> Vec<(String, String)> {
+        let mut jobs: Vec<(String, String)> = self
+            .rt
+            .block_on(
+                self.rm
+                    .list_all_jobs(&galley_oci::resource_manager::ListJobsRequest {
+                        stack_id: Some(stack.into()),
+                        ..Default::default()
+                    }),
+            )
+            .expect("ListJobs")
+            .into_iter()
+            .map(|j| (j.id, j.operation.to_string()))
+            .collect();
+        jobs.sort();
+        jobs
+    }
+
     /// The stacks of the engine's compartment that are not deleted: (id, free-form tags).
     pub(crate) fn stacks(&self) -> Vec<(String, BTreeMap<String, String>)> {
         self.rt

@@ -17,6 +17,7 @@ mod export;
 mod http;
 mod journey;
 mod local_engine;
+mod reviewed;
 mod runner;
 mod store;
 mod tfstate;

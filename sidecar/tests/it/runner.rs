@@ -32,6 +32,7 @@ async fn plan_uses_the_dev_override_and_reports_terraform_errors() {
             ("shape".into(), "VM".into()),
         ]),
         plan_file: None,
+        plan_job_id: None,
         remote_state: None,
         recover: false,
     };

@@ -158,6 +158,8 @@ pub struct StdioSidecar {
     lines: std::sync::mpsc::Receiver<String>,
     next: u64,
     pub data: tempfile::TempDir,
+    /// How long a response may take (a tool that runs Resource Manager jobs needs longer).
+    pub wait: Duration,
 }
 
 impl StdioSidecar {
@@ -199,6 +201,7 @@ impl StdioSidecar {
             lines,
             next: 1_000,
             data,
+            wait: Duration::from_secs(30),
         };
         let init = s.request(
             "initialize",
@@ -232,7 +235,7 @@ impl StdioSidecar {
     /// The response with `id` (notifications in between are skipped).
     pub fn response(&mut self, id: &serde_json::Value) -> serde_json::Value {
         loop {
-            let m = self.next_message(Duration::from_secs(30));
+            let m = self.next_message(self.wait);
             if &m["id"] == id && m.get("method").is_none() {
                 return m;
             }
