@@ -508,14 +508,14 @@ mod tests {
         testdir::write(outside.path(), &[("secret.tf", "SECRET")]);
         let dir = tempfile::tempdir().unwrap();
         testdir::write(dir.path(), &[("main.tf", "x")]);
-        link(outside.path(), &dir.path().join("shared"));
+        link(outside.path(), &dir.path().join("elsewhere"));
         let err = Tree::scan(dir.path()).unwrap_err();
         assert!(
-            matches!(&err, PackagingError::LinkOutside { rel, .. } if rel == "shared"),
+            matches!(&err, PackagingError::LinkOutside { rel, .. } if rel == "elsewhere"),
             "{err}"
         );
         // Listed in .galleyignore, the link is left out and nothing of it is read.
-        testdir::write(dir.path(), &[(".galleyignore", "shared\n")]);
+        testdir::write(dir.path(), &[(".galleyignore", "elsewhere\n")]);
         let tree = Tree::scan(dir.path()).unwrap();
         assert_eq!(rels(&tree), ["main.tf"]);
     }
