@@ -18,10 +18,10 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 use tokio_util::sync::CancellationToken;
 
+use super::child::{self, ChildEvent};
 use super::terraform::{PROVIDER_SOURCE, TerraformRunner};
 use super::{Events, RunEvent, RunnerError};
 use crate::config::{BuildSettings, build_env};
@@ -225,7 +225,7 @@ impl TerraformBuilder {
         if let Some(t) = token {
             cmd.env(format!("TF_VAR_{TOKEN_VAR}"), t);
         }
-        let mut child = cmd
+        let child = cmd
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0)
@@ -234,69 +234,22 @@ impl TerraformBuilder {
                 program: self.terraform.display().to_string(),
                 source,
             })?;
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-        for stream in [
-            child
-                .stdout
-                .take()
-                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
-            child
-                .stderr
-                .take()
-                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            let tx = tx.clone();
-            tokio::spawn(async move {
-                let mut lines = BufReader::new(stream).lines();
-                while let Ok(Some(l)) = lines.next_line().await {
-                    if tx.send(l).is_err() {
-                        break;
+        let (status, cancelled) = child::supervise(
+            child,
+            cancel,
+            INTERRUPT_GRACE,
+            &format!("build of session {}", req.session_id),
+            |event| {
+                if let ChildEvent::Line(_, l) = event {
+                    let _ = events.send(RunEvent::Log(l.clone()));
+                    if kept.len() >= KEPT_LINES {
+                        kept.pop_front();
                     }
+                    kept.push_back(l);
                 }
-            });
-        }
-        drop(tx);
-        let mut cancelled = false;
-        let mut interrupted_at: Option<tokio::time::Instant> = None;
-        let status = loop {
-            let deadline = interrupted_at.map(|at| at + INTERRUPT_GRACE);
-            tokio::select! {
-                line = rx.recv() => match line {
-                    Some(l) => {
-                        let _ = events.send(RunEvent::Log(l.clone()));
-                        if kept.len() >= KEPT_LINES {
-                            kept.pop_front();
-                        }
-                        kept.push_back(l);
-                    }
-                    None => break child.wait().await,
-                },
-                _ = cancel.cancelled(), if !cancelled => {
-                    cancelled = true;
-                    interrupted_at = Some(tokio::time::Instant::now());
-                    if let Some(pid) = child.id() {
-                        tracing::info!(session = %req.session_id, pid, "interrupting the build's terraform");
-                        signal_group(pid, libc::SIGINT);
-                    }
-                },
-                _ = async {
-                    match deadline {
-                        Some(d) => tokio::time::sleep_until(d).await,
-                        None => std::future::pending().await,
-                    }
-                } => {
-                    tracing::warn!(session = %req.session_id, "the build's terraform did not stop after SIGINT; killing it");
-                    if let Some(pid) = child.id() {
-                        signal_group(pid, libc::SIGKILL);
-                    }
-                    let _ = child.start_kill();
-                    interrupted_at = None;
-                }
-            }
-        };
+            },
+        )
+        .await;
         Ok((status.is_ok_and(|s| s.success()), cancelled))
     }
 
@@ -453,16 +406,6 @@ pub fn errors_of<'a>(lines: impl Iterator<Item = &'a str>) -> Vec<String> {
         out.push(done.join(" "));
     }
     out
-}
-
-/// Sends `signal` to the process group led by `pid` (Terraform and its provider).
-fn signal_group(pid: u32, signal: libc::c_int) {
-    if let Ok(pid) = libc::pid_t::try_from(pid) {
-        // SAFETY: kill(2) on the process group this module started.
-        unsafe {
-            libc::kill(-pid, signal);
-        }
-    }
 }
 
 /// The digest `galley_build` gives `files` as its build context (`source_sha256`): the

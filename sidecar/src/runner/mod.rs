@@ -8,6 +8,7 @@
 //! and state of its own.
 
 pub mod build;
+mod child;
 pub mod lines;
 pub mod output;
 pub mod state;

@@ -30,12 +30,12 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use galley_contract::env::WORK_COMPARTMENT_ID;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 use tokio_util::sync::CancellationToken;
 
 use galley_contract::job_event::{Failure, FollowEnd, JobEvent, JobEventKind};
 
+use super::child::{self, ChildEvent};
 use super::lines::{self, Line};
 use super::output::{Diagnostic, Origin, PlanSummary};
 use super::state::{self, ADDRESS, SessionState};
@@ -438,28 +438,6 @@ fn explain_kept_stack(t: &mut Transcript) {
     );
 }
 
-/// Sends `signal` to the process group led by our child `pid`.
-fn signal_group(pid: u32, signal: libc::c_int) {
-    let Ok(pid) = libc::pid_t::try_from(pid) else {
-        return;
-    };
-    // SAFETY: kill(2) has no memory-safety preconditions; the group is the one our child leads
-    // (spawned with process_group(0)), so nothing else is signalled.
-    unsafe { libc::kill(-pid, signal) };
-}
-
-/// Kills the process group of a Terraform run that is dropped before it ends (the sidecar
-/// going away), so its provider processes do not outlive it.
-struct GroupGuard(Option<u32>);
-
-impl Drop for GroupGuard {
-    fn drop(&mut self) {
-        if let Some(pid) = self.0 {
-            signal_group(pid, libc::SIGKILL);
-        }
-    }
-}
-
 impl TerraformRunner {
     /// `terraform` is the CLI to run; `provider_dir` holds `terraform-provider-galley`; `rm` is
     /// the Resource Manager access whose settings the provider is given too.
@@ -686,7 +664,7 @@ impl TerraformRunner {
         // the foreground group: Terraform up to 1.1 runs under panicwrap, whose parent process
         // ignores SIGINT and leaves it to the group to reach the real Terraform child. The
         // provider survives the signal and waits for Terraform's Stop.
-        let mut child = self
+        let child = self
             .command(req, args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -696,73 +674,20 @@ impl TerraformRunner {
                 program: self.terraform.display().to_string(),
                 source,
             })?;
-        let mut group = GroupGuard(child.id());
-        let (line_tx, mut line_rx) = tokio::sync::mpsc::unbounded_channel::<(bool, String)>();
-        let streams: [(bool, Option<Box<dyn tokio::io::AsyncRead + Unpin + Send>>); 2] = [
-            (
-                true,
-                child
-                    .stdout
-                    .take()
-                    .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
-            ),
-            (
-                false,
-                child
-                    .stderr
-                    .take()
-                    .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
-            ),
-        ];
-        for (is_stdout, stream) in streams {
-            let Some(stream) = stream else { continue };
-            let tx = line_tx.clone();
-            tokio::spawn(async move {
-                let mut lines = BufReader::new(stream).lines();
-                while let Ok(Some(l)) = lines.next_line().await {
-                    if tx.send((is_stdout, l)).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-        drop(line_tx);
-
-        let mut interrupted_at: Option<tokio::time::Instant> = None;
-        let status = loop {
-            let deadline = interrupted_at.map(|at| at + INTERRUPT_GRACE);
-            tokio::select! {
-                line = line_rx.recv() => match line {
-                    Some((is_stdout, l)) => t.take(&l, is_stdout, events),
-                    None => break child.wait().await,
-                },
-                _ = cancel.cancelled(), if !t.cancelled => {
+        let (status, _) = child::supervise(
+            child,
+            cancel,
+            INTERRUPT_GRACE,
+            &format!("session {}", req.session_id),
+            |event| match event {
+                ChildEvent::Line(is_stdout, l) => t.take(&l, is_stdout, events),
+                ChildEvent::Interrupted => {
                     t.cancelled = true;
-                    interrupted_at = Some(tokio::time::Instant::now());
-                    if let Some(pid) = child.id() {
-                        tracing::info!(session = %req.session_id, pid, "interrupting terraform");
-                        t.note("[galley-sidecar] request cancelled: sending SIGINT to terraform");
-                        // SIGINT is Terraform's graceful stop: it asks the provider to stop,
-                        // which cancels the Resource Manager job.
-                        signal_group(pid, libc::SIGINT);
-                    }
-                },
-                _ = async {
-                    match deadline {
-                        Some(d) => tokio::time::sleep_until(d).await,
-                        None => std::future::pending().await,
-                    }
-                } => {
-                    tracing::warn!(session = %req.session_id, "terraform did not stop after SIGINT; killing it");
-                    if let Some(pid) = child.id() {
-                        signal_group(pid, libc::SIGKILL);
-                    }
-                    let _ = child.start_kill();
-                    interrupted_at = None;
+                    t.note("[galley-sidecar] request cancelled: sending SIGINT to terraform");
                 }
-            }
-        };
-        group.0 = None;
+            },
+        )
+        .await;
         let ok = status.as_ref().is_ok_and(|s| s.success());
         tracing::info!(session = %req.session_id, command = args[0], ok, elapsed_ms = started.elapsed().as_millis() as u64, "terraform exited");
         t.note(&format!("[galley-sidecar] terraform exited: {status:?}"));
